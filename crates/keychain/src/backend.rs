@@ -1,0 +1,192 @@
+//! The [`Backend`] trait every key store implements, and what it reports about itself.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::data_key::{DataKey, EncryptionContext};
+use crate::key::{
+    AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
+};
+use crate::key_ref::KeyRef;
+use crate::public_key::PublicKey;
+use crate::secret::Secret;
+use crate::{Error, Result};
+
+/// What a backend can do, so callers (and the conformance suite) can adapt without trial and
+/// error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Key specs the backend can create.
+    pub key_specs: Vec<KeySpec>,
+    /// The longest message the backend signs as `Message::Raw`; `None` for no limit. Longer
+    /// messages must be hashed by the caller (and pure Ed25519 cannot sign them).
+    pub max_raw_message: Option<usize>,
+    /// Whether automatic key rotation can be scheduled.
+    pub automatic_rotation: bool,
+    /// Whether keys can be rotated on demand.
+    pub on_demand_rotation: bool,
+    /// Whether key material can be imported.
+    pub import: bool,
+    /// Whether multi-region keys exist.
+    pub multi_region: bool,
+    /// Whether Ed25519ph (ED25519_PH_SHA_512) signatures can be made.
+    pub ed25519ph: bool,
+}
+
+/// A key store: the operations of AWS KMS, over any backend.
+///
+/// The trait is object safe, so a backend can be chosen at run time (`Arc<dyn Backend>`).
+/// Operations a backend cannot do return [`Error::Unsupported`] naming the backend and the
+/// operation; the provided methods do exactly that.
+#[async_trait]
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// The backend's short name (`software`, `awskms`).
+    fn name(&self) -> &str;
+
+    /// What the backend can do.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Creates a key; with a name, also the alias `alias/NAME`. A name in use is
+    /// [`Error::AlreadyExists`].
+    async fn create_key(&self, request: &CreateKeyRequest) -> Result<KeyInfo>;
+
+    /// Describes a key.
+    async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo>;
+
+    /// Lists keys, one page at a time.
+    async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>>;
+
+    /// Signs a digest or a message.
+    async fn sign(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>>;
+
+    /// Verifies a signature in the backend. `Ok(false)` means the signature is wrong.
+    async fn verify(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<bool>;
+
+    /// The public key of an asymmetric key.
+    async fn public_key(&self, key: &KeyRef) -> Result<PublicKey>;
+
+    /// Encrypts with a symmetric key (with `context` as authenticated data) or an RSA key.
+    async fn encrypt(
+        &self,
+        key: &KeyRef,
+        plaintext: &[u8],
+        algorithm: EncryptionAlgorithm,
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>>;
+
+    /// Decrypts. For symmetric ciphertexts the key may be omitted (the ciphertext names it);
+    /// when given it must match.
+    async fn decrypt(
+        &self,
+        key: Option<&KeyRef>,
+        ciphertext: &[u8],
+        algorithm: EncryptionAlgorithm,
+        context: &EncryptionContext,
+    ) -> Result<Secret>;
+
+    /// Generates a data key encrypted under a symmetric key, for envelope encryption.
+    async fn generate_data_key(
+        &self,
+        key: &KeyRef,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKey>;
+
+    /// Computes a MAC with an HMAC key.
+    async fn generate_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let _ = (key, message, algorithm);
+        Err(Error::unsupported(self.name(), "GenerateMac"))
+    }
+
+    /// Verifies a MAC. `Ok(false)` means the MAC is wrong.
+    async fn verify_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        mac: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<bool> {
+        let _ = (key, message, mac, algorithm);
+        Err(Error::unsupported(self.name(), "VerifyMac"))
+    }
+
+    /// Creates the alias `alias/NAME` (given with or without the prefix) for a key.
+    async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()>;
+
+    /// Points an existing alias at another key.
+    async fn update_alias(&self, alias: &str, key: &KeyRef) -> Result<()>;
+
+    /// Deletes an alias (the key stays).
+    async fn delete_alias(&self, alias: &str) -> Result<()>;
+
+    /// Lists aliases, all or those of one key.
+    async fn list_aliases(&self, key: Option<&KeyRef>) -> Result<Vec<AliasInfo>>;
+
+    /// Enables a disabled key.
+    async fn enable_key(&self, key: &KeyRef) -> Result<()>;
+
+    /// Disables a key: it refuses cryptographic operations until enabled.
+    async fn disable_key(&self, key: &KeyRef) -> Result<()>;
+
+    /// Schedules deletion after `pending_days` (7–30); returns the deletion date.
+    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime>;
+
+    /// Cancels a scheduled deletion; the key comes back disabled, as in KMS.
+    async fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()>;
+
+    /// Turns on automatic rotation (symmetric keys), every `period_days` (90–2560, default
+    /// 365).
+    async fn enable_key_rotation(&self, key: &KeyRef, period_days: Option<u32>) -> Result<()> {
+        let _ = (key, period_days);
+        Err(Error::unsupported(self.name(), "EnableKeyRotation"))
+    }
+
+    /// Turns off automatic rotation.
+    async fn disable_key_rotation(&self, key: &KeyRef) -> Result<()> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "DisableKeyRotation"))
+    }
+
+    /// Whether automatic rotation is on.
+    async fn key_rotation_status(&self, key: &KeyRef) -> Result<RotationStatus> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "GetKeyRotationStatus"))
+    }
+
+    /// Rotates the key material now (symmetric keys); old ciphertexts still decrypt.
+    async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "RotateKeyOnDemand"))
+    }
+
+    /// Adds or replaces tags.
+    async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()>;
+
+    /// Removes tags by key.
+    async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()>;
+
+    /// Releases the backend's resources. Further calls may fail.
+    async fn close(&self) -> Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,429 @@
+//! Key references: the many ways users name a key.
+//!
+//! A reference is a bare name (`api-signing-key`, meaning `alias/api-signing-key`), an alias
+//! (`alias/NAME`), a key id (a UUID or a multi-region `mrk-…` id), a key ARN, an alias ARN, or
+//! a URI in the forms other tools already use: cosign's `awskms://[ENDPOINT]/{ID|alias/NAME|ARN}`
+//! and smallstep's `awskms:key-id=…;region=…`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::{Error, Result};
+
+/// A parsed reference to a key.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyRef {
+    target: KeyTarget,
+    region: Option<String>,
+    endpoint: Option<String>,
+}
+
+/// What a [`KeyRef`] points at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyTarget {
+    /// An alias, stored without the `alias/` prefix.
+    Alias(String),
+    /// A key id: a UUID, or `mrk-` and 32 hex digits.
+    KeyId(String),
+    /// A key ARN.
+    KeyArn(Arn),
+    /// An alias ARN.
+    AliasArn(Arn),
+}
+
+/// The parts of a KMS ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID` or `…:alias/NAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Arn {
+    /// The whole ARN.
+    pub arn: String,
+    /// `aws`, `aws-cn`, `aws-us-gov`…
+    pub partition: String,
+    /// The region.
+    pub region: String,
+    /// The account id.
+    pub account: String,
+    /// The key id or alias name (without `alias/`).
+    pub resource: String,
+}
+
+impl KeyRef {
+    /// Parses any supported form. Errors are [`Error::InvalidInput`] naming the problem.
+    pub fn parse(input: &str) -> Result<Self> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(Error::invalid_input("empty key reference"));
+        }
+        if let Some(rest) = s.strip_prefix("awskms://") {
+            return parse_cosign(rest, input);
+        }
+        if let Some(rest) = s.strip_prefix("awskms:") {
+            return parse_smallstep(rest, input);
+        }
+        if s.contains("://") {
+            return Err(Error::invalid_input(format!(
+                "unsupported key URI {input:?}: expected awskms://[ENDPOINT]/KEY or awskms:key-id=KEY"
+            )));
+        }
+        Ok(KeyRef {
+            target: parse_target(s)?,
+            region: None,
+            endpoint: None,
+        })
+    }
+
+    /// A reference to the alias `alias/NAME` (validated).
+    pub fn alias(name: &str) -> Result<Self> {
+        let name = name.strip_prefix("alias/").unwrap_or(name);
+        validate_alias_name(name)?;
+        Ok(KeyRef {
+            target: KeyTarget::Alias(name.to_string()),
+            region: None,
+            endpoint: None,
+        })
+    }
+
+    /// A reference to a key id (not validated beyond being non-empty: backends have their own
+    /// id formats).
+    pub fn key_id(id: &str) -> Result<Self> {
+        if id.trim().is_empty() {
+            return Err(Error::invalid_input("empty key id"));
+        }
+        Ok(KeyRef {
+            target: KeyTarget::KeyId(id.to_string()),
+            region: None,
+            endpoint: None,
+        })
+    }
+
+    /// What the reference points at.
+    pub fn target(&self) -> &KeyTarget {
+        &self.target
+    }
+
+    /// The region named by an ARN or URI, if any.
+    pub fn region(&self) -> Option<&str> {
+        self.region.as_deref()
+    }
+
+    /// The endpoint named by a cosign URI (`awskms://HOST:PORT/…`), if any.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
+    }
+
+    /// The alias name (without `alias/`) if the reference is an alias or alias ARN.
+    pub fn alias_name(&self) -> Option<&str> {
+        match &self.target {
+            KeyTarget::Alias(a) => Some(a),
+            KeyTarget::AliasArn(arn) => Some(&arn.resource),
+            _ => None,
+        }
+    }
+
+    /// The key id if the reference is a key id or key ARN.
+    pub fn key_id_str(&self) -> Option<&str> {
+        match &self.target {
+            KeyTarget::KeyId(id) => Some(id),
+            KeyTarget::KeyArn(arn) => Some(&arn.resource),
+            _ => None,
+        }
+    }
+
+    /// The string AWS KMS accepts as a `KeyId`: `alias/NAME`, the id, or the ARN.
+    pub fn kms_key_id(&self) -> String {
+        match &self.target {
+            KeyTarget::Alias(a) => format!("alias/{a}"),
+            KeyTarget::KeyId(id) => id.clone(),
+            KeyTarget::KeyArn(arn) | KeyTarget::AliasArn(arn) => arn.arn.clone(),
+        }
+    }
+}
+
+impl fmt::Display for KeyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.kms_key_id())
+    }
+}
+
+impl FromStr for KeyRef {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        KeyRef::parse(s)
+    }
+}
+
+impl TryFrom<&str> for KeyRef {
+    type Error = Error;
+
+    fn try_from(s: &str) -> Result<Self> {
+        KeyRef::parse(s)
+    }
+}
+
+impl TryFrom<&String> for KeyRef {
+    type Error = Error;
+
+    fn try_from(s: &String) -> Result<Self> {
+        KeyRef::parse(s)
+    }
+}
+
+impl TryFrom<String> for KeyRef {
+    type Error = Error;
+
+    fn try_from(s: String) -> Result<Self> {
+        KeyRef::parse(&s)
+    }
+}
+
+impl TryFrom<&KeyRef> for KeyRef {
+    type Error = Error;
+
+    fn try_from(k: &KeyRef) -> Result<Self> {
+        Ok(k.clone())
+    }
+}
+
+/// Checks an alias name (without `alias/`) against the KMS rules: 1–250 characters of
+/// `A-Z a-z 0-9 / _ -`, not starting with the reserved `aws/`.
+pub fn validate_alias_name(name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(Error::invalid_input("empty key name"));
+    }
+    if name.len() > 250 {
+        return Err(Error::invalid_input(format!(
+            "key name is {} characters; at most 250 are allowed",
+            name.len()
+        )));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-')))
+    {
+        return Err(Error::invalid_input(format!(
+            "key name {name:?} contains {bad:?}; names use letters, digits, '/', '_' and '-'"
+        )));
+    }
+    if name.starts_with('/') || name.ends_with('/') || name.contains("//") {
+        return Err(Error::invalid_input(format!(
+            "key name {name:?} has an empty path segment"
+        )));
+    }
+    if name.starts_with("aws/") {
+        return Err(Error::invalid_input(format!(
+            "key name {name:?} uses the prefix aws/, which AWS reserves"
+        )));
+    }
+    Ok(())
+}
+
+fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => *c == b'-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+fn is_mrk_id(s: &str) -> bool {
+    s.strip_prefix("mrk-")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// Whether `s` has the shape of a key id (UUID or `mrk-` id).
+pub(crate) fn looks_like_key_id(s: &str) -> bool {
+    is_uuid(s) || is_mrk_id(s)
+}
+
+fn parse_target(s: &str) -> Result<KeyTarget> {
+    if s.starts_with("arn:") {
+        return parse_arn(s);
+    }
+    if let Some(name) = s.strip_prefix("alias/") {
+        validate_alias_name(name)?;
+        return Ok(KeyTarget::Alias(name.to_string()));
+    }
+    if looks_like_key_id(s) {
+        return Ok(KeyTarget::KeyId(s.to_ascii_lowercase()));
+    }
+    validate_alias_name(s)?;
+    Ok(KeyTarget::Alias(s.to_string()))
+}
+
+fn parse_arn(s: &str) -> Result<KeyTarget> {
+    let bad = |why: &str| Error::invalid_input(format!("malformed KMS ARN {s:?}: {why}"));
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    if parts.len() != 6 {
+        return Err(bad(
+            "expected arn:PARTITION:kms:REGION:ACCOUNT:key/ID or …:alias/NAME",
+        ));
+    }
+    let (partition, service, region, account, resource) =
+        (parts[1], parts[2], parts[3], parts[4], parts[5]);
+    if !partition.starts_with("aws") {
+        return Err(bad("partition must be aws, aws-cn, aws-us-gov…"));
+    }
+    if service != "kms" {
+        return Err(bad("service must be kms"));
+    }
+    if region.is_empty() {
+        return Err(bad("missing region"));
+    }
+    if account.len() != 12 || !account.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad("account must be 12 digits"));
+    }
+    let arn = |resource: &str| Arn {
+        arn: s.to_string(),
+        partition: partition.to_string(),
+        region: region.to_string(),
+        account: account.to_string(),
+        resource: resource.to_string(),
+    };
+    if let Some(id) = resource.strip_prefix("key/") {
+        if !looks_like_key_id(id) {
+            return Err(bad("key id must be a UUID or mrk- id"));
+        }
+        Ok(KeyTarget::KeyArn(arn(id)))
+    } else if let Some(name) = resource.strip_prefix("alias/") {
+        validate_alias_name(name)?;
+        Ok(KeyTarget::AliasArn(arn(name)))
+    } else {
+        Err(bad("resource must be key/ID or alias/NAME"))
+    }
+}
+
+fn with_arn_region(target: KeyTarget) -> (KeyTarget, Option<String>) {
+    let region = match &target {
+        KeyTarget::KeyArn(a) | KeyTarget::AliasArn(a) => Some(a.region.clone()),
+        _ => None,
+    };
+    (target, region)
+}
+
+/// `awskms://[ENDPOINT]/{ID|alias/NAME|ARN}` (cosign).
+fn parse_cosign(rest: &str, input: &str) -> Result<KeyRef> {
+    let (host, path) = rest.split_once('/').ok_or_else(|| {
+        Error::invalid_input(format!(
+            "key URI {input:?} has no key: expected awskms://[ENDPOINT]/{{ID|alias/NAME|ARN}}"
+        ))
+    })?;
+    if path.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "key URI {input:?} has no key after the endpoint"
+        )));
+    }
+    let (target, region) = with_arn_region(parse_target(path)?);
+    Ok(KeyRef {
+        target,
+        region,
+        endpoint: (!host.is_empty()).then(|| host.to_string()),
+    })
+}
+
+/// `awskms:key-id=KEY;region=REGION` (smallstep; `key-id` may be an id, alias or ARN).
+fn parse_smallstep(rest: &str, input: &str) -> Result<KeyRef> {
+    let mut key = None;
+    let mut region = None;
+    let mut endpoint = None;
+    for part in rest.split(';').filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            Error::invalid_input(format!(
+                "key URI {input:?}: {part:?} is not NAME=VALUE (expected awskms:key-id=KEY;region=REGION)"
+            ))
+        })?;
+        match k {
+            "key-id" | "key" | "keyid" => key = Some(v),
+            "region" => region = Some(v.to_string()),
+            "endpoint" => endpoint = Some(v.to_string()),
+            // smallstep also allows profile and credentials-file: they select credentials,
+            // which belong to the backend configuration, not to the key.
+            "profile" | "credentials-file" => {}
+            other => {
+                return Err(Error::invalid_input(format!(
+                    "key URI {input:?}: unknown attribute {other:?}"
+                )));
+            }
+        }
+    }
+    let key = key.ok_or_else(|| {
+        Error::invalid_input(format!("key URI {input:?} has no key-id attribute"))
+    })?;
+    let (target, arn_region) = with_arn_region(parse_target(key)?);
+    Ok(KeyRef {
+        target,
+        region: region.or(arn_region),
+        endpoint,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn bare_names_are_aliases() {
+        let k = KeyRef::parse("api-signing-key").unwrap();
+        assert_eq!(k.kms_key_id(), "alias/api-signing-key");
+        assert_eq!(k.alias_name(), Some("api-signing-key"));
+        let k = KeyRef::parse("alias/prod/jwt-v2").unwrap();
+        assert_eq!(k.alias_name(), Some("prod/jwt-v2"));
+    }
+
+    #[test]
+    fn ids_and_arns() {
+        assert_eq!(
+            KeyRef::parse(ID).unwrap().target(),
+            &KeyTarget::KeyId(ID.into())
+        );
+        let mrk = "mrk-1234abcd12ab34cd56ef1234567890ab";
+        assert_eq!(KeyRef::parse(mrk).unwrap().key_id_str(), Some(mrk));
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
+        let k = KeyRef::parse(&arn).unwrap();
+        assert_eq!(k.key_id_str(), Some(ID));
+        assert_eq!(k.kms_key_id(), arn);
+        let k = KeyRef::parse("arn:aws:kms:eu-west-1:111122223333:alias/app").unwrap();
+        assert_eq!(k.alias_name(), Some("app"));
+    }
+
+    #[test]
+    fn cosign_and_smallstep_uris() {
+        let k = KeyRef::parse("awskms:///alias/app").unwrap();
+        assert_eq!(k.kms_key_id(), "alias/app");
+        assert_eq!(k.endpoint(), None);
+        let k = KeyRef::parse(&format!("awskms://localhost:4566/{ID}")).unwrap();
+        assert_eq!(k.endpoint(), Some("localhost:4566"));
+        assert_eq!(k.key_id_str(), Some(ID));
+        let k = KeyRef::parse(&format!(
+            "awskms:///arn:aws:kms:us-west-2:111122223333:key/{ID}"
+        ))
+        .unwrap();
+        assert_eq!(k.region(), Some("us-west-2"));
+        let k = KeyRef::parse(&format!("awskms:key-id={ID};region=eu-west-1")).unwrap();
+        assert_eq!(k.key_id_str(), Some(ID));
+        assert_eq!(k.region(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn malformed_references_are_named() {
+        for bad in [
+            "",
+            "alias/",
+            "has space",
+            "alias/aws/ebs",
+            "arn:aws:kms:us-east-1:123:key/x",
+            "arn:aws:s3:us-east-1:111122223333:key/x",
+            "awskms://host",
+            "awskms:region=us-east-1",
+            "awskms:key-id",
+            "gcpkms://projects/x",
+            "a//b",
+        ] {
+            let err = KeyRef::parse(bad).expect_err(bad);
+            assert!(matches!(err, Error::InvalidInput { .. }), "{bad}: {err}");
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! # keychain
+//!
+//! Cryptographic keys whose private material lives in a backend — a local encrypted keystore
+//! (the embedded default) or AWS KMS — behind one async API. Create a key, sign, verify,
+//! encrypt; switch backends by changing one URI.
+//!
+//! ```
+//! # async fn demo() -> keychain::Result<()> {
+//! use keychain::{Hash, KeyParams, Keychain, Message, SigningAlgorithm};
+//! # unsafe { std::env::set_var("KEYCHAIN_KDF_ITERATIONS", "2048"); }
+//! # unsafe { std::env::set_var("KEYCHAIN_PASSWORD", "correct horse battery staple"); }
+//! # let dir = tempfile::tempdir().map_err(|e| keychain::Error::io("tempdir", e))?;
+//! # let uri = format!("software:{}", dir.path().display());
+//! // `uri` is "software:/path/to/keystore" (or, with AWS KMS, "awskms:…").
+//! let kc = Keychain::open(&uri).await?;
+//!
+//! // The seed's shape: generate, sign a SHA-256 digest, get the public key.
+//! kc.generate_key("api-signing-key", &KeyParams::ecdsa(keychain::Curve::P256)).await?;
+//! let digest = Hash::Sha256.digest(b"Hello, keychain!");
+//! let signature = kc.sign("api-signing-key", &digest, Hash::Sha256).await?;
+//! let public_key = kc.public_key("alias/api-signing-key").await?;
+//! assert!(public_key.verify(Message::Digest(&digest), &signature, SigningAlgorithm::EcdsaSha256)?);
+//! println!("{}", public_key.to_pem());
+//! kc.close().await?;
+//! # Ok(()) }
+//! # tokio::runtime::Runtime::new().unwrap().block_on(demo()).unwrap();
+//! ```
+//!
+//! The pieces:
+//! - [`Keychain`]: what applications hold; takes keys by any reference string
+//!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
+//! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
+//! - [`software`]: the embedded keystore backend.
+//! - [`PublicKey`], [`signature`]: local verification and signature encodings.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod macros;
+
+pub mod algorithm;
+pub mod backend;
+pub mod data_key;
+pub mod error;
+pub mod handle;
+pub mod key;
+pub mod key_ref;
+pub mod public_key;
+pub mod secret;
+pub mod signature;
+pub mod software;
+
+pub use crate::algorithm::{
+    DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
+    SigningAlgorithm,
+};
+pub use crate::backend::{Backend, Capabilities};
+pub use crate::data_key::{DataKey, EncryptionContext};
+pub use crate::error::{Error, ErrorKind, Result};
+pub use crate::handle::{Keychain, Signed, default_keystore_path, hash_reader};
+pub use crate::key::{
+    Algorithm, AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
+    KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
+};
+pub use crate::key_ref::{KeyRef, KeyTarget};
+pub use crate::public_key::{PublicKey, PublicKeyKind};
+pub use crate::secret::Secret;
+pub use crate::software::{SoftwareBackend, SoftwareConfig};

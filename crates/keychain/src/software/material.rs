@@ -1,0 +1,343 @@
+//! Key material of the software backend: generation, PKCS#8 (de)serialisation and the
+//! private-key operations, all on aws-lc-rs.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::digest::Digest;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rsa::{
+    KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
+    PrivateDecryptingKey,
+};
+use aws_lc_rs::signature::{
+    self as lc, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
+};
+use zeroize::Zeroizing;
+
+use crate::algorithm::{
+    EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
+};
+use crate::key::{Curve, KeyFamily, KeySpec};
+use crate::public_key::PublicKey;
+use crate::secret::Secret;
+use crate::signature::normalize_low_s;
+use crate::{Error, Result};
+
+/// Fills a buffer from the system CSPRNG.
+pub(crate) fn random_bytes(len: usize) -> Result<Vec<u8>> {
+    let mut out = vec![0u8; len];
+    SystemRandom::new()
+        .fill(&mut out)
+        .map_err(|_| Error::crypto("the system random number generator failed"))?;
+    Ok(out)
+}
+
+fn ecdsa_signing(curve: Curve) -> Result<&'static EcdsaSigningAlgorithm> {
+    Ok(match curve {
+        Curve::P256 => &lc::ECDSA_P256_SHA256_ASN1_SIGNING,
+        Curve::P384 => &lc::ECDSA_P384_SHA384_ASN1_SIGNING,
+        Curve::P521 => &lc::ECDSA_P521_SHA512_ASN1_SIGNING,
+        Curve::Secp256k1 => &lc::ECDSA_P256K1_SHA256_ASN1_SIGNING,
+        Curve::Ed25519 => return Err(Error::invalid_input("Ed25519 is not an ECDSA curve")),
+    })
+}
+
+/// Generates new key material for `spec`; returns the plaintext PKCS#8 DER (asymmetric) or
+/// raw key bytes (symmetric, HMAC).
+pub(crate) fn generate(spec: KeySpec) -> Result<Secret> {
+    let failed = |_| Error::crypto(format!("generating a {spec} key failed"));
+    let bytes: Vec<u8> = match spec.family() {
+        KeyFamily::Rsa(bits) => {
+            let size = match bits {
+                2048 => KeySize::Rsa2048,
+                3072 => KeySize::Rsa3072,
+                _ => KeySize::Rsa4096,
+            };
+            let kp = RsaKeyPair::generate(size).map_err(failed)?;
+            let der: Pkcs8V1Der<'static> = kp.as_der().map_err(failed)?;
+            der.as_ref().to_vec()
+        }
+        KeyFamily::Ec(curve) => {
+            let kp = EcdsaKeyPair::generate(ecdsa_signing(curve)?).map_err(failed)?;
+            kp.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+        KeyFamily::Ed25519 => {
+            let kp = Ed25519KeyPair::generate().map_err(failed)?;
+            kp.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+        KeyFamily::Symmetric => random_bytes(32)?,
+        KeyFamily::Hmac(alg) => random_bytes(hmac_key_len(alg))?,
+    };
+    Ok(Secret::new(bytes))
+}
+
+fn hmac_key_len(alg: MacAlgorithm) -> usize {
+    match alg {
+        MacAlgorithm::HmacSha224 => 28,
+        MacAlgorithm::HmacSha256 => 32,
+        MacAlgorithm::HmacSha384 => 48,
+        MacAlgorithm::HmacSha512 => 64,
+    }
+}
+
+/// Loaded key material, ready to use.
+pub(crate) enum Material {
+    Rsa {
+        signing: RsaKeyPair,
+        decrypting: OaepPrivateDecryptingKey,
+    },
+    Ec {
+        key: EcdsaKeyPair,
+        curve: Curve,
+    },
+    Ed25519(Ed25519KeyPair),
+    Symmetric(LessSafeKey),
+    Hmac(aws_lc_rs::hmac::Key),
+}
+
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Material::Rsa { .. } => "Material::Rsa(redacted)",
+            Material::Ec { .. } => "Material::Ec(redacted)",
+            Material::Ed25519(_) => "Material::Ed25519(redacted)",
+            Material::Symmetric(_) => "Material::Symmetric(redacted)",
+            Material::Hmac(_) => "Material::Hmac(redacted)",
+        })
+    }
+}
+
+impl Material {
+    /// Loads material of `spec` from the bytes [`generate`] made (or an imported PKCS#8).
+    /// The bytes are checked against the spec: an RSA-3072 file under an RSA-2048 key is an
+    /// error, not a surprise.
+    pub(crate) fn load(spec: KeySpec, bytes: &[u8]) -> Result<Self> {
+        let rejected = |e: aws_lc_rs::error::KeyRejected| {
+            Error::crypto(format!("stored {spec} key material rejected: {e}"))
+        };
+        let m = match spec.family() {
+            KeyFamily::Rsa(bits) => {
+                let signing = RsaKeyPair::from_pkcs8(bytes).map_err(rejected)?;
+                if signing.public_modulus_len() * 8 != bits as usize {
+                    return Err(Error::crypto(format!(
+                        "stored key is RSA-{}, not {spec}",
+                        signing.public_modulus_len() * 8
+                    )));
+                }
+                let decrypting = PrivateDecryptingKey::from_pkcs8(bytes)
+                    .map_err(rejected)
+                    .and_then(|k| {
+                        OaepPrivateDecryptingKey::new(k)
+                            .map_err(|_| Error::crypto("RSA key unusable for OAEP"))
+                    })?;
+                Material::Rsa {
+                    signing,
+                    decrypting,
+                }
+            }
+            KeyFamily::Ec(curve) => Material::Ec {
+                key: EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve)?, bytes).map_err(rejected)?,
+                curve,
+            },
+            KeyFamily::Ed25519 => Material::Ed25519(
+                Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(rejected)?,
+            ),
+            KeyFamily::Symmetric => {
+                let key = UnboundKey::new(&AES_256_GCM, bytes)
+                    .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;
+                Material::Symmetric(LessSafeKey::new(key))
+            }
+            KeyFamily::Hmac(alg) => {
+                if bytes.len() != hmac_key_len(alg) {
+                    return Err(Error::crypto("stored HMAC key has the wrong length"));
+                }
+                Material::Hmac(aws_lc_rs::hmac::Key::new(alg.aws_lc(), bytes))
+            }
+        };
+        Ok(m)
+    }
+
+    /// The public key (asymmetric keys only).
+    pub(crate) fn public_key(&self) -> Result<PublicKey> {
+        let der: Result<PublicKeyX509Der<'static>, _> = match self {
+            Material::Rsa { signing, .. } => signing.public_key().as_der(),
+            Material::Ec { key, .. } => key.public_key().as_der(),
+            Material::Ed25519(kp) => kp.public_key().as_der(),
+            Material::Symmetric(_) | Material::Hmac(_) => {
+                return Err(Error::invalid_input("symmetric keys have no public key"));
+            }
+        };
+        let der = der.map_err(|_| Error::crypto("cannot encode the public key"))?;
+        PublicKey::from_der(der.as_ref())
+    }
+
+    /// Signs; the caller has checked the algorithm against the key's spec.
+    pub(crate) fn sign(
+        &self,
+        message: Message<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        message.check(algorithm)?;
+        let failed = |_| Error::crypto(format!("{algorithm} signing failed"));
+        match (self, algorithm.scheme()) {
+            (
+                Material::Rsa { signing, .. },
+                SignatureScheme::RsaPkcs1v15 | SignatureScheme::RsaPss,
+            ) => {
+                let encoding = rsa_encoding(algorithm)?;
+                let mut sig = vec![0u8; signing.public_modulus_len()];
+                match message {
+                    Message::Raw(m) => signing
+                        .sign(encoding, &SystemRandom::new(), m, &mut sig)
+                        .map_err(failed)?,
+                    Message::Digest(d) => {
+                        let digest = import_digest(d, algorithm)?;
+                        signing
+                            .sign_digest(encoding, &digest, &mut sig)
+                            .map_err(failed)?
+                    }
+                }
+                Ok(sig)
+            }
+            (Material::Ec { key, curve }, SignatureScheme::Ecdsa) => {
+                let sig = match message {
+                    Message::Raw(m) => key.sign(&SystemRandom::new(), m).map_err(failed)?,
+                    Message::Digest(d) => key
+                        .sign_digest(&import_digest(d, algorithm)?)
+                        .map_err(failed)?,
+                };
+                normalize_low_s(sig.as_ref(), *curve)
+            }
+            (Material::Ed25519(kp), SignatureScheme::Ed25519) => match message {
+                Message::Raw(m) => Ok(kp.try_sign(m).map_err(failed)?.as_ref().to_vec()),
+                Message::Digest(_) => Err(Error::invalid_input(
+                    "pure Ed25519 signs the message itself, not a digest",
+                )),
+            },
+            (Material::Ed25519(_), SignatureScheme::Ed25519Ph) => Err(Error::unsupported(
+                "software",
+                "ED25519_PH_SHA_512 signing (sign the message with ED25519_SHA_512)",
+            )),
+            _ => Err(Error::invalid_input(format!(
+                "{algorithm} does not fit this key"
+            ))),
+        }
+    }
+
+    /// RSA-OAEP decryption.
+    pub(crate) fn decrypt_oaep(
+        &self,
+        ciphertext: &[u8],
+        algorithm: EncryptionAlgorithm,
+    ) -> Result<Secret> {
+        let Material::Rsa { decrypting, .. } = self else {
+            return Err(Error::invalid_input(format!(
+                "{algorithm} needs an RSA key"
+            )));
+        };
+        let oaep = match algorithm {
+            EncryptionAlgorithm::RsaesOaepSha1 => &OAEP_SHA1_MGF1SHA1,
+            EncryptionAlgorithm::RsaesOaepSha256 => &OAEP_SHA256_MGF1SHA256,
+            EncryptionAlgorithm::SymmetricDefault => {
+                return Err(Error::invalid_input(
+                    "SYMMETRIC_DEFAULT needs a symmetric key",
+                ));
+            }
+        };
+        let mut out = Zeroizing::new(vec![0u8; decrypting.min_output_size()]);
+        let n = decrypting
+            .decrypt(oaep, ciphertext, &mut out, None)
+            .map_err(|_| {
+                Error::crypto(format!(
+                    "{algorithm} decryption failed: wrong key, wrong algorithm or damaged ciphertext"
+                ))
+            })?
+            .len();
+        Ok(Secret::new(out[..n].to_vec()))
+    }
+
+    /// AES-256-GCM sealing with a random nonce: returns `nonce ‖ ciphertext ‖ tag`.
+    pub(crate) fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+        let Material::Symmetric(key) = self else {
+            return Err(Error::invalid_input(
+                "SYMMETRIC_DEFAULT needs a symmetric key",
+            ));
+        };
+        let nonce_bytes = random_bytes(12)?;
+        let nonce = Nonce::try_assume_unique_for_key(&nonce_bytes)
+            .map_err(|_| Error::crypto("bad nonce"))?;
+        let mut buf = plaintext.to_vec();
+        key.seal_in_place_append_tag(nonce, Aad::from(aad), &mut buf)
+            .map_err(|_| Error::crypto("AES-GCM encryption failed"))?;
+        let mut out = nonce_bytes;
+        out.extend_from_slice(&buf);
+        Ok(out)
+    }
+
+    /// Opens what [`Material::seal`] made.
+    pub(crate) fn open(&self, sealed: &[u8], aad: &[u8]) -> Result<Secret> {
+        let Material::Symmetric(key) = self else {
+            return Err(Error::invalid_input(
+                "SYMMETRIC_DEFAULT needs a symmetric key",
+            ));
+        };
+        if sealed.len() < 12 + 16 {
+            return Err(Error::crypto("ciphertext is truncated"));
+        }
+        let (nonce, body) = sealed.split_at(12);
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce).map_err(|_| Error::crypto("bad nonce"))?;
+        let mut buf = Zeroizing::new(body.to_vec());
+        let plain = key
+            .open_in_place(nonce, Aad::from(aad), &mut buf)
+            .map_err(|_| {
+                Error::crypto(
+                    "decryption failed: the ciphertext was tampered with, or the encryption context differs",
+                )
+            })?;
+        Ok(Secret::new(plain.to_vec()))
+    }
+
+    /// HMAC.
+    pub(crate) fn mac(&self, message: &[u8]) -> Result<Vec<u8>> {
+        let Material::Hmac(key) = self else {
+            return Err(Error::invalid_input("MACs need an HMAC key"));
+        };
+        Ok(aws_lc_rs::hmac::sign(key, message).as_ref().to_vec())
+    }
+
+    /// HMAC verification in constant time.
+    pub(crate) fn verify_mac(&self, message: &[u8], mac: &[u8]) -> Result<bool> {
+        let Material::Hmac(key) = self else {
+            return Err(Error::invalid_input("MACs need an HMAC key"));
+        };
+        Ok(aws_lc_rs::hmac::verify(key, message, mac).is_ok())
+    }
+}
+
+fn rsa_encoding(algorithm: SigningAlgorithm) -> Result<&'static lc::RsaSignatureEncoding> {
+    use SigningAlgorithm::*;
+    Ok(match algorithm {
+        RsassaPkcs1V15Sha256 => &lc::RSA_PKCS1_SHA256,
+        RsassaPkcs1V15Sha384 => &lc::RSA_PKCS1_SHA384,
+        RsassaPkcs1V15Sha512 => &lc::RSA_PKCS1_SHA512,
+        RsassaPssSha256 => &lc::RSA_PSS_SHA256,
+        RsassaPssSha384 => &lc::RSA_PSS_SHA384,
+        RsassaPssSha512 => &lc::RSA_PSS_SHA512,
+        other => {
+            return Err(Error::invalid_input(format!(
+                "{other} is not an RSA algorithm"
+            )));
+        }
+    })
+}
+
+fn import_digest(d: &[u8], algorithm: SigningAlgorithm) -> Result<Digest> {
+    Digest::import_less_safe(d, algorithm.hash().aws_lc()).map_err(|_| {
+        Error::invalid_input(format!(
+            "digest is {} bytes but {algorithm} needs {}",
+            d.len(),
+            algorithm.hash().digest_len()
+        ))
+    })
+}

@@ -1,0 +1,369 @@
+//! The software backend: the embedded default. Keys live in a local keystore directory as
+//! password-encrypted PKCS#8 files (readable by `openssl pkey -passin`), with metadata beside
+//! them. See [`keystore`] for the layout and the durability rules.
+
+mod keystore;
+mod material;
+pub mod pbes2;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+
+pub use self::keystore::Clock;
+use self::keystore::Keystore;
+use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::backend::{Backend, Capabilities};
+use crate::data_key::{DataKey, EncryptionContext};
+use crate::key::{
+    AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
+};
+use crate::key_ref::KeyRef;
+use crate::public_key::PublicKey;
+use crate::secret::Secret;
+use crate::{Error, Result};
+
+/// Environment variable holding the keystore password.
+pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
+/// Environment variable with the PBKDF2 iteration count for new keystores.
+pub const ITERATIONS_ENV: &str = "KEYCHAIN_KDF_ITERATIONS";
+
+/// Configuration of the software backend.
+#[derive(Clone)]
+pub struct SoftwareConfig {
+    /// The keystore directory (created if missing, mode 0700).
+    pub path: PathBuf,
+    /// The keystore password; `None` reads `KEYCHAIN_PASSWORD`.
+    pub password: Option<Secret>,
+    /// PBKDF2-HMAC-SHA256 iterations for a new keystore (at least 2048, OpenSSL's default;
+    /// default 600 000). An existing keystore keeps the count it was made with.
+    pub kdf_iterations: Option<u32>,
+    /// The clock (tests of scheduled deletion and rotation replace it).
+    pub clock: Option<Clock>,
+}
+
+impl std::fmt::Debug for SoftwareConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SoftwareConfig")
+            .field("path", &self.path)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("kdf_iterations", &self.kdf_iterations)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SoftwareConfig {
+    /// A configuration for the keystore at `path`, password from the environment.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SoftwareConfig {
+            path: path.into(),
+            password: None,
+            kdf_iterations: None,
+            clock: None,
+        }
+    }
+
+    /// Sets the password.
+    pub fn password(mut self, password: impl Into<Vec<u8>>) -> Self {
+        self.password = Some(Secret::new(password.into()));
+        self
+    }
+
+    /// Sets the PBKDF2 iteration count for a new keystore.
+    pub fn kdf_iterations(mut self, iterations: u32) -> Self {
+        self.kdf_iterations = Some(iterations);
+        self
+    }
+
+    /// Replaces the clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+}
+
+/// The software backend. Cheap to clone; clones share the open keystore.
+#[derive(Debug, Clone)]
+pub struct SoftwareBackend {
+    store: Arc<Keystore>,
+}
+
+impl SoftwareBackend {
+    /// Opens (creating if needed) the keystore. A wrong password is
+    /// [`Error::WrongPassword`].
+    pub async fn open(config: SoftwareConfig) -> Result<Self> {
+        tokio::task::spawn_blocking(move || Self::open_blocking(config))
+            .await
+            .map_err(|e| Error::crypto(format!("keystore task failed: {e}")))?
+    }
+
+    /// [`SoftwareBackend::open`] for synchronous callers.
+    pub fn open_blocking(config: SoftwareConfig) -> Result<Self> {
+        let password = match config.password {
+            Some(p) => p,
+            None => std::env::var(PASSWORD_ENV)
+                .map(|p| Secret::new(p.into_bytes()))
+                .map_err(|_| {
+                    Error::invalid_input(format!(
+                        "the software keystore needs a password: set {PASSWORD_ENV}"
+                    ))
+                })?,
+        };
+        let iterations = match config.kdf_iterations {
+            Some(n) => n,
+            None => match std::env::var(ITERATIONS_ENV) {
+                Ok(s) => s.trim().parse().map_err(|_| {
+                    Error::invalid_input(format!("{ITERATIONS_ENV} must be a number, not {s:?}"))
+                })?,
+                Err(_) => pbes2::DEFAULT_ITERATIONS,
+            },
+        };
+        let clock = config
+            .clock
+            .unwrap_or_else(|| Arc::new(SystemTime::now) as Clock);
+        let store = Keystore::open(config.path, password, iterations, clock)?;
+        Ok(SoftwareBackend {
+            store: Arc::new(store),
+        })
+    }
+
+    /// The keystore directory.
+    pub fn path(&self) -> &Path {
+        self.store.root()
+    }
+
+    /// Runs a keystore operation on the blocking pool (file I/O, locks and RSA key generation
+    /// must not stall the async executor).
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Keystore) -> Result<T> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| Error::crypto(format!("keystore task failed: {e}")))?
+    }
+}
+
+/// Owned copy of a [`Message`], to move into a blocking task.
+enum OwnedMessage {
+    Digest(Vec<u8>),
+    Raw(Vec<u8>),
+}
+
+impl OwnedMessage {
+    fn new(m: Message<'_>) -> Self {
+        match m {
+            Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
+            Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
+        }
+    }
+
+    fn borrow(&self) -> Message<'_> {
+        match self {
+            OwnedMessage::Digest(d) => Message::Digest(d),
+            OwnedMessage::Raw(r) => Message::Raw(r),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for SoftwareBackend {
+    fn name(&self) -> &str {
+        "software"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            key_specs: KeySpec::ALL.to_vec(),
+            max_raw_message: None,
+            automatic_rotation: true,
+            on_demand_rotation: true,
+            import: false,
+            multi_region: false,
+            ed25519ph: false,
+        }
+    }
+
+    async fn create_key(&self, request: &CreateKeyRequest) -> Result<KeyInfo> {
+        let request = request.clone();
+        self.run(move |s| s.create_key(&request)).await
+    }
+
+    async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo> {
+        let key = key.clone();
+        self.run(move |s| s.describe_key(&key)).await
+    }
+
+    async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
+        let page = page.clone();
+        self.run(move |s| s.list_keys(&page)).await
+    }
+
+    async fn sign(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let (key, message) = (key.clone(), OwnedMessage::new(message));
+        self.run(move |s| s.sign(&key, message.borrow(), algorithm))
+            .await
+    }
+
+    async fn verify(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<bool> {
+        let (key, message, signature) =
+            (key.clone(), OwnedMessage::new(message), signature.to_vec());
+        self.run(move |s| s.verify(&key, message.borrow(), &signature, algorithm))
+            .await
+    }
+
+    async fn public_key(&self, key: &KeyRef) -> Result<PublicKey> {
+        let key = key.clone();
+        self.run(move |s| s.public_key(&key)).await
+    }
+
+    async fn encrypt(
+        &self,
+        key: &KeyRef,
+        plaintext: &[u8],
+        algorithm: EncryptionAlgorithm,
+        context: &EncryptionContext,
+    ) -> Result<Vec<u8>> {
+        let (key, plaintext, context) = (
+            key.clone(),
+            Secret::new(plaintext.to_vec()),
+            context.clone(),
+        );
+        self.run(move |s| s.encrypt(&key, plaintext.expose(), algorithm, &context))
+            .await
+    }
+
+    async fn decrypt(
+        &self,
+        key: Option<&KeyRef>,
+        ciphertext: &[u8],
+        algorithm: EncryptionAlgorithm,
+        context: &EncryptionContext,
+    ) -> Result<Secret> {
+        let (key, ciphertext, context) = (key.cloned(), ciphertext.to_vec(), context.clone());
+        self.run(move |s| s.decrypt(key.as_ref(), &ciphertext, algorithm, &context))
+            .await
+    }
+
+    async fn generate_data_key(
+        &self,
+        key: &KeyRef,
+        spec: DataKeySpec,
+        context: &EncryptionContext,
+    ) -> Result<DataKey> {
+        let (key, context) = (key.clone(), context.clone());
+        self.run(move |s| s.generate_data_key(&key, spec, &context))
+            .await
+    }
+
+    async fn generate_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let (key, message) = (key.clone(), message.to_vec());
+        self.run(move |s| s.generate_mac(&key, &message, algorithm))
+            .await
+    }
+
+    async fn verify_mac(
+        &self,
+        key: &KeyRef,
+        message: &[u8],
+        mac: &[u8],
+        algorithm: MacAlgorithm,
+    ) -> Result<bool> {
+        let (key, message, mac) = (key.clone(), message.to_vec(), mac.to_vec());
+        self.run(move |s| s.verify_mac(&key, &message, &mac, algorithm))
+            .await
+    }
+
+    async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
+        let (alias, key) = (alias.to_string(), key.clone());
+        self.run(move |s| s.create_alias(&alias, &key)).await
+    }
+
+    async fn update_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
+        let (alias, key) = (alias.to_string(), key.clone());
+        self.run(move |s| s.update_alias(&alias, &key)).await
+    }
+
+    async fn delete_alias(&self, alias: &str) -> Result<()> {
+        let alias = alias.to_string();
+        self.run(move |s| s.delete_alias(&alias)).await
+    }
+
+    async fn list_aliases(&self, key: Option<&KeyRef>) -> Result<Vec<AliasInfo>> {
+        let key = key.cloned();
+        self.run(move |s| s.list_aliases(key.as_ref())).await
+    }
+
+    async fn enable_key(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.enable_key(&key)).await
+    }
+
+    async fn disable_key(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.disable_key(&key)).await
+    }
+
+    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime> {
+        let key = key.clone();
+        self.run(move |s| s.schedule_key_deletion(&key, pending_days))
+            .await
+    }
+
+    async fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.cancel_key_deletion(&key)).await
+    }
+
+    async fn enable_key_rotation(&self, key: &KeyRef, period_days: Option<u32>) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.enable_key_rotation(&key, period_days))
+            .await
+    }
+
+    async fn disable_key_rotation(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.disable_key_rotation(&key)).await
+    }
+
+    async fn key_rotation_status(&self, key: &KeyRef) -> Result<RotationStatus> {
+        let key = key.clone();
+        self.run(move |s| s.key_rotation_status(&key)).await
+    }
+
+    async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.run(move |s| s.rotate_key(&key)).await
+    }
+
+    async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
+        let (key, tags) = (key.clone(), tags.clone());
+        self.run(move |s| s.tag_key(&key, &tags)).await
+    }
+
+    async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
+        let (key, tag_keys) = (key.clone(), tag_keys.to_vec());
+        self.run(move |s| s.untag_key(&key, &tag_keys)).await
+    }
+}
