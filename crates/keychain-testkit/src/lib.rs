@@ -1,0 +1,180 @@
+//! Test support for keychain: independent judges of what keychain produces (OpenSSL and
+//! Python `cryptography`, never our own code) and throwaway keystores.
+//!
+//! The judges must be present: a test that cannot reach its judge fails, it is never skipped.
+//! `scripts/test.sh` installs them (a venv with `cryptography` and `PyJWT`, exported as
+//! `KEYCHAIN_TEST_PYTHON`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use keychain::{SigningAlgorithm, SoftwareBackend, SoftwareConfig};
+
+/// The password of test keystores.
+pub const PASSWORD: &str = "test password, not a secret";
+/// PBKDF2 iterations of test keystores: the minimum, so tests stay fast. The default
+/// (600 000) is exercised by its own test.
+pub const ITERATIONS: u32 = 2048;
+
+/// The Python interpreter that has `cryptography` and `jwt`: `KEYCHAIN_TEST_PYTHON`, else
+/// `python3`.
+pub fn python() -> PathBuf {
+    std::env::var_os("KEYCHAIN_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+/// A signature for [`python_verify_batch`].
+#[derive(Debug, Clone)]
+pub struct SignatureCase {
+    /// The SPKI PEM of the public key.
+    pub public_key_pem: String,
+    /// The algorithm.
+    pub algorithm: SigningAlgorithm,
+    /// The signed bytes: a raw message, or a digest when `prehashed`.
+    pub data: Vec<u8>,
+    /// Whether `data` is a digest.
+    pub prehashed: bool,
+    /// The signature (DER for ECDSA).
+    pub signature: Vec<u8>,
+}
+
+/// Asks Python `cryptography` whether each signature is valid (one interpreter for the
+/// batch). Panics with a clear message when the judge cannot run.
+pub fn python_verify_batch(cases: &[SignatureCase]) -> Vec<bool> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|c| {
+            let mut v = serde_json::json!({
+                "pem": c.public_key_pem,
+                "alg": c.algorithm.as_str(),
+                "sig": B64.encode(&c.signature),
+            });
+            let field = if c.prehashed { "digest" } else { "message" };
+            v[field] = serde_json::Value::String(B64.encode(&c.data));
+            v
+        })
+        .collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/judge.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+    );
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the Python judge printed no verdicts ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    })
+}
+
+/// Runs a command with `stdin`, returns stdout; panics with stderr when it fails to run or
+/// exits non-zero.
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if let Some(mut s) = child.stdin.take() {
+        s.write_all(stdin)
+            .unwrap_or_else(|e| panic!("writing to {cmd:?}: {e}"));
+    }
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("waiting for {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Asks `openssl` whether `signature` over the file `message` is valid under `public_key_pem`
+/// (`openssl dgst -verify` with the PSS options for PSS, `openssl pkeyutl -verify -rawin`
+/// for Ed25519). Panics when openssl cannot run.
+pub fn openssl_verify(
+    public_key_pem: &str,
+    algorithm: SigningAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let pem = dir.path().join("pub.pem");
+    let msg = dir.path().join("msg.bin");
+    let sig = dir.path().join("sig.bin");
+    for (p, b) in [
+        (&pem, public_key_pem.as_bytes()),
+        (&msg, message),
+        (&sig, signature),
+    ] {
+        std::fs::write(p, b).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
+    }
+    let mut cmd = Command::new("openssl");
+    if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        cmd.args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
+            .arg(&pem)
+            .arg("-in")
+            .arg(&msg)
+            .arg("-sigfile")
+            .arg(&sig);
+    } else {
+        let hash = match algorithm.hash() {
+            keychain::Hash::Sha256 => "-sha256",
+            keychain::Hash::Sha384 => "-sha384",
+            keychain::Hash::Sha512 => "-sha512",
+        };
+        cmd.args(["dgst", hash, "-verify"]).arg(&pem);
+        if algorithm.scheme() == keychain::SignatureScheme::RsaPss {
+            cmd.args([
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:digest",
+            ]);
+        }
+        cmd.arg("-signature").arg(&sig).arg(&msg);
+    }
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run openssl ({e}); install it (scripts/test.sh does)"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    match out.status.success() {
+        true if text.contains("Verified OK")
+            || text.contains("Signature Verified Successfully") =>
+        {
+            true
+        }
+        true => panic!("openssl succeeded without saying Verified: {text}"),
+        false
+            if text.contains("Verification failure")
+                || text.contains("Signature Verification Failure") =>
+        {
+            false
+        }
+        false => panic!("openssl could not judge the signature: {text}"),
+    }
+}
+
+/// A fresh software keystore in a temporary directory (dropped with the `TempDir`).
+pub fn temp_keystore() -> (tempfile::TempDir, SoftwareConfig) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let config = SoftwareConfig::new(dir.path().join("keystore"))
+        .password(PASSWORD)
+        .kdf_iterations(ITERATIONS);
+    (dir, config)
+}
+
+/// Opens [`temp_keystore`] as a backend.
+pub async fn temp_software_backend() -> (tempfile::TempDir, SoftwareBackend) {
+    let (dir, config) = temp_keystore();
+    let backend = SoftwareBackend::open(config)
+        .await
+        .unwrap_or_else(|e| panic!("opening a test keystore: {e}"));
+    (dir, backend)
+}
