@@ -66,3 +66,8 @@ pub use crate::key_ref::{KeyRef, KeyTarget};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
 pub use crate::software::{SoftwareBackend, SoftwareConfig};
+
+/// The README's examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

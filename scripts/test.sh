@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every keychain test on a fresh machine. It installs and starts what the tests need by
+# itself: OpenSSL and a Python venv with `cryptography` and `PyJWT` (the independent judges of
+# signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
+# tests themselves on a free loopback port). Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+if ! command -v openssl >/dev/null 2>&1; then
+  log "installing openssl"
+  apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
+if ! "$venv/bin/python" -c 'import cryptography, jwt' >/dev/null 2>&1; then
+  log "creating the Python judge venv in $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=42' 'PyJWT>=2.8'
+fi
+KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
+export KEYCHAIN_TEST_PYTHON
+
+if [ -x scripts/install-localstack.sh ]; then
+  log "installing LocalStack (if missing)"
+  scripts/install-localstack.sh
+  KEYCHAIN_LOCALSTACK_PYTHON="$(cd "${KEYCHAIN_LOCALSTACK_VENV:-.venv-localstack}/bin" && pwd)/python"
+  export KEYCHAIN_LOCALSTACK_PYTHON
+fi
+
+log "running the tests"
+cargo test --workspace --all-features "$@"
