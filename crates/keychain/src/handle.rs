@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SigningAlgorithm};
 use crate::backend::Backend;
 use crate::data_key::EncryptionContext;
-use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams};
+use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -335,6 +335,14 @@ impl Keychain {
         let key = KeyRef::parse(key)?;
         message.check(algorithm)?;
         let info = self.info(&key).await?;
+        // Usage and algorithm as the backend would check them; the state is not: a signature
+        // stays valid (or not) whatever the key's state, and the public key is public.
+        if info.usage != KeyUsage::SignVerify {
+            return Err(Error::key_usage(
+                info.display_name(),
+                format!("usage is {}, verifying needs SIGN_VERIFY", info.usage),
+            ));
+        }
         if !info.spec.signing_algorithms().contains(&algorithm) {
             return Err(Error::key_usage(
                 info.display_name(),
