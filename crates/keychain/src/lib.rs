@@ -41,6 +41,7 @@ mod macros;
 pub mod algorithm;
 pub mod backend;
 pub mod data_key;
+pub mod envelope;
 pub mod error;
 pub mod handle;
 pub mod key;
