@@ -94,7 +94,7 @@ pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {
     out.stdout
 }
 
-/// Asks `openssl` whether `signature` over the file `message` is valid under `public_key_pem`
+/// Asks `openssl` whether `signature` over `message` is valid under `public_key_pem`
 /// (`openssl dgst -verify` with the PSS options for PSS, `openssl pkeyutl -verify -rawin`
 /// for Ed25519). Panics when openssl cannot run.
 pub fn openssl_verify(
@@ -104,14 +104,22 @@ pub fn openssl_verify(
     signature: &[u8],
 ) -> bool {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let pem = dir.path().join("pub.pem");
     let msg = dir.path().join("msg.bin");
+    std::fs::write(&msg, message).unwrap_or_else(|e| panic!("writing {}: {e}", msg.display()));
+    openssl_verify_file(public_key_pem, algorithm, &msg, signature)
+}
+
+/// [`openssl_verify`] over a file already on disk (for artifacts too large for memory).
+pub fn openssl_verify_file(
+    public_key_pem: &str,
+    algorithm: SigningAlgorithm,
+    message: &std::path::Path,
+    signature: &[u8],
+) -> bool {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    let pem = dir.path().join("pub.pem");
     let sig = dir.path().join("sig.bin");
-    for (p, b) in [
-        (&pem, public_key_pem.as_bytes()),
-        (&msg, message),
-        (&sig, signature),
-    ] {
+    for (p, b) in [(&pem, public_key_pem.as_bytes()), (&sig, signature)] {
         std::fs::write(p, b).unwrap_or_else(|e| panic!("writing {}: {e}", p.display()));
     }
     let mut cmd = Command::new("openssl");
@@ -119,7 +127,7 @@ pub fn openssl_verify(
         cmd.args(["pkeyutl", "-verify", "-pubin", "-rawin", "-inkey"])
             .arg(&pem)
             .arg("-in")
-            .arg(&msg)
+            .arg(message)
             .arg("-sigfile")
             .arg(&sig);
     } else {
@@ -137,7 +145,7 @@ pub fn openssl_verify(
                 "rsa_pss_saltlen:digest",
             ]);
         }
-        cmd.arg("-signature").arg(&sig).arg(&msg);
+        cmd.arg("-signature").arg(&sig).arg(message);
     }
     let out = cmd
         .output()

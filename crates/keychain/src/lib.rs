@@ -40,6 +40,7 @@ mod macros;
 
 pub mod algorithm;
 pub mod backend;
+pub mod codesign;
 pub mod data_key;
 pub mod envelope;
 pub mod error;

@@ -1,0 +1,242 @@
+//! Code signing: detached signatures of artifacts of any size (hashed as they stream, in
+//! constant memory) and a self-contained JSON signature bundle that can be checked offline,
+//! with no backend.
+//!
+//! The raw signature is what `openssl dgst -verify` (and `openssl pkeyutl -verify -rawin` for
+//! Ed25519) accepts; the bundle adds the artifact digest, the algorithm, the key and the time.
+
+use std::io::Read;
+use std::time::SystemTime;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+
+use crate::algorithm::{Message, SigningAlgorithm};
+use crate::handle::{Keychain, hash_reader};
+use crate::public_key::PublicKey;
+use crate::{Error, Result};
+
+/// The bundle format name and version.
+pub const BUNDLE_FORMAT: &str = "keychain-signature-bundle/v1";
+/// The largest bundle [`SignatureBundle::from_json`] accepts.
+pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
+
+/// A detached signature with everything needed to check it offline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureBundle {
+    /// Always [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// The artifact's name as given when signing (informational).
+    pub artifact: String,
+    /// The artifact's size in bytes.
+    pub size: u64,
+    /// The hash used for the digest (`SHA_256`, …); for pure Ed25519, SHA-512 over the
+    /// artifact, recorded for integrity checks only (Ed25519 signs the bytes themselves).
+    pub digest_algorithm: String,
+    /// The artifact's digest, lowercase hex.
+    pub digest: String,
+    /// The signing algorithm (KMS spelling).
+    pub algorithm: SigningAlgorithm,
+    /// The key reference the signer used.
+    pub key: String,
+    /// The signer's public key, SPKI PEM.
+    pub public_key: String,
+    /// The signer's RFC 7638 JWK thumbprint (a stable key fingerprint).
+    pub key_thumbprint: String,
+    /// The signature, base64 (DER for ECDSA).
+    pub signature: String,
+    /// When it was signed, seconds since the Unix epoch.
+    pub signed_at: u64,
+}
+
+/// Why a bundle verified, and whose key it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleVerdict {
+    /// Whether the signature over the artifact is valid.
+    pub valid: bool,
+    /// Whether the key was one the caller trusted (`false` when only the bundle's own key was
+    /// used: that proves integrity, not who signed).
+    pub trusted_key: bool,
+    /// The signer's key thumbprint.
+    pub key_thumbprint: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A digest of an artifact with its size, made in one streaming pass.
+struct ArtifactDigest {
+    digest: Vec<u8>,
+    size: u64,
+    /// For pure Ed25519 only: the artifact itself (it signs the bytes).
+    bytes: Option<Vec<u8>>,
+}
+
+struct CountingReader<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+fn digest_artifact(reader: impl Read, algorithm: SigningAlgorithm) -> Result<ArtifactDigest> {
+    let hash = algorithm.hash();
+    let mut counting = CountingReader {
+        inner: reader,
+        count: 0,
+    };
+    if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        let mut bytes = Vec::new();
+        counting
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io("reading the artifact", e))?;
+        return Ok(ArtifactDigest {
+            digest: hash.digest(&bytes),
+            size: counting.count,
+            bytes: Some(bytes),
+        });
+    }
+    let digest = hash_reader(hash, &mut counting)?;
+    Ok(ArtifactDigest {
+        digest,
+        size: counting.count,
+        bytes: None,
+    })
+}
+
+/// Signs an artifact and returns the bundle. The signature alone
+/// ([`SignatureBundle::signature_bytes`]) is what `openssl dgst -verify` checks.
+pub async fn sign_artifact(
+    keychain: &Keychain,
+    key: &str,
+    artifact_name: &str,
+    reader: impl Read,
+    algorithm: Option<SigningAlgorithm>,
+) -> Result<SignatureBundle> {
+    let algorithm = match algorithm {
+        Some(a) => a,
+        None => keychain.default_signing_algorithm(key).await?,
+    };
+    let public_key = keychain.public_key(key).await?;
+    let artifact = digest_artifact(reader, algorithm)?;
+    let signature = match &artifact.bytes {
+        Some(bytes) => {
+            keychain
+                .sign_with(key, Message::Raw(bytes), algorithm)
+                .await?
+        }
+        None => {
+            keychain
+                .sign_with(key, Message::Digest(&artifact.digest), algorithm)
+                .await?
+        }
+    };
+    let signed_at = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    Ok(SignatureBundle {
+        format: BUNDLE_FORMAT.to_string(),
+        artifact: artifact_name.to_string(),
+        size: artifact.size,
+        digest_algorithm: algorithm.hash().to_string(),
+        digest: hex(&artifact.digest),
+        algorithm,
+        key: key.to_string(),
+        public_key: public_key.to_pem(),
+        key_thumbprint: public_key.jwk_thumbprint(),
+        signature: B64.encode(signature),
+        signed_at,
+    })
+}
+
+impl SignatureBundle {
+    /// Parses a bundle (at most [`MAX_BUNDLE_LEN`] bytes), checking its format.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        if json.len() > MAX_BUNDLE_LEN {
+            return Err(Error::invalid_input(format!(
+                "signature bundle is larger than {MAX_BUNDLE_LEN} bytes"
+            )));
+        }
+        let bundle: SignatureBundle = serde_json::from_slice(json)
+            .map_err(|e| Error::invalid_input(format!("not a signature bundle: {e}")))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(Error::invalid_input(format!(
+                "unsupported bundle format {:?} (expected {BUNDLE_FORMAT})",
+                bundle.format
+            )));
+        }
+        Ok(bundle)
+    }
+
+    /// The bundle as pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The raw signature bytes.
+    pub fn signature_bytes(&self) -> Result<Vec<u8>> {
+        B64.decode(self.signature.trim())
+            .map_err(|e| Error::invalid_input(format!("bundle signature is not base64: {e}")))
+    }
+
+    /// The signer's public key from the bundle.
+    pub fn public_key(&self) -> Result<PublicKey> {
+        PublicKey::from_pem(&self.public_key)
+    }
+
+    /// Checks the bundle against an artifact, offline. With `trusted` keys the signature must
+    /// be by one of them (matched by thumbprint); with none, the bundle's own key is used and
+    /// the verdict says the signer is not established. A digest or size mismatch is
+    /// `valid: false`; a malformed bundle is an error.
+    pub fn verify(&self, artifact: impl Read, trusted: &[PublicKey]) -> Result<BundleVerdict> {
+        let embedded = self.public_key()?;
+        let thumbprint = embedded.jwk_thumbprint();
+        if thumbprint != self.key_thumbprint {
+            return Err(Error::invalid_input(
+                "the bundle's key thumbprint does not match its public key",
+            ));
+        }
+        let (key, trusted_key) = if trusted.is_empty() {
+            (embedded, false)
+        } else {
+            match trusted.iter().find(|k| k.jwk_thumbprint() == thumbprint) {
+                Some(k) => (k.clone(), true),
+                None => {
+                    return Ok(BundleVerdict {
+                        valid: false,
+                        trusted_key: false,
+                        key_thumbprint: thumbprint,
+                    });
+                }
+            }
+        };
+        let signature = self.signature_bytes()?;
+        let artifact = digest_artifact(artifact, self.algorithm)?;
+        let matches = artifact.size == self.size
+            && hex(&artifact.digest) == self.digest.to_ascii_lowercase()
+            && self.digest_algorithm == self.algorithm.hash().to_string();
+        let valid = matches
+            && match &artifact.bytes {
+                Some(bytes) => key.verify(Message::Raw(bytes), &signature, self.algorithm)?,
+                None => key.verify(
+                    Message::Digest(&artifact.digest),
+                    &signature,
+                    self.algorithm,
+                )?,
+            };
+        Ok(BundleVerdict {
+            valid,
+            trusted_key,
+            key_thumbprint: thumbprint,
+        })
+    }
+}
