@@ -1,1 +1,143 @@
-fn main() {}
+//! `keychain`: the command line of the keychain library. Keys whose private material stays in
+//! a backend (a local encrypted keystore by default, AWS KMS later): create and manage them,
+//! sign and verify, encrypt and decrypt, compute MACs, export public keys.
+//!
+//! Errors are one line on stderr, `keychain: error: <message>`, and a distinct exit code per
+//! kind of failure (with `--json`, an `{"error": {…}}` object is printed on stdout as well):
+//!
+//! | code | meaning                                                         |
+//! |------|-----------------------------------------------------------------|
+//! | 0    | success (`verify`, `verify-mac`: valid)                         |
+//! | 1    | the signature or MAC is invalid                                 |
+//! | 2    | malformed command line (unknown option, missing argument)       |
+//! | 3    | not_found: no such key or alias                                 |
+//! | 4    | invalid_input: bad value (spec, algorithm name, digest, key name, K=V, day counts…) |
+//! | 5    | invalid_key_usage: the key cannot do this (usage, or algorithm not allowed for its spec) |
+//! | 6    | invalid_key_state: the key is disabled or pending deletion      |
+//! | 7    | wrong_password: the keystore password is wrong                  |
+//! | 8    | access_denied                                                   |
+//! | 9    | already_exists: the key name or alias is taken                  |
+//! | 10   | unsupported: the backend cannot do this                         |
+//! | 11   | crypto: decryption failed (wrong context, tampered data…)       |
+//! | 12   | corrupted: damaged keystore data                                |
+//! | 13   | throttled                                                       |
+//! | 14   | timeout                                                         |
+//! | 15   | io: reading or writing a file failed                            |
+//! | 16   | backend: any other backend error                                |
+//! | 70   | internal error (a bug in keychain)                              |
+//!
+//! An unknown algorithm name is `invalid_input` (4), not a usage error: values in the keychain
+//! vocabulary are checked by the library, whose message lists what is accepted.
+
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod exit;
+mod files;
+mod output;
+mod parse;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use serde_json::json;
+
+use crate::cli::Cli;
+use crate::commands::Outcome;
+use crate::output::Output;
+
+/// The one line a failure prints: newlines in a message would break it, so they become spaces.
+fn error_line(message: &str) -> String {
+    let flat: Vec<&str> = message.split_whitespace().collect();
+    format!("keychain: error: {}", flat.join(" "))
+}
+
+/// Reports a malformed command line in one line (exit 2); help and version print as usual.
+fn usage_failure(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            return ExitCode::from(exit::USAGE);
+        }
+        _ => {}
+    }
+    let rendered = error.render().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    let mut usage = None;
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if let Some(u) = line.strip_prefix("Usage:") {
+            usage = Some(u.trim().to_string());
+        } else if line.starts_with("For more information") {
+            continue;
+        } else if usage.is_none() {
+            parts.push(
+                line.strip_prefix("error:")
+                    .unwrap_or(line)
+                    .trim()
+                    .to_string(),
+            );
+        }
+    }
+    let mut message = parts.join(" ");
+    if let Some(u) = usage {
+        message.push_str(&format!(" (usage: {u})"));
+    }
+    eprintln!("{}", error_line(&message));
+    ExitCode::from(exit::USAGE)
+}
+
+/// Reports a failed command: one line on stderr, and in JSON mode an error object on stdout.
+fn failure(out: Output, error: &keychain::Error) -> ExitCode {
+    let code = exit::code(error.kind());
+    eprintln!("{}", error_line(&error.to_string()));
+    if out.is_json() {
+        let _ = out.json_value(&json!({
+            "error": {
+                "kind": error.kind().as_str(),
+                "message": error.to_string(),
+                "exit_code": code,
+            }
+        }));
+    }
+    ExitCode::from(code)
+}
+
+fn run(cli: Cli) -> ExitCode {
+    let out = Output::new(cli.json);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failure(out, &keychain::Error::io("starting the async runtime", e)),
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(exit::INVALID),
+        Err(e) => failure(out, &e),
+    }
+}
+
+fn main() -> ExitCode {
+    // A panic is a bug; it still gets one line, never a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_string());
+        eprintln!("{}", error_line(&format!("internal error: {message}")));
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_failure(e),
+    };
+    std::panic::catch_unwind(|| run(cli)).unwrap_or(ExitCode::from(exit::INTERNAL))
+}

@@ -1,0 +1,186 @@
+//! `keychain sign` and `keychain verify`: files are hashed as they stream (pure Ed25519 reads
+//! the whole message, as it must); `--digest` signs or verifies a given digest.
+//!
+//! Signatures are binary as OpenSSL makes and expects them (DER for ECDSA), `raw` (`r‖s` for
+//! ECDSA) or base64 text; `verify` detects base64 text and, for ECDSA, DER versus `r‖s`.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
+use keychain::{
+    Curve, Error, KeyFamily, KeyUsage, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
+};
+use serde_json::json;
+
+use super::{Context, Outcome};
+use crate::cli::{SigEncoding, SignArgs, VerifyArgs};
+use crate::files::{self, Mode};
+use crate::parse;
+
+/// The largest signature file `verify` reads (RSA-4096 signatures are 512 bytes).
+const MAX_SIGNATURE_FILE: usize = 64 * 1024;
+
+fn parse_algorithm(text: Option<&str>) -> Result<Option<SigningAlgorithm>> {
+    text.map(str::parse::<SigningAlgorithm>).transpose()
+}
+
+/// The algorithm for a digest when none is given: the key's natural algorithm for the hash the
+/// digest's length implies.
+async fn digest_algorithm(ctx: &Context, key: &str, digest: &[u8]) -> Result<SigningAlgorithm> {
+    let info = ctx.keychain.describe(key).await?;
+    if info.usage != KeyUsage::SignVerify {
+        return Err(Error::key_usage(
+            info.display_name(),
+            format!("usage is {}, signing needs SIGN_VERIFY", info.usage),
+        ));
+    }
+    info.spec
+        .signing_algorithm_for_hash(parse::hash_for_digest(digest)?)
+}
+
+/// The curve of an ECDSA key.
+async fn curve(ctx: &Context, key: &str) -> Result<Curve> {
+    let info = ctx.keychain.describe(key).await?;
+    match info.spec.family() {
+        KeyFamily::Ec(c) => Ok(c),
+        _ => Err(Error::key_usage(
+            info.display_name(),
+            format!("{} keys make no ECDSA signatures", info.spec),
+        )),
+    }
+}
+
+/// `keychain sign`.
+pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
+    let kc = &ctx.keychain;
+    let algorithm = parse_algorithm(args.algorithm.as_deref())?;
+    let signed = match (&args.digest, &args.input) {
+        (Some(hex), _) => {
+            let digest = parse::hex_digest(hex)?;
+            let algorithm = match algorithm {
+                Some(a) => a,
+                None => digest_algorithm(ctx, &args.name, &digest).await?,
+            };
+            let signature = kc
+                .sign_with(&args.name, Message::Digest(&digest), algorithm)
+                .await?;
+            Signed {
+                signature,
+                algorithm,
+                note: None,
+            }
+        }
+        (None, Some(path)) => {
+            kc.sign_reader(&args.name, files::open(path)?, algorithm)
+                .await?
+        }
+        (None, None) => return Err(Error::invalid_input("give --in FILE or --digest HEX")),
+    };
+    if let Some(note) = &signed.note {
+        eprintln!("keychain: note: {note}");
+    }
+
+    let encoding = args.encoding.unwrap_or(SigEncoding::Der);
+    let binary =
+        if encoding == SigEncoding::Raw && signed.algorithm.scheme() == SignatureScheme::Ecdsa {
+            ecdsa_der_to_raw(&signed.signature, curve(ctx, &args.name).await?)?
+        } else {
+            signed.signature.clone()
+        };
+    let text = B64.encode(&binary);
+    if let Some(out) = &args.out {
+        let bytes = match encoding {
+            SigEncoding::Base64 => format!("{text}\n").into_bytes(),
+            SigEncoding::Der | SigEncoding::Raw => binary,
+        };
+        files::write(out, &bytes, Mode::Public)?;
+    }
+    if ctx.out.is_json() {
+        let info = kc.describe(&args.name).await?;
+        ctx.out.json_value(&json!({
+            "key_id": info.key_id,
+            "algorithm": signed.algorithm.as_str(),
+            "encoding": if encoding == SigEncoding::Raw { "raw" } else { "der" },
+            "signature": text,
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+            "note": signed.note,
+        }))?;
+    } else if args.out.is_none() {
+        ctx.out.bytes(format!("{text}\n").as_bytes())?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Turns a signature file into the signature bytes the library verifies (DER for ECDSA).
+async fn decode_signature(
+    ctx: &Context,
+    key: &str,
+    file: &[u8],
+    algorithm: SigningAlgorithm,
+    encoding: Option<SigEncoding>,
+) -> Result<Vec<u8>> {
+    let bytes = match encoding {
+        Some(SigEncoding::Base64) => parse::base64(file, "the signature file")?,
+        Some(SigEncoding::Der) => file.to_vec(),
+        Some(SigEncoding::Raw) | None => {
+            parse::detect_base64(file).unwrap_or_else(|| file.to_vec())
+        }
+    };
+    if algorithm.scheme() != SignatureScheme::Ecdsa {
+        return Ok(bytes);
+    }
+    match encoding {
+        Some(SigEncoding::Der) => Ok(bytes),
+        Some(SigEncoding::Raw) => ecdsa_raw_to_der(&bytes, curve(ctx, key).await?),
+        Some(SigEncoding::Base64) | None => {
+            let curve = curve(ctx, key).await?;
+            let is_der = ecdsa_der_to_raw(&bytes, curve).is_ok();
+            if !is_der && bytes.len() == 2 * curve.field_len() {
+                ecdsa_raw_to_der(&bytes, curve)
+            } else {
+                // DER, or garbage that will simply not verify.
+                Ok(bytes)
+            }
+        }
+    }
+}
+
+/// `keychain verify`: exit 0 and "valid", or exit 1 and "invalid".
+pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
+    let kc = &ctx.keychain;
+    let digest = args.digest.as_deref().map(parse::hex_digest).transpose()?;
+    let algorithm = match (parse_algorithm(args.algorithm.as_deref())?, &digest) {
+        (Some(a), _) => a,
+        (None, Some(d)) => digest_algorithm(ctx, &args.name, d).await?,
+        (None, None) => kc.default_signing_algorithm(&args.name).await?,
+    };
+    let file = files::read(&args.signature, Some(MAX_SIGNATURE_FILE))?;
+    let signature = decode_signature(ctx, &args.name, &file, algorithm, args.encoding).await?;
+    let valid = match (&digest, &args.input) {
+        (Some(d), _) => {
+            kc.verify(&args.name, Message::Digest(d), &signature, algorithm)
+                .await?
+        }
+        (None, Some(path)) => {
+            kc.verify_reader(&args.name, files::open(path)?, &signature, algorithm)
+                .await?
+        }
+        (None, None) => return Err(Error::invalid_input("give --in FILE or --digest HEX")),
+    };
+    let verdict = if valid { "valid" } else { "invalid" };
+    if ctx.out.is_json() {
+        let info = kc.describe(&args.name).await?;
+        ctx.out.json_value(&json!({
+            "valid": valid,
+            "key_id": info.key_id,
+            "algorithm": algorithm.as_str(),
+        }))?;
+    } else {
+        ctx.out.bytes(format!("{verdict}\n").as_bytes())?;
+    }
+    Ok(if valid {
+        Outcome::Success
+    } else {
+        Outcome::Invalid
+    })
+}

@@ -1,0 +1,102 @@
+//! Parsing of command-line values the library has no parser for: `K=V` pairs, hex digests,
+//! and base64 detection in signature and MAC files. Errors are `invalid_input` (exit 4).
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use keychain::{Error, Hash, Result};
+
+/// Parses `K=V` pairs (`what` names them in errors: "tag", "context"). The value may contain
+/// `=`; a repeated key is an error rather than a silent overwrite.
+pub fn pairs(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let (k, v) = item.split_once('=').ok_or_else(|| {
+            Error::invalid_input(format!("{what} {item:?} is not of the form KEY=VALUE"))
+        })?;
+        if k.is_empty() {
+            return Err(Error::invalid_input(format!(
+                "{what} {item:?} has an empty key"
+            )));
+        }
+        if map.insert(k.to_string(), v.to_string()).is_some() {
+            return Err(Error::invalid_input(format!("{what} {k:?} is given twice")));
+        }
+    }
+    Ok(map)
+}
+
+/// Decodes a hex digest (whitespace and a `0x` prefix are tolerated).
+pub fn hex_digest(text: &str) -> Result<Vec<u8>> {
+    let text = text.trim();
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    hex::decode(&compact).map_err(|e| Error::invalid_input(format!("--digest is not hex: {e}")))
+}
+
+/// The hash whose digests have this length.
+pub fn hash_for_digest(digest: &[u8]) -> Result<Hash> {
+    match digest.len() {
+        32 => Ok(Hash::Sha256),
+        48 => Ok(Hash::Sha384),
+        64 => Ok(Hash::Sha512),
+        n => Err(Error::invalid_input(format!(
+            "digest is {n} bytes; SHA-256, SHA-384 and SHA-512 digests are 32, 48 and 64 bytes"
+        ))),
+    }
+}
+
+/// If `bytes` is base64 text (standard or URL-safe, surrounding whitespace and line breaks
+/// allowed), its decoding; `None` for anything else (binary).
+pub fn detect_base64(bytes: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    if compact.is_empty() {
+        return None;
+    }
+    STANDARD
+        .decode(&compact)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
+        .ok()
+        .filter(|d| !d.is_empty())
+}
+
+/// Decodes base64 text that must be base64.
+pub fn base64(bytes: &[u8], what: &str) -> Result<Vec<u8>> {
+    detect_base64(bytes).ok_or_else(|| Error::invalid_input(format!("{what} is not base64 text")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_parse_and_reject() {
+        let items = vec!["a=1".to_string(), "b=x=y".to_string()];
+        let map = pairs(&items, "tag").ok();
+        assert_eq!(
+            map.as_ref().and_then(|m| m.get("b")).map(String::as_str),
+            Some("x=y")
+        );
+        assert!(pairs(&["novalue".to_string()], "tag").is_err());
+        assert!(pairs(&["=v".to_string()], "tag").is_err());
+        assert!(pairs(&["a=1".to_string(), "a=2".to_string()], "tag").is_err());
+    }
+
+    #[test]
+    fn hex_digests() {
+        assert_eq!(hex_digest("0xA0 0b").ok(), Some(vec![0xA0, 0x0B]));
+        assert!(hex_digest("zz").is_err());
+        assert!(hash_for_digest(&[0; 20]).is_err());
+        assert_eq!(hash_for_digest(&[0; 48]).ok(), Some(Hash::Sha384));
+    }
+
+    #[test]
+    fn base64_detection() {
+        assert_eq!(detect_base64(b"aGVsbG8=\n").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(detect_base64(b"aGVsbG8").as_deref(), Some(&b"hello"[..]));
+        assert_eq!(detect_base64(&[0x30, 0x45, 0x02, 0x21, 0x00, 0xff]), None);
+        assert_eq!(detect_base64(b"   "), None);
+    }
+}
