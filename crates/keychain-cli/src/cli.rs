@@ -29,7 +29,13 @@ use crate::exit;
 pub struct Cli {
     /// The backend: `software:PATH` (a local keystore directory). Default: the software
     /// keystore at $KEYCHAIN_HOME, else the user data directory.
-    #[arg(long, global = true, env = "KEYCHAIN_BACKEND", value_name = "URI")]
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_BACKEND",
+        hide_env_values = true,
+        value_name = "URI"
+    )]
     pub backend: Option<String>,
 
     /// Print machine-readable JSON objects on stdout.
