@@ -50,6 +50,7 @@ pub mod key_ref;
 pub mod public_key;
 pub mod secret;
 pub mod signature;
+pub mod signer;
 pub mod software;
 
 pub use crate::algorithm::{
