@@ -59,7 +59,8 @@ pub enum Command {
     Sign(SignArgs),
     /// Verify a signature: exit 0 when valid, 1 when invalid.
     Verify(VerifyArgs),
-    /// Encrypt a small file (at most 4096 bytes) directly under a key.
+    /// Encrypt a file of any size (envelope encryption under a symmetric key; RSA keys encrypt
+    /// at most a few hundred bytes directly).
     Encrypt(EncryptArgs),
     /// Decrypt a file made by `keychain encrypt`.
     Decrypt(DecryptArgs),
@@ -321,7 +322,7 @@ pub struct VerifyArgs {
 pub struct EncryptArgs {
     /// The key (symmetric, or RSA with usage ENCRYPT_DECRYPT).
     pub name: String,
-    /// The plaintext file (`-` for stdin), at most 4096 bytes.
+    /// The plaintext file (`-` for stdin).
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
     /// Where to write the ciphertext.
@@ -330,6 +331,10 @@ pub struct EncryptArgs {
     /// Encryption context, K=V (repeatable; decryption needs the same pairs).
     #[arg(long = "context", value_name = "K=V")]
     pub context: Vec<String>,
+    /// Have the backend encrypt the input itself (KMS `Encrypt`, at most 4096 bytes) instead
+    /// of envelope encryption.
+    #[arg(long)]
+    pub direct: bool,
 }
 
 /// `keychain decrypt`

@@ -27,7 +27,7 @@ fn describe(path: &Path) -> String {
 }
 
 /// Opens an input for streaming.
-pub fn open(path: &Path) -> Result<Box<dyn Read>> {
+pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
     if path == Path::new("-") {
         return Ok(Box::new(std::io::stdin()));
     }
@@ -83,6 +83,20 @@ fn create_new(path: &Path, mode: Mode) -> std::io::Result<File> {
 
 /// Writes `bytes` to `target` atomically (temporary file + rename), with `mode`.
 pub fn write(target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
+    write_with(target, mode, |w| {
+        w.write_all(bytes)
+            .map_err(|e| Error::io(format!("writing {}", target.display()), e))
+    })
+}
+
+/// Streams into `target` atomically: `fill` writes into a temporary file beside it, which is
+/// synced and renamed over `target` only if `fill` succeeds. On any failure the temporary
+/// file is removed and `target` is untouched, so a failed decryption leaves no plaintext.
+pub fn write_with<T>(
+    target: &Path,
+    mode: Mode,
+    fill: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<T> {
     if target.file_name().is_none() {
         return Err(Error::invalid_input(format!(
             "output {} is not a file name",
@@ -90,16 +104,22 @@ pub fn write(target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
         )));
     }
     let tmp = temp_path(target);
-    let written = create_new(&tmp, mode).and_then(|mut f| {
-        f.write_all(bytes)?;
-        f.sync_all()
+    let file = create_new(&tmp, mode)
+        .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+    let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+    let result = fill(&mut writer).and_then(|value| {
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(format!("writing {}", target.display()), e.into_error()))?;
+        file.sync_all()
+            .and_then(|()| fs::rename(&tmp, target))
+            .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+        Ok(value)
     });
-    let result = written.and_then(|()| fs::rename(&tmp, target));
-    if let Err(e) = result {
+    if result.is_err() {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::io(format!("writing {}", target.display()), e));
     }
-    Ok(())
+    result
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@ mod exit;
 mod files;
 mod output;
 mod parse;
+mod progress;
 
 use std::process::ExitCode;
 

@@ -1,25 +1,61 @@
-//! `keychain encrypt` and `keychain decrypt`: direct encryption by the backend, for small
-//! inputs (at most 4096 bytes). Symmetric keys bind the `--context` pairs to the ciphertext;
-//! RSA keys use RSAES_OAEP_SHA_256 and take no context.
+//! `keychain encrypt` and `keychain decrypt`.
 //!
-//! Kept thin on purpose: envelope encryption will replace the internals, not the interface.
+//! Symmetric keys use envelope encryption (docs/ENVELOPE.md): a data key from the backend,
+//! AES-256-GCM in chunks, any input size in constant memory, the `--context` pairs bound to
+//! every chunk. `--direct` asks the backend to encrypt the (at most 4096-byte) input itself,
+//! as KMS `Encrypt` does. RSA keys encrypt directly with RSAES_OAEP_SHA_256 and take no
+//! context. `decrypt` recognises which kind of file it is given.
 
-use keychain::{Error, Result, Secret};
+use std::io::Read;
+
+use keychain::envelope::{EnvelopeHeader, MAGIC, SealingKey};
+use keychain::{EncryptionAlgorithm, Error, Result, Secret};
 use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::cli::{DecryptArgs, EncryptArgs};
 use crate::files::{self, Mode};
 use crate::parse;
+use crate::progress::Progress;
 
 /// The most plaintext the backend encrypts directly (the AWS KMS limit).
 pub const MAX_PLAINTEXT: usize = 4096;
-/// The largest ciphertext file read (KMS ciphertexts are at most 6144 bytes).
+/// The largest direct ciphertext file read (KMS ciphertexts are at most 6144 bytes).
 const MAX_CIPHERTEXT: usize = 64 * 1024;
+
+fn input_size(path: &std::path::Path) -> Option<u64> {
+    std::fs::metadata(path).ok().map(|m| m.len())
+}
 
 /// `keychain encrypt`.
 pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
     let context = parse::pairs(&args.context, "context")?;
+    let algorithm = ctx
+        .keychain
+        .default_encryption_algorithm(&args.name)
+        .await?;
+    if algorithm == EncryptionAlgorithm::SymmetricDefault && !args.direct {
+        let key = ctx.key_ref(&args.name)?;
+        let sealing = SealingKey::generate(ctx.keychain.backend().as_ref(), &key, &context).await?;
+        let key_id = sealing.header().key_id.clone();
+        let mut input = Progress::new(
+            files::open(&args.input)?,
+            "encrypting",
+            input_size(&args.input),
+        );
+        let summary = files::write_with(&args.out, Mode::Public, |w| sealing.seal(&mut input, w))?;
+        input.finish();
+        if ctx.out.is_json() {
+            ctx.out.json_value(&json!({
+                "key_id": key_id,
+                "format": "envelope",
+                "algorithm": "AES_256_GCM",
+                "out": args.out.display().to_string(),
+                "bytes": summary.plaintext_bytes,
+            }))?;
+        }
+        return Ok(Outcome::Success);
+    }
     let plaintext = Secret::new(files::read(&args.input, Some(MAX_PLAINTEXT)).map_err(
         |e| match e {
             Error::InvalidInput { message } => Error::invalid_input(format!(
@@ -28,10 +64,6 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
             other => other,
         },
     )?);
-    let algorithm = ctx
-        .keychain
-        .default_encryption_algorithm(&args.name)
-        .await?;
     let ciphertext = ctx
         .keychain
         .encrypt(&args.name, plaintext.expose(), &context)
@@ -41,6 +73,7 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
         let info = ctx.keychain.describe(&args.name).await?;
         ctx.out.json_value(&json!({
             "key_id": info.key_id,
+            "format": "direct",
             "algorithm": algorithm.as_str(),
             "out": args.out.display().to_string(),
             "bytes": ciphertext.len(),
@@ -49,10 +82,49 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// `keychain decrypt`: the plaintext is written with mode 0600.
+/// `keychain decrypt`: the plaintext is written with mode 0600, and only once it has been
+/// authenticated completely.
 pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
     let context = parse::pairs(&args.context, "context")?;
-    let ciphertext = files::read(&args.input, Some(MAX_CIPHERTEXT))?;
+    let mut input = files::open(&args.input)?;
+    let mut magic = Vec::with_capacity(MAGIC.len());
+    (&mut input)
+        .take(MAGIC.len() as u64)
+        .read_to_end(&mut magic)
+        .map_err(|e| Error::io("reading the ciphertext", e))?;
+    if magic == MAGIC {
+        let mut input = Progress::new(
+            std::io::Cursor::new(magic).chain(input),
+            "decrypting",
+            input_size(&args.input),
+        );
+        let header = EnvelopeHeader::read(&mut input)?;
+        let opening = header
+            .unwrap_key(ctx.keychain.backend().as_ref(), &context)
+            .await?;
+        let summary = files::write_with(&args.out, Mode::Private, |w| opening.open(&mut input, w))?;
+        input.finish();
+        if ctx.out.is_json() {
+            ctx.out.json_value(&json!({
+                "key_id": header.key_id,
+                "format": "envelope",
+                "algorithm": "AES_256_GCM",
+                "out": args.out.display().to_string(),
+                "bytes": summary.plaintext_bytes,
+            }))?;
+        }
+        return Ok(Outcome::Success);
+    }
+    let mut ciphertext = magic;
+    input
+        .take(MAX_CIPHERTEXT as u64)
+        .read_to_end(&mut ciphertext)
+        .map_err(|e| Error::io("reading the ciphertext", e))?;
+    if ciphertext.len() > MAX_CIPHERTEXT {
+        return Err(Error::invalid_input(format!(
+            "not an envelope file, and larger than a direct ciphertext ({MAX_CIPHERTEXT} bytes)"
+        )));
+    }
     let (plaintext, algorithm) = match &args.key {
         Some(name) => {
             let algorithm = ctx.keychain.default_encryption_algorithm(name).await?;
@@ -75,12 +147,13 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
                         )),
                         other => other,
                     })?;
-            (plaintext, keychain::EncryptionAlgorithm::SymmetricDefault)
+            (plaintext, EncryptionAlgorithm::SymmetricDefault)
         }
     };
     files::write(&args.out, plaintext.expose(), Mode::Private)?;
     if ctx.out.is_json() {
         ctx.out.json_value(&json!({
+            "format": "direct",
             "algorithm": algorithm.as_str(),
             "out": args.out.display().to_string(),
             "bytes": plaintext.len(),

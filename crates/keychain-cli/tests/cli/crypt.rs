@@ -100,9 +100,85 @@ fn direct_encryption_takes_at_most_4096_bytes() {
     let ok = cli.file("ok", &[7u8; 4096]);
     let big = cli.file("big", &[7u8; 4097]);
     let ct = cli.path("ct");
-    cli.ok(["encrypt", "data", "--in", arg(&ok), "--out", arg(&ct)]);
-    let line = cli.fails(["encrypt", "data", "--in", arg(&big), "--out", arg(&ct)], 4);
+    let out = cli.path("out");
+    let v = cli.json([
+        "encrypt",
+        "data",
+        "--direct",
+        "--in",
+        arg(&ok),
+        "--out",
+        arg(&ct),
+    ]);
+    assert_eq!(v["format"], "direct");
+    cli.ok(["decrypt", "--in", arg(&ct), "--out", arg(&out)]);
+    assert_eq!(fs::read(&out).unwrap(), vec![7u8; 4096]);
+    let line = cli.fails(
+        [
+            "encrypt",
+            "data",
+            "--direct",
+            "--in",
+            arg(&big),
+            "--out",
+            arg(&ct),
+        ],
+        4,
+    );
     assert!(line.contains("4096"), "{line}");
+}
+
+#[test]
+fn envelope_encryption_streams_any_size() {
+    let cli = Cli::new();
+    cli.create("data", "aes-256", &[]);
+    // Empty, one byte, exactly one 64 KiB chunk, and several chunks plus a tail.
+    for len in [0usize, 1, 65536, 3 * 65536 + 123] {
+        let data: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+        let pt = cli.file(&format!("pt{len}"), &data);
+        let ct = cli.path(&format!("ct{len}"));
+        let out = cli.path(&format!("out{len}"));
+        let v = cli.json([
+            "encrypt",
+            "data",
+            "--in",
+            arg(&pt),
+            "--out",
+            arg(&ct),
+            "--context",
+            "f=1",
+        ]);
+        assert_eq!(v["format"], "envelope", "len {len}");
+        assert_eq!(v["bytes"], len as u64);
+        assert!(fs::read(&ct).unwrap().starts_with(b"KCENV"));
+        cli.ok([
+            "decrypt",
+            "--in",
+            arg(&ct),
+            "--out",
+            arg(&out),
+            "--context",
+            "f=1",
+        ]);
+        assert_eq!(fs::read(&out).unwrap(), data, "len {len}");
+        // Truncated by one chunk tag: refused, and no plaintext file appears.
+        let whole = fs::read(&ct).unwrap();
+        let cut = cli.file(&format!("cut{len}"), &whole[..whole.len() - 16]);
+        let never = cli.path(&format!("never{len}"));
+        cli.fails(
+            [
+                "decrypt",
+                "--in",
+                arg(&cut),
+                "--out",
+                arg(&never),
+                "--context",
+                "f=1",
+            ],
+            11,
+        );
+        assert!(!never.exists());
+    }
 }
 
 #[test]
