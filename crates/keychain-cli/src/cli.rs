@@ -68,6 +68,9 @@ pub enum Command {
     Mac(MacArgs),
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
     VerifyMac(VerifyMacArgs),
+    /// Check a signature bundle (`sign --bundle`) against a file, offline: no backend, no
+    /// password. Exit 0 when valid, 1 when invalid.
+    VerifyBundle(VerifyBundleArgs),
 }
 
 /// `keychain key …`
@@ -288,6 +291,24 @@ pub struct SignArgs {
     /// The signature encoding.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub encoding: Option<SigEncoding>,
+    /// Also write a JSON signature bundle (digest, algorithm, key, public key, signature,
+    /// time) that `keychain verify-bundle` checks offline.
+    #[arg(long, value_name = "FILE", conflicts_with = "digest")]
+    pub bundle: Option<PathBuf>,
+}
+
+/// `keychain verify-bundle`
+#[derive(Debug, Args)]
+pub struct VerifyBundleArgs {
+    /// The bundle written by `keychain sign --bundle`.
+    pub bundle: PathBuf,
+    /// The signed file (`-` for stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// A trusted signer's public key (PEM; repeatable). Without one, the bundle's own key is
+    /// used: that proves the file is intact, not who signed it.
+    #[arg(long = "public-key", value_name = "PEM")]
+    pub public_keys: Vec<PathBuf>,
 }
 
 /// `keychain verify`

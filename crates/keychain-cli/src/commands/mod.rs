@@ -48,6 +48,11 @@ async fn open(backend: Option<&str>) -> Result<Keychain> {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    // Offline commands need no backend (and no password).
+    let cli = match cli.command {
+        Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),
+        _ => cli,
+    };
     let ctx = Context {
         keychain: open(cli.backend.as_deref()).await?,
         out: Output::new(cli.json),
@@ -61,6 +66,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Decrypt(args) => crypt::decrypt(&ctx, args).await,
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
+        Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),
     };
     // Release the backend whatever happened; the command's own error is the one to report.
     let closed = ctx.keychain.close().await;

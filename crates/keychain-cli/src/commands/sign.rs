@@ -6,6 +6,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use keychain::codesign::{SignatureBundle, sign_artifact};
 use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use keychain::{
     Curve, Error, KeyFamily, KeyUsage, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
@@ -13,8 +14,9 @@ use keychain::{
 use serde_json::json;
 
 use super::{Context, Outcome};
-use crate::cli::{SigEncoding, SignArgs, VerifyArgs};
+use crate::cli::{SigEncoding, SignArgs, VerifyArgs, VerifyBundleArgs};
 use crate::files::{self, Mode};
+use crate::output::Output;
 use crate::parse;
 
 /// The largest signature file `verify` reads (RSA-4096 signatures are 512 bytes).
@@ -70,10 +72,26 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                 note: None,
             }
         }
-        (None, Some(path)) => {
-            kc.sign_reader(&args.name, files::open(path)?, algorithm)
-                .await?
-        }
+        (None, Some(path)) => match &args.bundle {
+            Some(bundle_path) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "-".to_string());
+                let bundle =
+                    sign_artifact(kc, &args.name, &name, files::open(path)?, algorithm).await?;
+                files::write(bundle_path, bundle.to_json().as_bytes(), Mode::Public)?;
+                Signed {
+                    signature: bundle.signature_bytes()?,
+                    algorithm: bundle.algorithm,
+                    note: None,
+                }
+            }
+            None => {
+                kc.sign_reader(&args.name, files::open(path)?, algorithm)
+                    .await?
+            }
+        },
         (None, None) => return Err(Error::invalid_input("give --in FILE or --digest HEX")),
     };
     if let Some(note) = &signed.note {
@@ -179,6 +197,48 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
         ctx.out.bytes(format!("{verdict}\n").as_bytes())?;
     }
     Ok(if valid {
+        Outcome::Success
+    } else {
+        Outcome::Invalid
+    })
+}
+
+/// The largest bundle file read.
+const MAX_BUNDLE_FILE: usize = keychain::codesign::MAX_BUNDLE_LEN;
+
+/// `keychain verify-bundle`: offline, with no backend.
+pub fn verify_bundle(out: &Output, args: VerifyBundleArgs) -> Result<Outcome> {
+    let bundle = SignatureBundle::from_json(&files::read(&args.bundle, Some(MAX_BUNDLE_FILE))?)?;
+    let mut trusted = Vec::new();
+    for path in &args.public_keys {
+        let pem = files::read(path, Some(64 * 1024))?;
+        trusted.push(keychain::PublicKey::parse(&pem)?);
+    }
+    let verdict = bundle.verify(files::open(&args.input)?, &trusted)?;
+    let human = match (verdict.valid, verdict.trusted_key, trusted.is_empty()) {
+        (true, true, _) => format!("valid (signed by trusted key {})", verdict.key_thumbprint),
+        (true, false, _) => format!(
+            "valid (signed by key {}, which was not pinned with --public-key: the file is \
+             intact, the signer is not established)",
+            verdict.key_thumbprint
+        ),
+        (false, _, false) if !verdict.trusted_key => format!(
+            "invalid (signed by key {}, not one of the trusted keys)",
+            verdict.key_thumbprint
+        ),
+        (false, _, _) => "invalid".to_string(),
+    };
+    out.emit(
+        &human,
+        &json!({
+            "valid": verdict.valid,
+            "trusted_key": verdict.trusted_key,
+            "key_thumbprint": verdict.key_thumbprint,
+            "algorithm": bundle.algorithm.as_str(),
+            "artifact": bundle.artifact,
+        }),
+    )?;
+    Ok(if verdict.valid {
         Outcome::Success
     } else {
         Outcome::Invalid

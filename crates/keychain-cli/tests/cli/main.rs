@@ -3,6 +3,7 @@
 //! `cryptography`, not by keychain itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bundle;
 mod crypt;
 mod errors;
 mod lifecycle;
