@@ -45,6 +45,7 @@ pub mod data_key;
 pub mod envelope;
 pub mod error;
 pub mod handle;
+pub mod jwt;
 pub mod key;
 pub mod key_ref;
 pub mod public_key;
