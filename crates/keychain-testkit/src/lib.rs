@@ -5,13 +5,18 @@
 //! `scripts/test.sh` installs them (a venv with `cryptography` and `PyJWT`, exported as
 //! `KEYCHAIN_TEST_PYTHON`).
 
+pub mod conformance;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use keychain::{SigningAlgorithm, SoftwareBackend, SoftwareConfig};
+use keychain::{EncryptionAlgorithm, SigningAlgorithm, SoftwareBackend, SoftwareConfig};
 
 /// The password of test keystores.
 pub const PASSWORD: &str = "test password, not a secret";
@@ -68,6 +73,42 @@ pub fn python_verify_batch(cases: &[SignatureCase]) -> Vec<bool> {
             "the Python judge printed no verdicts ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
         )
     })
+}
+
+/// Encrypts each `(public key PEM, algorithm, plaintext)` with RSA-OAEP in Python
+/// `cryptography` (MGF1 with the same hash, empty label, as KMS), one interpreter for the
+/// batch. The backend must decrypt what this makes. Panics when the helper cannot run.
+pub fn python_oaep_encrypt_batch(cases: &[(String, EncryptionAlgorithm, Vec<u8>)]) -> Vec<Vec<u8>> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(pem, alg, plaintext)| {
+            serde_json::json!({"pem": pem, "alg": alg.as_str(), "plaintext": B64.encode(plaintext)})
+        })
+        .collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/oaep.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+    );
+    let encoded: Vec<String> = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the Python OAEP helper printed no ciphertexts ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    });
+    assert_eq!(
+        encoded.len(),
+        cases.len(),
+        "the Python OAEP helper answered {} of {} cases",
+        encoded.len(),
+        cases.len()
+    );
+    encoded
+        .iter()
+        .map(|c| {
+            B64.decode(c)
+                .unwrap_or_else(|e| panic!("the Python OAEP helper printed bad base64: {e}"))
+        })
+        .collect()
 }
 
 /// Runs a command with `stdin`, returns stdout; panics with stderr when it fails to run or
@@ -185,4 +226,56 @@ pub async fn temp_software_backend() -> (tempfile::TempDir, SoftwareBackend) {
         .await
         .unwrap_or_else(|e| panic!("opening a test keystore: {e}"));
     (dir, backend)
+}
+
+/// A clock for the software backend that moves only when told to: seconds since the Unix
+/// epoch in an `Arc<AtomicU64>`, shared by every clone.
+#[derive(Debug, Clone)]
+pub struct FakeClock {
+    seconds: Arc<AtomicU64>,
+}
+
+impl FakeClock {
+    /// A clock standing at the current time (whole seconds).
+    pub fn new() -> Self {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(1_700_000_000);
+        Self::at(now)
+    }
+
+    /// A clock standing at `seconds` after the Unix epoch.
+    pub fn at(seconds: u64) -> Self {
+        FakeClock {
+            seconds: Arc::new(AtomicU64::new(seconds)),
+        }
+    }
+
+    /// The time it shows.
+    pub fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.seconds.load(Ordering::SeqCst))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: Duration) {
+        self.seconds.fetch_add(by.as_secs(), Ordering::SeqCst);
+    }
+
+    /// The [`keychain::software::Clock`] to put in a [`SoftwareConfig`].
+    pub fn clock(&self) -> keychain::software::Clock {
+        let seconds = self.seconds.clone();
+        Arc::new(move || UNIX_EPOCH + Duration::from_secs(seconds.load(Ordering::SeqCst)))
+    }
+}
+
+impl Default for FakeClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `n` days.
+pub fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 86_400)
 }
