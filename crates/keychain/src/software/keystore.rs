@@ -558,14 +558,13 @@ impl Keystore {
         };
 
         let lock = self.lock()?;
-        if let Some(name) = &req.name {
-            if let Some(existing) = self.read_alias(name)? {
-                if self.key_exists(&existing) {
-                    return Err(Error::AlreadyExists {
-                        what: format!("alias/{name}"),
-                    });
-                }
-            }
+        if let Some(name) = &req.name
+            && let Some(existing) = self.read_alias(name)?
+            && self.key_exists(&existing)
+        {
+            return Err(Error::AlreadyExists {
+                what: format!("alias/{name}"),
+            });
         }
         // Build the key in tmp/, point the alias at it, then rename it into keys/: until the
         // rename nothing of the key is visible, and an alias left by a crash before the rename

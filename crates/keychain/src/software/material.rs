@@ -81,6 +81,8 @@ fn hmac_key_len(alg: MacAlgorithm) -> usize {
 }
 
 /// Loaded key material, ready to use.
+// Always held in an `Arc` in the keystore's cache, so the RSA variant's size costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Material {
     Rsa {
         signing: RsaKeyPair,
