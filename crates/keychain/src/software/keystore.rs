@@ -913,11 +913,17 @@ impl Keystore {
                 continue;
             }
             let name = alias_from_file_name(&file);
-            if let Some(id) = self.read_alias(&name)?.filter(|id| self.key_exists(id)) {
-                out.push(AliasInfo {
+            let Some(id) = self.read_alias(&name)?.filter(|id| self.key_exists(id)) else {
+                continue;
+            };
+            // Reading the key applies a deletion that has come due (so its aliases go too).
+            match self.current(&KeyRef::key_id(&id)?) {
+                Ok(_) => out.push(AliasInfo {
                     alias: format!("alias/{name}"),
                     key_id: Some(id),
-                });
+                }),
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
             }
         }
         out.sort_by(|a, b| a.alias.cmp(&b.alias));
