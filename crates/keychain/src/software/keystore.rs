@@ -5,7 +5,7 @@
 //! ROOT/                      0700
 //!   keystore.json            KDF parameters and a password verifier
 //!   .lock                    flock(2) taken by every writer
-//!   keys/ID/meta.json        KeyInfo, rotation state
+//!   keys/ID/meta.json        KeyInfo, rotation state, a MAC of each material file
 //!   keys/ID/vN.pem           key material version N, password-encrypted PKCS#8
 //!   aliases/NAME             the key id an alias points at ('/' in NAME stored as %2F)
 //!   tmp/                     staging area; a new key is built here and renamed into keys/
@@ -60,6 +60,10 @@ struct StoredKey {
     format: u32,
     info: KeyInfo,
     rotation: RotationStatus,
+    /// Per material version, the [`Kek::file_mac`] of its `vN.pem` (base64), checked on load.
+    /// Absent in metadata written before it existed; those files load unchecked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    file_macs: BTreeMap<u32, String>,
 }
 
 /// Proof that the keystore lock is held; released on drop.
@@ -451,15 +455,18 @@ impl Keystore {
         let material = generate(spec)?;
         let pem = self.kek.seal_pem(material.expose(), Self::label(spec))?;
         let next = stored.info.versions + 1;
+        let mac = self.kek.file_mac(&stored.info.key_id, next, pem.as_bytes());
         write_atomic(
             &self.version_path(&stored.info.key_id, next),
             pem.as_bytes(),
         )?;
         stored.info.versions = next;
+        stored.file_macs.insert(next, B64.encode(mac));
         Ok(())
     }
 
-    fn material(&self, info: &KeyInfo, version: u32) -> Result<Arc<Material>> {
+    fn material(&self, stored: &StoredKey, version: u32) -> Result<Arc<Material>> {
+        let info = &stored.info;
         let cache_key = (info.key_id.clone(), version);
         if let Some(m) = self
             .materials
@@ -481,6 +488,19 @@ impl Keystore {
                 Error::io(format!("reading {what}"), e)
             }
         })?;
+        if let Some(mac) = stored.file_macs.get(&version) {
+            let matches = B64
+                .decode(mac)
+                .is_ok_and(|mac| self.kek.file_mac_matches(&info.key_id, version, &pem, &mac));
+            if !matches {
+                return Err(Error::Corrupted {
+                    what,
+                    message: "the key file does not match the MAC recorded in meta.json: it \
+                              was damaged or replaced"
+                        .into(),
+                });
+            }
+        }
         let plain = self
             .kek
             .open_pem(&pem, Self::label(info.spec), &self.password, &what)?;
@@ -539,6 +559,7 @@ impl Keystore {
             .kek
             .seal_pem(material.expose(), Self::label(req.spec))?;
         let id = uuid::Uuid::new_v4().to_string();
+        let mac = self.kek.file_mac(&id, 1, pem.as_bytes());
         let mut info = KeyInfo::new(id.clone(), req.spec, req.usage);
         info.description = req.description.clone();
         info.tags = req.tags.clone();
@@ -555,6 +576,7 @@ impl Keystore {
                 period_days: None,
                 next_rotation: None,
             },
+            file_macs: BTreeMap::from([(1, B64.encode(mac))]),
         };
 
         let lock = self.lock()?;
@@ -641,7 +663,7 @@ impl Keystore {
         let stored = self.current(key)?;
         stored.info.check_signing(algorithm)?;
         message.check(algorithm)?;
-        self.material(&stored.info, stored.info.versions)?
+        self.material(&stored, stored.info.versions)?
             .sign(message, algorithm)
     }
 
@@ -653,8 +675,7 @@ impl Keystore {
                 format!("{} keys have no public key", stored.info.spec),
             ));
         }
-        self.material(&stored.info, stored.info.versions)?
-            .public_key()
+        self.material(&stored, stored.info.versions)?.public_key()
     }
 
     pub(crate) fn verify(
@@ -666,7 +687,7 @@ impl Keystore {
     ) -> Result<bool> {
         let stored = self.current(key)?;
         stored.info.check_signing(algorithm)?;
-        self.material(&stored.info, stored.info.versions)?
+        self.material(&stored, stored.info.versions)?
             .public_key()?
             .verify(message, signature, algorithm)
     }
@@ -679,16 +700,17 @@ impl Keystore {
 
     fn seal_symmetric(
         &self,
-        info: &KeyInfo,
+        stored: &StoredKey,
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>> {
+        let info = &stored.info;
         let uuid = uuid::Uuid::parse_str(&info.key_id).map_err(Error::crypto)?;
         let mut header = CIPHERTEXT_MAGIC.to_vec();
         header.extend_from_slice(uuid.as_bytes());
         header.extend_from_slice(&info.versions.to_be_bytes());
         let sealed = self
-            .material(info, info.versions)?
+            .material(stored, info.versions)?
             .seal(plaintext, &Self::aad(&header, context))?;
         header.extend(sealed);
         Ok(header)
@@ -712,7 +734,7 @@ impl Keystore {
                         plaintext.len()
                     )));
                 }
-                self.seal_symmetric(&stored.info, plaintext, context)
+                self.seal_symmetric(&stored, plaintext, context)
             }
             EncryptionAlgorithm::RsaesOaepSha1 | EncryptionAlgorithm::RsaesOaepSha256 => {
                 if !context.is_empty() {
@@ -720,7 +742,7 @@ impl Keystore {
                         "RSA encryption takes no encryption context",
                     ));
                 }
-                self.material(&stored.info, stored.info.versions)?
+                self.material(&stored, stored.info.versions)?
                     .public_key()?
                     .encrypt(plaintext, algorithm)
             }
@@ -758,7 +780,7 @@ impl Keystore {
                     return Err(Error::crypto("ciphertext names an unknown key version"));
                 }
                 let aad = Self::aad(&ciphertext[..24], context);
-                self.material(&stored.info, version)?
+                self.material(&stored, version)?
                     .open(&ciphertext[24..], &aad)
             }
             EncryptionAlgorithm::RsaesOaepSha1 | EncryptionAlgorithm::RsaesOaepSha256 => {
@@ -767,7 +789,7 @@ impl Keystore {
                 })?;
                 let stored = self.current(key)?;
                 stored.info.check_encryption(algorithm)?;
-                self.material(&stored.info, stored.info.versions)?
+                self.material(&stored, stored.info.versions)?
                     .decrypt_oaep(ciphertext, algorithm)
             }
         }
@@ -784,7 +806,7 @@ impl Keystore {
             .info
             .check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
         let plaintext = Secret::new(random_bytes(spec.len())?);
-        let ciphertext = self.seal_symmetric(&stored.info, plaintext.expose(), context)?;
+        let ciphertext = self.seal_symmetric(&stored, plaintext.expose(), context)?;
         Ok(DataKey {
             key_id: stored.info.key_id.clone(),
             plaintext,
@@ -800,8 +822,7 @@ impl Keystore {
     ) -> Result<Vec<u8>> {
         let stored = self.current(key)?;
         stored.info.check_mac(algorithm)?;
-        self.material(&stored.info, stored.info.versions)?
-            .mac(message)
+        self.material(&stored, stored.info.versions)?.mac(message)
     }
 
     pub(crate) fn verify_mac(
@@ -813,7 +834,7 @@ impl Keystore {
     ) -> Result<bool> {
         let stored = self.current(key)?;
         stored.info.check_mac(algorithm)?;
-        self.material(&stored.info, stored.info.versions)?
+        self.material(&stored, stored.info.versions)?
             .verify_mac(message, mac)
     }
 

@@ -82,6 +82,35 @@ impl Kek {
         aws_lc_rs::hmac::verify(&k, b"keychain keystore verifier v1", verifier).is_ok()
     }
 
+    /// A MAC over a key file's bytes, bound to the key id and version, under a key derived from
+    /// this one. PBES2 (AES-CBC) has no integrity of its own: a damaged file can decrypt to
+    /// another valid key (an Ed25519 seed, AES or HMAC bytes) and be used without complaint.
+    pub(crate) fn file_mac(&self, key_id: &str, version: u32, file: &[u8]) -> Vec<u8> {
+        let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.key[..]);
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&k);
+        ctx.update(b"keychain key file mac v1\0");
+        ctx.update(key_id.as_bytes());
+        ctx.update(b"\0");
+        ctx.update(&version.to_be_bytes());
+        ctx.update(file);
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// Constant-time check of a [`Kek::file_mac`].
+    pub(crate) fn file_mac_matches(
+        &self,
+        key_id: &str,
+        version: u32,
+        file: &[u8],
+        mac: &[u8],
+    ) -> bool {
+        aws_lc_rs::constant_time::verify_slices_are_equal(
+            &self.file_mac(key_id, version, file),
+            mac,
+        )
+        .is_ok()
+    }
+
     /// Encrypts `plaintext` into PEM with `label`.
     pub(crate) fn seal_pem(&self, plaintext: &[u8], label: &str) -> Result<String> {
         let iv: [u8; 16] = random_bytes(16)?
