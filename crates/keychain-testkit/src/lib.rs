@@ -6,6 +6,7 @@
 //! `KEYCHAIN_TEST_PYTHON`).
 
 pub mod conformance;
+pub mod localstack;
 
 use std::io::Write;
 use std::path::PathBuf;

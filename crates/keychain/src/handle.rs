@@ -117,7 +117,12 @@ impl Keychain {
     }
 
     /// Opens the backend a URI names: `software:PATH` (or `software:` for the default
-    /// keystore, see [`default_keystore_path`]). The password comes from `KEYCHAIN_PASSWORD`.
+    /// keystore, see [`default_keystore_path`]; the password comes from `KEYCHAIN_PASSWORD`),
+    /// or AWS KMS: `awskms` / `awskms:` (region, credentials and endpoint from the
+    /// environment and the SDK's default chain: `AWS_REGION`, `AWS_PROFILE`,
+    /// `AWS_ENDPOINT_URL`…), `awskms://HOST:PORT/?region=R` (an emulator at
+    /// `http://HOST:PORT`) or `awskms:?endpoint=URL&region=R` (see
+    /// `awskms::config_from_uri`).
     pub async fn open(uri: &str) -> Result<Self> {
         let uri = uri.trim();
         if let Some(path) = uri.strip_prefix("software:") {
@@ -132,9 +137,17 @@ impl Keychain {
             ));
         }
         if uri == "awskms" || uri.starts_with("awskms:") {
+            #[cfg(feature = "aws")]
+            {
+                let config = crate::awskms::config_from_uri(uri)?;
+                let ttl = config.cache_ttl;
+                let backend = crate::awskms::AwsKmsBackend::new(config).await?;
+                return Ok(Self::new(backend).with_cache_ttl(ttl));
+            }
+            #[cfg(not(feature = "aws"))]
             return Err(Error::unsupported(
                 "keychain",
-                "the awskms backend in this build (it is not implemented yet)",
+                "the awskms backend in this build (compiled without the `aws` feature)",
             ));
         }
         Err(Error::invalid_input(format!(

@@ -39,6 +39,8 @@
 mod macros;
 
 pub mod algorithm;
+#[cfg(feature = "aws")]
+pub mod awskms;
 pub mod backend;
 pub mod codesign;
 pub mod data_key;
@@ -58,6 +60,8 @@ pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
+#[cfg(feature = "aws")]
+pub use crate::awskms::{AwsKmsBackend, AwsKmsConfig};
 pub use crate::backend::{Backend, Capabilities};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};

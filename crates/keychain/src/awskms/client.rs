@@ -1,0 +1,196 @@
+//! The SDK client: built once per backend (one connection pool), with the retry and timeout
+//! policy set explicitly rather than left to SDK defaults, and per-region siblings for keys
+//! named by an ARN of another region.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::retry::RetryConfig;
+use aws_sdk_kms::config::timeout::TimeoutConfig;
+use aws_sdk_kms::config::{Credentials, Region};
+
+use super::config::{AwsKmsConfig, check_endpoint, check_region};
+use crate::key_ref::KeyRef;
+use crate::{Error, Result};
+
+/// The retry policy: the SDK's standard mode (exponential backoff with full jitter; retries
+/// throttling, 5xx, transient network errors and timeouts), with our attempt count and first
+/// delay.
+pub(crate) fn retry_config(config: &AwsKmsConfig) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(config.max_attempts)
+        .with_initial_backoff(config.initial_backoff)
+}
+
+/// The timeout policy: whole call, each attempt, and connect.
+pub(crate) fn timeout_config(config: &AwsKmsConfig) -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .operation_timeout(config.operation_timeout)
+        .operation_attempt_timeout(config.attempt_timeout)
+        .connect_timeout(config.connect_timeout)
+        .build()
+}
+
+/// Builds the client a configuration describes and returns it with its region.
+pub(crate) async fn build_client(config: &AwsKmsConfig) -> Result<(Client, String)> {
+    config.validate()?;
+    if let Some(client) = &config.client {
+        let region = client
+            .config()
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .ok_or_else(|| {
+                Error::invalid_input("the injected AWS KMS client has no region configured")
+            })?;
+        return Ok((client.clone(), region));
+    }
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config(config))
+        .timeout_config(timeout_config(config));
+    if let Some(profile) = &config.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &config.region {
+        check_region(region)?;
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(endpoint) = &config.endpoint {
+        check_endpoint(endpoint)?;
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let (Some(id), Some(secret)) = (&config.access_key_id, &config.secret_access_key) {
+        let secret = std::str::from_utf8(secret.expose())
+            .map_err(|_| Error::invalid_input("the secret access key is not UTF-8"))?;
+        let token = match &config.session_token {
+            Some(t) => Some(
+                std::str::from_utf8(t.expose())
+                    .map_err(|_| Error::invalid_input("the session token is not UTF-8"))?
+                    .to_string(),
+            ),
+            None => None,
+        };
+        loader = loader.credentials_provider(Credentials::new(
+            id.clone(),
+            secret.to_string(),
+            token,
+            None,
+            "keychain-static",
+        ));
+    }
+    let sdk_config = loader.load().await;
+    let region = sdk_config
+        .region()
+        .map(|r| r.as_ref().to_string())
+        .ok_or_else(|| {
+            Error::invalid_input(
+                "no AWS region: set AwsKmsConfig::region, AWS_REGION, the profile's region, \
+                 or ?region= in the backend URI",
+            )
+        })?;
+    check_region(&region)?;
+    Ok((Client::new(&sdk_config), region))
+}
+
+/// The base client and, lazily, one client per other region a key reference names.
+#[derive(Debug)]
+pub(crate) struct Clients {
+    base: Client,
+    region: String,
+    endpoint: Option<String>,
+    others: Mutex<HashMap<String, Client>>,
+}
+
+/// `HOST:PORT` of an endpoint URL, for comparing with the endpoint of a key URI.
+fn authority(endpoint: &str) -> &str {
+    let rest = endpoint
+        .split_once("://")
+        .map(|(_, r)| r)
+        .unwrap_or(endpoint);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+impl Clients {
+    pub(crate) fn new(base: Client, region: String, endpoint: Option<String>) -> Self {
+        Clients {
+            base,
+            region,
+            endpoint,
+            others: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub(crate) fn base(&self) -> &Client {
+        &self.base
+    }
+
+    pub(crate) fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The client for a region (the base client for ours).
+    pub(crate) fn for_region(&self, region: &str) -> Result<Client> {
+        if region == self.region {
+            return Ok(self.base.clone());
+        }
+        check_region(region)?;
+        let mut others = self
+            .others
+            .lock()
+            .map_err(|_| Error::crypto("the AWS KMS client table is poisoned"))?;
+        let client = others.entry(region.to_string()).or_insert_with(|| {
+            let conf = self
+                .base
+                .config()
+                .to_builder()
+                .region(Region::new(region.to_string()))
+                .build();
+            Client::from_conf(conf)
+        });
+        Ok(client.clone())
+    }
+
+    /// The client for a key reference: the ARN's or URI's region, and the URI's endpoint,
+    /// which must be the one the backend is connected to.
+    pub(crate) fn for_key(&self, key: &KeyRef) -> Result<Client> {
+        if let Some(ep) = key.endpoint() {
+            let ours = self.endpoint.as_deref().map(authority);
+            if ours != Some(authority(ep)) {
+                return Err(Error::invalid_input(format!(
+                    "key {key} names the endpoint {ep}, but this backend is connected to {}",
+                    self.endpoint
+                        .as_deref()
+                        .unwrap_or("the AWS endpoint of its region")
+                )));
+            }
+        }
+        match key.region() {
+            Some(r) => self.for_region(r),
+            None => Ok(self.base.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authority_of_urls() {
+        assert_eq!(authority("http://localhost:4566"), "localhost:4566");
+        assert_eq!(authority("https://kms.example:443/x"), "kms.example:443");
+        assert_eq!(authority("localhost:4566"), "localhost:4566");
+    }
+
+    #[test]
+    fn retry_and_timeouts_are_explicit() {
+        let c = AwsKmsConfig::new().max_attempts(5);
+        let r = retry_config(&c);
+        assert_eq!(r.max_attempts(), 5);
+        assert_eq!(r.mode(), aws_sdk_kms::config::retry::RetryMode::Standard);
+        let t = timeout_config(&c);
+        assert_eq!(t.operation_timeout(), Some(c.operation_timeout));
+        assert_eq!(t.operation_attempt_timeout(), Some(c.attempt_timeout));
+    }
+}
