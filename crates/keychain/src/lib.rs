@@ -55,6 +55,7 @@ pub mod secret;
 pub mod signature;
 pub mod signer;
 pub mod software;
+pub mod x509;
 
 pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,

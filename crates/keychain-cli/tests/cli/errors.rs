@@ -243,3 +243,31 @@ fn help_documents_the_exit_codes() {
         assert!(help.contains(line), "--help lacks {line:?}:\n{help}");
     }
 }
+
+#[test]
+fn tampered_key_file_is_12() {
+    let (cli, msg) = with_signing_key();
+    let v = cli.json(["key", "show", "k"]);
+    let id = v["key_id"].as_str().unwrap().to_string();
+    let pem = cli.keystore().join("keys").join(&id).join("v1.pem");
+    let mut bytes = std::fs::read(&pem).unwrap();
+    // Flip a bit inside the base64 body (not a line break): the ciphertext changes.
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&pem, &bytes).unwrap();
+    let run = cli.run(["sign", "k", "--in", arg(&msg)]);
+    assert_one_error_line(&run, 12, "sign with a tampered key file");
+    assert!(
+        run.stderr.contains(&id),
+        "the error names the file: {}",
+        run.stderr
+    );
+
+    // Truncated metadata: also 12, naming meta.json.
+    let meta = cli.keystore().join("keys").join(&id).join("meta.json");
+    let text = std::fs::read(&meta).unwrap();
+    std::fs::write(&meta, &text[..text.len() / 2]).unwrap();
+    let run = cli.run(["key", "show", "k"]);
+    assert_one_error_line(&run, 12, "show with truncated metadata");
+    assert!(run.stderr.contains("meta.json"), "{}", run.stderr);
+}
