@@ -80,6 +80,8 @@ pub const RESERVED_TAG_PREFIX: &str = "keychain:";
 /// Keys created for a name that turned out to be taken are scheduled for deletion after this
 /// many days (the KMS minimum).
 pub const ORPHAN_DELETION_DAYS: i32 = 7;
+/// The automatic rotation period when none is given, as in KMS.
+pub const DEFAULT_ROTATION_DAYS: u32 = 365;
 /// How many DescribeKey/ListResourceTags calls `list_keys` runs at once.
 const LIST_CONCURRENCY: usize = 8;
 
@@ -1054,13 +1056,29 @@ impl Backend for AwsKmsBackend {
                     .ciphertext_blob
                     .map(Blob::into_inner)
                     .ok_or_else(|| Error::crypto("AWS KMS returned no encrypted data key"))?;
-                let plaintext = o
-                    .plaintext
-                    .map(Blob::into_inner)
-                    .ok_or_else(|| Error::crypto("AWS KMS returned no data key"))?;
+                let plaintext = Secret::new(
+                    o.plaintext
+                        .map(Blob::into_inner)
+                        .ok_or_else(|| Error::crypto("AWS KMS returned no data key"))?,
+                );
+                // Never hand out a key of another size than asked: an AES-128 caller given
+                // 32 bytes would silently use a different key than the one stored.
+                if plaintext.len() != spec.len() {
+                    return Err(Error::Backend {
+                        backend: BACKEND.into(),
+                        operation: format!("GenerateDataKey on {key}"),
+                        code: "InvalidResponse".into(),
+                        message: format!(
+                            "asked for a {spec} data key ({} bytes), got {} bytes",
+                            spec.len(),
+                            plaintext.len()
+                        ),
+                        retryable: false,
+                    });
+                }
                 Ok(DataKey {
                     key_id: key_id_of(o.key_id.as_deref().unwrap_or(&info.key_id)),
-                    plaintext: Secret::new(plaintext),
+                    plaintext,
                     ciphertext,
                 })
             }
@@ -1268,16 +1286,17 @@ impl Backend for AwsKmsBackend {
     }
 
     async fn enable_key_rotation(&self, key: &KeyRef, period_days: Option<u32>) -> Result<()> {
-        if let Some(d) = period_days {
-            check_rotation_period(d)?;
-        }
+        // No period means the default, 365 days, even when rotation was on with another
+        // period (sent explicitly: servers differ on whether an omitted period resets it).
+        let period = period_days.unwrap_or(DEFAULT_ROTATION_DAYS);
+        check_rotation_period(period)?;
         self.check_rotatable(key).await?;
         let id = self.resolve_id(key).await?;
         let res = self
             .client_for(key)?
             .enable_key_rotation()
             .key_id(&id)
-            .set_rotation_period_in_days(period_days.map(|d| d as i32))
+            .rotation_period_in_days(period as i32)
             .send()
             .await;
         match res {
