@@ -182,6 +182,10 @@ pub fn jwks(keys: &[(PublicKey, SigningAlgorithm)]) -> crate::Result<Value> {
 }
 
 /// The JWK Set of backend keys, each with its default signing algorithm (or the one given).
+/// Only public keys are read, so a key that no longer signs (disabled after a rotation) is
+/// still published for the tokens it signed — where the backend hands out public keys of
+/// disabled keys: the software backend does; AWS KMS refuses `GetPublicKey` on a disabled
+/// key, so there build the set before disabling (or from the keychain's cached keys).
 pub async fn jwks_for_keys(
     keychain: &Keychain,
     keys: &[&str],
@@ -189,8 +193,11 @@ pub async fn jwks_for_keys(
 ) -> crate::Result<Value> {
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        let signer = KeySigner::new(keychain, key, algorithm).await?;
-        out.push((signer.public_key().clone(), signer.algorithm()));
+        let algorithm = match algorithm {
+            Some(a) => a,
+            None => keychain.default_signing_algorithm(key).await?,
+        };
+        out.push((keychain.public_key(key).await?, algorithm));
     }
     jwks(&out)
 }

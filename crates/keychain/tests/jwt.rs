@@ -496,6 +496,18 @@ async fn jwks_rotation_with_two_keys_for_us_and_pyjwt() {
     kc.generate_key("unpublished", &KeyParams::ecdsa(Curve::P256))
         .await
         .unwrap();
+    let old = JwtSigner::from_key(&kc, "jwt-2025", None).await.unwrap();
+    let old_token = old.sign(&claims("RS256")).await.unwrap();
+    // Rotated out: the old key no longer signs, but its tokens must still verify.
+    kc.backend()
+        .disable_key(&keychain::KeyRef::parse("jwt-2025").unwrap())
+        .await
+        .unwrap();
+    kc.clear_cache();
+    let err = JwtSigner::from_key(&kc, "jwt-2025", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), keychain::ErrorKind::InvalidKeyState, "{err}");
     let jwks = jwt::jwks_for_keys(&kc, &["jwt-2025", "jwt-2026"], None)
         .await
         .unwrap();
@@ -507,13 +519,12 @@ async fn jwks_rotation_with_two_keys_for_us_and_pyjwt() {
         assert_eq!(k["use"], "sig");
         assert!(k.get("d").is_none());
     }
-    let old = JwtSigner::from_key(&kc, "jwt-2025", None).await.unwrap();
     let new = JwtSigner::from_key(&kc, "jwt-2026", None).await.unwrap();
     let stray = JwtSigner::from_key(&kc, "unpublished", None).await.unwrap();
     let v = validation();
     let mut cases = Vec::new();
-    for (signer, alg) in [(&old, "RS256"), (&new, "ES256")] {
-        let token = signer.sign(&claims(alg)).await.unwrap();
+    let new_token = new.sign(&claims("ES256")).await.unwrap();
+    for (token, alg) in [(old_token, "RS256"), (new_token, "ES256")] {
         let ok = jwt::verify_with_jwks(&token, &jwks, &v).unwrap();
         assert_eq!(ok.claims.sub, Some(format!("subject-{alg}")));
         cases.push(
