@@ -2,8 +2,8 @@
 //! leaf certificates (from a CSR or a bare public key), CSRs for backend keys, and CRLs.
 //!
 //! Certificates are built with the RustCrypto `x509-cert` builder, signing through
-//! [`KeySigner`] (its `AsyncSigner`), so the CA key never leaves the backend and signing never
-//! blocks an executor. rcgen 0.14 (whose `SigningKey` [`KeySigner`] also implements) cannot
+//! [`KeySigner`](crate::signer::KeySigner) (its `AsyncSigner`), so the CA key never leaves the backend and signing never
+//! blocks an executor. rcgen 0.14 (whose `SigningKey` [`KeySigner`](crate::signer::KeySigner) also implements) cannot
 //! express RSA-PSS at all (no `rsassaPss` AlgorithmIdentifier, so no PSS parameters) and has
 //! no secp256k1; `x509-cert` takes any AlgorithmIdentifier, so every algorithm keychain signs
 //! with — RSA PKCS#1 v1.5 and PSS (with RFC 4055 parameters), ECDSA P-256/P-384/P-521 and
