@@ -705,7 +705,7 @@ async fn a_damaged_key_file_is_corrupted_naming_the_file() {
         }
         std::fs::write(&file, &pristine).unwrap();
 
-        // Metadata written before key files had MACs: the file loads unchecked.
+        // Metadata without the MAC is refused too: removing it does not skip the check.
         let meta_path = config
             .path
             .join("keys")
@@ -718,6 +718,11 @@ async fn a_damaged_key_file_is_corrupted_naming_the_file() {
             "meta.json records no MAC of the key file"
         );
         std::fs::write(&meta_path, serde_json::to_vec_pretty(&value).unwrap()).unwrap();
+        match use_key(&config, spec, &baseline).await {
+            Err(Error::Corrupted { what, .. }) if what.ends_with("meta.json") => {}
+            other => failures.push(format!("{spec}, metadata without MAC: {other:?}")),
+        }
+        std::fs::write(&meta_path, &meta).unwrap();
         assert_eq!(use_key(&config, spec, &baseline).await.unwrap(), good);
     }
     assert!(

@@ -60,9 +60,8 @@ struct StoredKey {
     format: u32,
     info: KeyInfo,
     rotation: RotationStatus,
-    /// Per material version, the [`Kek::file_mac`] of its `vN.pem` (base64), checked on load.
-    /// Absent in metadata written before it existed; those files load unchecked.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    /// Per material version, the [`Kek::file_mac`] of its `vN.pem` (base64), checked on load:
+    /// a version without one is refused, so deleting the entry does not skip the check.
     file_macs: BTreeMap<u32, String>,
 }
 
@@ -488,10 +487,11 @@ impl Keystore {
                 Error::io(format!("reading {what}"), e)
             }
         })?;
-        if let Some(mac) = stored.file_macs.get(&version) {
-            let matches = B64
-                .decode(mac)
-                .is_ok_and(|mac| self.kek.file_mac_matches(&info.key_id, version, &pem, &mac));
+        {
+            let matches = stored.file_macs.get(&version).is_some_and(|mac| {
+                B64.decode(mac)
+                    .is_ok_and(|mac| self.kek.file_mac_matches(&info.key_id, version, &pem, &mac))
+            });
             if !matches {
                 return Err(Error::Corrupted {
                     what,
