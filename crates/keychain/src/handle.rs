@@ -235,7 +235,15 @@ impl Keychain {
         let key = KeyRef::parse(key)?;
         hash.check_digest(digest)?;
         let info = self.info(&key).await?;
-        let algorithm = info.spec.signing_algorithm_for_hash(hash)?;
+        // A hash the key's spec cannot sign with is a usage error of that key, as the backend
+        // reports an algorithm outside the spec's table.
+        let algorithm = info
+            .spec
+            .signing_algorithm_for_hash(hash)
+            .map_err(|e| match e {
+                Error::InvalidInput { message } => Error::key_usage(info.display_name(), message),
+                other => other,
+            })?;
         self.backend
             .sign(&key, Message::Digest(digest), algorithm)
             .await
