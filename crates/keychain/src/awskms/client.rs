@@ -5,14 +5,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use aws_config::BehaviorVersion;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{Credentials, Region};
 
 use super::config::{AwsKmsConfig, check_endpoint, check_region};
-use crate::key_ref::KeyRef;
+use crate::key_ref::{KeyRef, KeyTarget};
 use crate::{Error, Result};
 
 /// The retry policy: the SDK's standard mode (exponential backoff with full jitter; retries
@@ -33,8 +33,11 @@ pub(crate) fn timeout_config(config: &AwsKmsConfig) -> TimeoutConfig {
         .build()
 }
 
-/// Builds the client a configuration describes and returns it with its region.
-pub(crate) async fn build_client(config: &AwsKmsConfig) -> Result<(Client, String)> {
+/// Builds the client a configuration describes and returns it with its region and (unless
+/// the client was injected) the SDK configuration it came from.
+pub(crate) async fn build_client(
+    config: &AwsKmsConfig,
+) -> Result<(Client, String, Option<SdkConfig>)> {
     config.validate()?;
     if let Some(client) = &config.client {
         let region = client
@@ -44,7 +47,7 @@ pub(crate) async fn build_client(config: &AwsKmsConfig) -> Result<(Client, Strin
             .ok_or_else(|| {
                 Error::invalid_input("the injected AWS KMS client has no region configured")
             })?;
-        return Ok((client.clone(), region));
+        return Ok((client.clone(), region, None));
     }
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config(config))
@@ -90,13 +93,14 @@ pub(crate) async fn build_client(config: &AwsKmsConfig) -> Result<(Client, Strin
             )
         })?;
     check_region(&region)?;
-    Ok((Client::new(&sdk_config), region))
+    Ok((Client::new(&sdk_config), region, Some(sdk_config)))
 }
 
 /// The base client and, lazily, one client per other region a key reference names.
 #[derive(Debug)]
 pub(crate) struct Clients {
     base: Client,
+    sdk_config: Option<SdkConfig>,
     region: String,
     endpoint: Option<String>,
     others: Mutex<HashMap<String, Client>>,
@@ -112,9 +116,15 @@ fn authority(endpoint: &str) -> &str {
 }
 
 impl Clients {
-    pub(crate) fn new(base: Client, region: String, endpoint: Option<String>) -> Self {
+    pub(crate) fn new(
+        base: Client,
+        sdk_config: Option<SdkConfig>,
+        region: String,
+        endpoint: Option<String>,
+    ) -> Self {
         Clients {
             base,
+            sdk_config,
             region,
             endpoint,
             others: Mutex::new(HashMap::new()),
@@ -140,13 +150,13 @@ impl Clients {
             .lock()
             .map_err(|_| Error::crypto("the AWS KMS client table is poisoned"))?;
         let client = others.entry(region.to_string()).or_insert_with(|| {
-            let conf = self
-                .base
-                .config()
-                .to_builder()
-                .region(Region::new(region.to_string()))
-                .build();
-            Client::from_conf(conf)
+            // From the SDK configuration when we have it: a client rebuilt from another
+            // client's config keeps signing for the original region.
+            let builder = match &self.sdk_config {
+                Some(sdk) => aws_sdk_kms::config::Builder::from(sdk),
+                None => self.base.config().to_builder(),
+            };
+            Client::from_conf(builder.region(Region::new(region.to_string())).build())
         });
         Ok(client.clone())
     }
@@ -165,7 +175,11 @@ impl Clients {
                 )));
             }
         }
-        match key.region() {
+        let arn_region = match key.target() {
+            KeyTarget::KeyArn(arn) | KeyTarget::AliasArn(arn) => Some(arn.region.as_str()),
+            _ => None,
+        };
+        match key.region().or(arn_region) {
             Some(r) => self.for_region(r),
             None => Ok(self.base.clone()),
         }

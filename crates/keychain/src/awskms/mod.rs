@@ -248,7 +248,7 @@ impl AwsKmsBackend {
     /// Connects: builds the SDK client from `config`. A missing region is
     /// [`Error::InvalidInput`] here, not a failure at the first call.
     pub async fn new(config: AwsKmsConfig) -> Result<Self> {
-        let (client, region) = client::build_client(&config).await?;
+        let (client, region, sdk_config) = client::build_client(&config).await?;
         let endpoint = if config.client.is_some() {
             None
         } else {
@@ -261,7 +261,7 @@ impl AwsKmsBackend {
         };
         Ok(AwsKmsBackend {
             inner: Arc::new(Inner {
-                clients: Clients::new(client, region, endpoint),
+                clients: Clients::new(client, sdk_config, region, endpoint),
                 cache: Mutex::new(HashMap::new()),
                 cache_ttl: config.cache_ttl,
                 max_attempts: config.max_attempts,
