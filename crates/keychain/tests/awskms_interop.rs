@@ -471,3 +471,36 @@ async fn helper_open_uris() {
         other => panic!("unknown helper case {other:?}"),
     }
 }
+
+/// Listings follow every page: a key with more aliases than one ListAliases page (100) has
+/// them all in `describe_key` and `list_aliases`, and the name still comes from its tag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alias_listings_follow_every_page() {
+    let b = backend().await;
+    let name = unique_prefix("many");
+    let key = KeyRef::parse(&name).must("ref");
+    let created = b
+        .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name(&name))
+        .await
+        .must("create");
+    let by_id = KeyRef::key_id(&created.key_id).must("id");
+    let extra = 105;
+    for i in 0..extra {
+        b.create_alias(&format!("{name}/extra-{i:03}"), &by_id)
+            .await
+            .must("CreateAlias");
+    }
+    let info = b.describe_key(&key).await.must("describe");
+    assert_eq!(info.aliases.len(), extra + 1, "describe_key misses aliases");
+    assert_eq!(info.name.as_deref(), Some(name.as_str()));
+    let of_key = b.list_aliases(Some(&key)).await.must("ListAliases(key)");
+    assert_eq!(of_key.len(), extra + 1);
+    let all = b.list_aliases(None).await.must("ListAliases");
+    let ours = all
+        .iter()
+        .filter(|a| a.alias.starts_with(&format!("alias/{name}")))
+        .count();
+    assert_eq!(ours, extra + 1, "ListAliases (all) misses aliases");
+    let sorted = all.windows(2).all(|w| w[0].alias <= w[1].alias);
+    assert!(sorted, "aliases are listed in order");
+}
