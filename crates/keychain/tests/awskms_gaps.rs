@@ -440,6 +440,48 @@ async fn gap_re_encrypt_needs_the_source_key_on_localstack() {
     ));
 }
 
+/// GAP: after DeleteImportedKeyMaterial, LocalStack accepts a re-import (the key is Enabled
+/// again) but then fails every Encrypt and Decrypt with HTTP 500 ("key must be
+/// bytes-like"). On AWS the same material brings the key back, old ciphertexts included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap_reimported_key_material_is_unusable() {
+    let b = backend().await;
+    let name = unique_prefix("reimport");
+    let mut request = CreateKeyRequest::new(KeySpec::SymmetricDefault).name(&name);
+    request.origin = keychain::KeyOrigin::External;
+    b.create_key(&request).await.must("CreateKey EXTERNAL");
+    let key = KeyRef::parse(&name).must("ref");
+    let material = keychain::Secret::new(vec![0x5c; 32]);
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let c = ctx(&[("reimport", "yes")]);
+    b.import_key_material(&key, &material, None)
+        .await
+        .must("first import");
+    let ct = b.encrypt(&key, b"before", alg, &c).await.must("Encrypt");
+    b.delete_imported_key_material(&key)
+        .await
+        .must("DeleteImportedKeyMaterial");
+    b.import_key_material(&key, &material, None)
+        .await
+        .must("second import");
+    assert_eq!(
+        b.describe_key(&key).await.must("describe").state,
+        keychain::KeyState::Enabled
+    );
+    match b.decrypt(None, &ct, alg, &c).await {
+        Err(Error::Backend {
+            code,
+            message,
+            retryable: true,
+            ..
+        }) => {
+            assert_eq!(code, "InternalError");
+            assert!(message.contains("bytes-like"), "{message}");
+        }
+        other => panic!("LocalStack's re-import gap changed: {other:?}"),
+    }
+}
+
 /// NOT a gap any more (DESIGN.md listed one): LocalStack 2026.3 resolves alias ARNs. Every
 /// reference form reaches the same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
