@@ -614,3 +614,93 @@ async fn import_an_rsa_private_key() {
         .must("verify")
     );
 }
+
+/// A named import, as a migration does it: the key appears under its name only once the
+/// material is in and KMS's public key is proven to be the material's; signatures verify
+/// both ways. Material of another type, or a taken name, leaves no live key behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_key_under_a_name_with_proof() {
+    use aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING;
+    let b = backend().await;
+    let name = unique_prefix("migrated");
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, &rng)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let local = EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_ASN1_SIGNING, pkcs8.as_ref())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let material = Secret::new(pkcs8.as_ref().to_vec());
+    let expected = keychain::awskms::public_key_of_pkcs8(KeySpec::EccNistP384, material.expose())
+        .must("public key of the material");
+    let info = b
+        .import_key(
+            &CreateKeyRequest::new(KeySpec::EccNistP384)
+                .name(&name)
+                .description("migrated from the software keystore"),
+            &material,
+            None,
+        )
+        .await
+        .must("import_key");
+    assert_eq!(info.name.as_deref(), Some(name.as_str()));
+    assert_eq!(info.origin, KeyOrigin::External);
+    assert_eq!(info.state, KeyState::Enabled);
+    let key = KeyRef::parse(&name).must("ref");
+    assert_eq!(b.public_key(&key).await.must("public key"), expected);
+    // KMS signs, the local key verifies; the local key signs, KMS verifies.
+    let message = b"same key on both sides";
+    let digest = Hash::Sha384.digest(message);
+    let by_kms = b
+        .sign(
+            &key,
+            Message::Digest(&digest),
+            SigningAlgorithm::EcdsaSha384,
+        )
+        .await
+        .must("Sign");
+    assert!(
+        expected
+            .verify(
+                Message::Digest(&digest),
+                &by_kms,
+                SigningAlgorithm::EcdsaSha384
+            )
+            .must("local verify")
+    );
+    let by_local = local.sign(&rng, message).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        b.verify(
+            &key,
+            Message::Digest(&digest),
+            by_local.as_ref(),
+            SigningAlgorithm::EcdsaSha384
+        )
+        .await
+        .must("KMS Verify")
+    );
+
+    // The name is taken now.
+    assert!(matches!(
+        b.import_key(
+            &CreateKeyRequest::new(KeySpec::EccNistP384).name(&name),
+            &material,
+            None
+        )
+        .await,
+        Err(Error::AlreadyExists { .. })
+    ));
+    // P-384 material for a P-256 key: refused before anything is created.
+    let other = unique_prefix("mismatch");
+    assert!(matches!(
+        b.import_key(
+            &CreateKeyRequest::new(KeySpec::EccNistP256).name(&other),
+            &material,
+            None
+        )
+        .await,
+        Err(Error::InvalidInput { .. })
+    ));
+    assert!(matches!(
+        b.describe_key(&KeyRef::parse(&other).must("ref")).await,
+        Err(Error::NotFound { .. })
+    ));
+}

@@ -31,7 +31,7 @@ fn error(status: u16, code: &str, message: &str) -> Answer {
     )
 }
 
-type Script = dyn Fn(&str, usize) -> Answer + Send + Sync;
+type Script = dyn Fn(&str, &str, usize) -> Answer + Send + Sync;
 
 struct Fake {
     endpoint: String,
@@ -40,8 +40,8 @@ struct Fake {
 }
 
 impl Fake {
-    /// Starts the fake; `script(operation, n)` answers the n-th request (0-based).
-    fn start(script: impl Fn(&str, usize) -> Answer + Send + Sync + 'static) -> Fake {
+    /// Starts the fake; `script(operation, body, n)` answers the n-th request (0-based).
+    fn start(script: impl Fn(&str, &str, usize) -> Answer + Send + Sync + 'static) -> Fake {
         let listener =
             TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap_or_else(|e| panic!("bind: {e}"));
         let port = listener
@@ -119,11 +119,12 @@ fn serve(mut stream: TcpStream, count: &AtomicUsize, seen: &Mutex<Vec<String>>, 
         let operation = header("x-amz-target")
             .trim_start_matches("TrentService.")
             .to_string();
+        let body = String::from_utf8_lossy(&body).to_string();
         if let Ok(mut s) = seen.lock() {
-            s.push(head.clone() + &String::from_utf8_lossy(&body));
+            s.push(head.clone() + &body);
         }
         let n = count.fetch_add(1, Ordering::SeqCst);
-        match script(&operation, n) {
+        match script(&operation, &body, n) {
             Answer::Hang => {
                 std::thread::sleep(Duration::from_secs(30));
                 return;
@@ -168,7 +169,7 @@ fn key() -> KeyRef {
 /// configured attempts, then the caller gets `Throttled`, naming operation and key.
 #[tokio::test]
 async fn throttling_is_retried_then_reported() {
-    let fake = Fake::start(|_, _| error(400, "ThrottlingException", "Rate exceeded"));
+    let fake = Fake::start(|_, _, _| error(400, "ThrottlingException", "Rate exceeded"));
     let b = fake.backend(fake.config().max_attempts(4)).await;
     let err = b.describe_key(&key()).await.err();
     assert!(
@@ -183,7 +184,7 @@ async fn throttling_is_retried_then_reported() {
 /// Throttled twice, then answered: the caller sees only the answer.
 #[tokio::test]
 async fn throttling_that_passes_is_invisible() {
-    let fake = Fake::start(|op, n| match (op, n) {
+    let fake = Fake::start(|op, _, n| match (op, n) {
         ("DescribeKey", 0 | 1) => error(400, "ThrottlingException", "Rate exceeded"),
         ("DescribeKey", _) => ok_describe(),
         (other, _) => empty_list(other),
@@ -202,7 +203,7 @@ async fn throttling_that_passes_is_invisible() {
 /// Server faults (HTTP 500) are retried, then reported as a retryable backend error.
 #[tokio::test]
 async fn server_faults_are_retried_then_reported_retryable() {
-    let fake = Fake::start(|_, _| error(500, "KMSInternalException", "boom"));
+    let fake = Fake::start(|_, _, _| error(500, "KMSInternalException", "boom"));
     let b = fake.backend(fake.config()).await;
     let err = b.describe_key(&key()).await.err();
     assert!(
@@ -217,7 +218,7 @@ async fn server_faults_are_retried_then_reported_retryable() {
 /// retried.
 #[tokio::test]
 async fn create_key_is_never_retried_blindly() {
-    let fake = Fake::start(|_, _| error(500, "KMSInternalException", "lost"));
+    let fake = Fake::start(|_, _, _| error(500, "KMSInternalException", "lost"));
     let b = fake.backend(fake.config()).await;
     let err = b
         .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault))
@@ -239,7 +240,7 @@ async fn create_key_is_never_retried_blindly() {
         .unwrap_or(false);
     assert!(tagged, "the CreateKey request carries the request tag");
 
-    let fake = Fake::start(|_, _| error(400, "ThrottlingException", "slow down"));
+    let fake = Fake::start(|_, _, _| error(400, "ThrottlingException", "slow down"));
     let b = fake.backend(fake.config()).await;
     let err = b
         .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault))
@@ -257,7 +258,7 @@ async fn create_key_is_never_retried_blindly() {
 /// operation deadline.
 #[tokio::test]
 async fn a_silent_server_times_out() {
-    let fake = Fake::start(|_, _| Answer::Hang);
+    let fake = Fake::start(|_, _, _| Answer::Hang);
     let config = fake
         .config()
         .attempt_timeout(Duration::from_millis(300))
@@ -281,7 +282,7 @@ async fn a_silent_server_times_out() {
 /// in Debug output, or on the wire (requests are signed, not carrying the secret).
 #[tokio::test]
 async fn secrets_stay_secret() {
-    let fake = Fake::start(|_, _| {
+    let fake = Fake::start(|_, _, _| {
         error(
             400,
             "AccessDeniedException",
@@ -314,7 +315,7 @@ async fn secrets_stay_secret() {
 /// window outside 7–30 days, a rotation period outside 90–2560, a reserved tag.
 #[tokio::test]
 async fn bad_input_never_reaches_the_server() {
-    let fake = Fake::start(|_, _| error(500, "KMSInternalException", "must not be called"));
+    let fake = Fake::start(|_, _, _| error(500, "KMSInternalException", "must not be called"));
     let b = fake.backend(fake.config()).await;
     let k = key();
     let short = [0u8; 31];
@@ -346,4 +347,57 @@ async fn bad_input_never_reaches_the_server() {
         Err(Error::InvalidInput { .. })
     ));
     assert_eq!(fake.count(), 0, "a request reached the server");
+}
+
+/// A failure after CreateKey in `import_key` (here GetParametersForImport is refused) never
+/// leaves the new key behind: it is scheduled for deletion and the error says so.
+#[tokio::test]
+async fn a_failed_import_schedules_the_new_key_for_deletion() {
+    let fake = Fake::start(|op, body, _| match op {
+        "DescribeKey" if body.contains("alias/") => error(400, "NotFoundException", "no alias"),
+        "DescribeKey" | "CreateKey" => Answer::Json(
+            200,
+            format!(
+                r#"{{"KeyMetadata":{{"KeyId":"{KEY_ID}","KeySpec":"SYMMETRIC_DEFAULT","KeyUsage":"ENCRYPT_DECRYPT","KeyState":"PendingImport","Enabled":false,"Origin":"EXTERNAL","KeyManager":"CUSTOMER"}}}}"#
+            ),
+        ),
+        "GetParametersForImport" => error(400, "AccessDeniedException", "not allowed"),
+        "ScheduleKeyDeletion" => Answer::Json(
+            200,
+            format!(r#"{{"KeyId":"{KEY_ID}","DeletionDate":1.9E9}}"#),
+        ),
+        other => error(500, "KMSInternalException", other),
+    });
+    let b = fake.backend(fake.config()).await;
+    let err = b
+        .import_key(
+            &CreateKeyRequest::new(KeySpec::SymmetricDefault).name("migrated"),
+            &keychain::Secret::new(vec![1; 32]),
+            None,
+        )
+        .await
+        .err();
+    assert!(
+        matches!(&err, Some(Error::AccessDenied { message, .. })
+            if message.contains(KEY_ID) && message.contains("scheduled for deletion")),
+        "{err:?}"
+    );
+    let scheduled = fake
+        .seen
+        .lock()
+        .map(|s| {
+            s.iter()
+                .any(|r| r.contains("TrentService.ScheduleKeyDeletion") && r.contains(KEY_ID))
+        })
+        .unwrap_or(false);
+    assert!(
+        scheduled,
+        "the half-imported key was not scheduled for deletion"
+    );
+    let aliased = fake
+        .seen
+        .lock()
+        .map(|s| s.iter().any(|r| r.contains("TrentService.CreateAlias")))
+        .unwrap_or(true);
+    assert!(!aliased, "the name was given to a key without material");
 }

@@ -16,7 +16,7 @@ use super::mapping::{
 };
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm};
 use crate::data_key::EncryptionContext;
-use crate::key::{KeyFamily, KeyInfo, KeySpec, KeyState};
+use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeySpec, KeyState};
 use crate::key_ref::KeyRef;
 use crate::macros::kms_enum;
 use crate::public_key::PublicKey;
@@ -217,6 +217,52 @@ pub fn wrap_key_material(params: &ImportParameters, material: &[u8]) -> Result<V
             Ok(out)
         }
     }
+}
+
+/// The public key of a PKCS#8 private key of `spec` (RSA, ECDSA curves, Ed25519), to prove an
+/// import: KMS's public key must equal it.
+pub fn public_key_of_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<PublicKey> {
+    use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+    use aws_lc_rs::signature::{self as lc, KeyPair};
+    let bad = |e: &dyn std::fmt::Display| {
+        Error::invalid_input(format!(
+            "the key material is not a {spec} PKCS#8 private key: {e}"
+        ))
+    };
+    let ec = |alg: &'static lc::EcdsaSigningAlgorithm| -> Result<Vec<u8>> {
+        let pair = lc::EcdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|e| bad(&e))?;
+        let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
+        Ok(der.as_ref().to_vec())
+    };
+    let der = match spec.family() {
+        KeyFamily::Rsa(bits) => {
+            let pair = aws_lc_rs::rsa::KeyPair::from_pkcs8(pkcs8).map_err(|e| bad(&e))?;
+            if pair.public_modulus_len() * 8 != bits as usize {
+                return Err(Error::invalid_input(format!(
+                    "the key material is RSA-{}, not {spec}",
+                    pair.public_modulus_len() * 8
+                )));
+            }
+            let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
+            der.as_ref().to_vec()
+        }
+        KeyFamily::Ec(crate::key::Curve::P256) => ec(&lc::ECDSA_P256_SHA256_ASN1_SIGNING)?,
+        KeyFamily::Ec(crate::key::Curve::P384) => ec(&lc::ECDSA_P384_SHA384_ASN1_SIGNING)?,
+        KeyFamily::Ec(crate::key::Curve::P521) => ec(&lc::ECDSA_P521_SHA512_ASN1_SIGNING)?,
+        KeyFamily::Ec(crate::key::Curve::Secp256k1) => ec(&lc::ECDSA_P256K1_SHA256_ASN1_SIGNING)?,
+        KeyFamily::Ec(crate::key::Curve::Ed25519) | KeyFamily::Ed25519 => {
+            let pair =
+                lc::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| bad(&e))?;
+            let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
+            der.as_ref().to_vec()
+        }
+        KeyFamily::Symmetric | KeyFamily::Hmac(_) => {
+            return Err(Error::invalid_input(format!(
+                "{spec} keys have no public key"
+            )));
+        }
+    };
+    PublicKey::from_der(&der)
 }
 
 impl AwsKmsBackend {
@@ -705,6 +751,88 @@ impl AwsKmsBackend {
         let wrapped = wrap_key_material(&params, material.expose())?;
         self.import_wrapped_key_material(&key_ref, &params, &wrapped, expires)
             .await
+    }
+
+    /// Creates a key from existing material under a name (`alias/NAME`), as a migration does:
+    /// an EXTERNAL key of `request.spec`, the material imported (raw bytes for symmetric and
+    /// HMAC keys, PKCS#8 DER for asymmetric ones), its public key proven equal to the
+    /// material's, and only then the alias. Any failure after CreateKey schedules the new key
+    /// for deletion and says so: no half-imported key is left behind silently.
+    pub async fn import_key(
+        &self,
+        request: &CreateKeyRequest,
+        material: &Secret,
+        expires: Option<SystemTime>,
+    ) -> Result<KeyInfo> {
+        let name = request
+            .name
+            .clone()
+            .ok_or_else(|| Error::invalid_input("an imported key needs a name"))?;
+        let mut unnamed = request.clone();
+        unnamed.name = None;
+        unnamed.origin = crate::key::KeyOrigin::External;
+        unnamed.validate()?;
+        super::check_user_tags(&unnamed.tags)?;
+        crate::key_ref::validate_alias_name(&name)?;
+        let expected = if request.spec.is_asymmetric() {
+            Some(public_key_of_pkcs8(request.spec, material.expose())?)
+        } else {
+            let want = match request.spec.family() {
+                KeyFamily::Symmetric => 32,
+                _ => 0,
+            };
+            if want != 0 && material.len() != want {
+                return Err(Error::invalid_input(format!(
+                    "{} key material is {want} bytes, not {}",
+                    request.spec,
+                    material.len()
+                )));
+            }
+            None
+        };
+        let alias = KeyRef::alias(&name)?;
+        match self.describe_fresh(&alias).await {
+            Ok(_) => {
+                return Err(Error::AlreadyExists {
+                    what: format!("alias/{name}"),
+                });
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let request_id = uuid::Uuid::new_v4().to_string();
+        let mut tagged = unnamed.clone();
+        tagged.name = Some(name.clone());
+        let meta = self.create_key_once(&tagged, &request_id).await?;
+        let key_id = meta.key_id().to_string();
+        let by_id = KeyRef::key_id(&key_id)?;
+        let step = async {
+            self.import_key_material(&by_id, material, expires).await?;
+            if let Some(expected) = &expected {
+                self.forget_key(&key_id);
+                let actual = crate::backend::Backend::public_key(self, &by_id).await?;
+                if &actual != expected {
+                    return Err(Error::crypto(format!(
+                        "after the import, KMS key {key_id} has another public key than the \
+                         imported material"
+                    )));
+                }
+            }
+            self.inner
+                .clients
+                .base()
+                .create_alias()
+                .alias_name(alias.kms_key_id())
+                .target_key_id(&key_id)
+                .send()
+                .await
+                .map_err(|e| map_sdk_error(e, "CreateAlias", &alias.kms_key_id()))?;
+            Ok(())
+        };
+        if let Err(e) = step.await {
+            return Err(self.discard_orphan(&key_id, e).await);
+        }
+        self.describe_full(&alias).await
     }
 
     /// Deletes imported key material (KMS `DeleteImportedKeyMaterial`); the key waits for

@@ -46,7 +46,7 @@ pub use self::config::AwsKmsConfig;
 use self::errors::{BACKEND, error_code, map_sdk_error};
 pub use self::extras::{
     DataKeyPair, GrantInfo, GrantToken, ImportParameters, WrappingAlgorithm, WrappingKeySpec,
-    wrap_key_material,
+    public_key_of_pkcs8, wrap_key_material,
 };
 use self::mapping::{
     data_key_spec_to_sdk, encryption_to_sdk, key_id_of, key_info_from_metadata, key_spec_to_sdk,
