@@ -2,8 +2,8 @@
 //!
 //! | code | meaning                                                      |
 //! |------|--------------------------------------------------------------|
-//! | 0    | success (for `verify`/`verify-mac`: the signature/MAC is valid) |
-//! | 1    | the signature or MAC is invalid                              |
+//! | 0    | success (for `verify`/`verify-mac`/`jwt verify`: valid)      |
+//! | 1    | the signature, MAC or token is invalid (or the token expired) |
 //! | 2    | usage error: malformed command line (clap)                   |
 //! | 3    | not_found: no such key or alias                              |
 //! | 4    | invalid_input: bad value (spec, algorithm, digest, name, K=V…) |
@@ -23,7 +23,7 @@
 
 use keychain::ErrorKind;
 
-/// The signature or MAC is invalid.
+/// The signature, MAC or token is invalid (a token also when expired or not yet valid).
 pub const INVALID: u8 = 1;
 /// The command line is malformed (clap's own code).
 pub const USAGE: u8 = 2;
@@ -87,8 +87,10 @@ pub fn code(kind: ErrorKind) -> u8 {
 /// The exit code table, for `--help`.
 pub fn help_text() -> String {
     let mut s = String::from("Exit codes:\n");
-    s.push_str("   0  success (verify, verify-mac: valid)\n");
-    s.push_str(&format!("   {INVALID}  the signature or MAC is invalid\n"));
+    s.push_str("   0  success (verify, verify-mac, jwt verify: valid)\n");
+    s.push_str(&format!(
+        "   {INVALID}  the signature, MAC or token is invalid (or the token expired)\n"
+    ));
     s.push_str(&format!(
         "   {USAGE}  malformed command line (unknown option, missing argument)\n"
     ));

@@ -1,14 +1,15 @@
 //! `keychain`: the command line of the keychain library. Keys whose private material stays in
 //! a backend (a local encrypted keystore by default, AWS KMS later): create and manage them,
-//! sign and verify, encrypt and decrypt, compute MACs, export public keys.
+//! sign and verify, encrypt and decrypt, compute MACs, export public keys, sign and verify
+//! JWTs, and run an X.509 certificate authority.
 //!
 //! Errors are one line on stderr, `keychain: error: <message>`, and a distinct exit code per
 //! kind of failure (with `--json`, an `{"error": {…}}` object is printed on stdout as well):
 //!
 //! | code | meaning                                                         |
 //! |------|-----------------------------------------------------------------|
-//! | 0    | success (`verify`, `verify-mac`: valid)                         |
-//! | 1    | the signature or MAC is invalid                                 |
+//! | 0    | success (`verify`, `verify-mac`, `jwt verify`: valid)           |
+//! | 1    | the signature, MAC or token is invalid (or the token expired)   |
 //! | 2    | malformed command line (unknown option, missing argument)       |
 //! | 3    | not_found: no such key or alias                                 |
 //! | 4    | invalid_input: bad value (spec, algorithm name, digest, key name, K=V, day counts…) |

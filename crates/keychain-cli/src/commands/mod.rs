@@ -2,7 +2,9 @@
 //! through the library, prints through [`Output`] and returns an [`Outcome`] or an error.
 
 mod alias;
+mod cert;
 mod crypt;
+mod jwt;
 mod key;
 mod mac;
 mod pubkey;
@@ -18,7 +20,7 @@ use crate::output::Output;
 pub enum Outcome {
     /// Done (for verify commands: valid).
     Success,
-    /// A verify command found the signature or MAC invalid (exit 1).
+    /// A verify command found the signature, MAC or token invalid (exit 1).
     Invalid,
 }
 
@@ -67,6 +69,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),
+        Command::Jwt(cmd) => jwt::run(&ctx, cmd).await,
+        Command::Jwks(args) => jwt::jwks(&ctx, args).await,
+        Command::Cert(cmd) => cert::run(&ctx, cmd).await,
     };
     // Release the backend whatever happened; the command's own error is the one to report.
     let closed = ctx.keychain.close().await;

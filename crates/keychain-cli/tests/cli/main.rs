@@ -1,11 +1,13 @@
 //! End-to-end tests of the `keychain` binary: each test runs the built binary against its own
-//! temporary software keystore, and signatures are judged by OpenSSL and Python
-//! `cryptography`, not by keychain itself.
+//! temporary software keystore, and signatures, tokens and certificates are judged by OpenSSL,
+//! Python `cryptography` and PyJWT, not by keychain itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bundle;
+mod cert;
 mod crypt;
 mod errors;
+mod jwt;
 mod lifecycle;
 mod mac;
 mod pubkey;
