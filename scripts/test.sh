@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every keychain test on a fresh machine. It installs and starts what the tests need by
-# itself: OpenSSL and a Python venv with `cryptography` and `PyJWT` (the independent judges of
+# itself: OpenSSL and a Python venv with `cryptography`, `PyJWT` and `pycryptodome` (the judges of
 # signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
 # tests themselves on a free loopback port). Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -14,10 +14,11 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-if ! "$venv/bin/python" -c 'import cryptography, jwt' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto' >/dev/null 2>&1; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=42' 'PyJWT>=2.8'
+  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=42' 'PyJWT>=2.8' \
+    'pycryptodome>=3.20'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 export KEYCHAIN_TEST_PYTHON

@@ -1,4 +1,5 @@
-"""Independent judge of signatures: Python `cryptography` (OpenSSL-backed, but not our code).
+"""Independent judge of signatures: Python `cryptography` (OpenSSL-backed, but not our code),
+and PyCryptodome for Ed25519ph, which `cryptography` does not implement.
 
 Reads a JSON list of cases on stdin, prints a JSON list of booleans (valid or not).
 Each case: {"pem": SPKI PEM, "alg": KMS signing algorithm, "sig": base64,
@@ -23,6 +24,8 @@ def verify(case):
         data = base64.b64decode(case["digest"])
     else:
         data = base64.b64decode(case["message"])
+    if alg == "ED25519_PH_SHA_512":
+        return verify_ed25519ph(case, sig)
     try:
         if alg == "ED25519_SHA_512":
             assert isinstance(key, ed25519.Ed25519PublicKey)
@@ -41,6 +44,23 @@ def verify(case):
             raise ValueError("unknown algorithm " + alg)
         return True
     except InvalidSignature:
+        return False
+
+
+def verify_ed25519ph(case, sig):
+    """RFC 8032 HashEdDSA: PyCryptodome signs and verifies over a SHA-512 hash object of the
+    message, so the case must carry the message, not a digest."""
+    from Crypto.Hash import SHA512
+    from Crypto.PublicKey import ECC
+    from Crypto.Signature import eddsa
+
+    if "message" not in case:
+        raise ValueError("the Ed25519ph judge needs the message, not a digest")
+    verifier = eddsa.new(ECC.import_key(case["pem"]), "rfc8032")
+    try:
+        verifier.verify(SHA512.new(base64.b64decode(case["message"])), sig)
+        return True
+    except ValueError:
         return False
 
 

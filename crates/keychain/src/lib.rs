@@ -44,6 +44,7 @@ pub mod awskms;
 pub mod backend;
 pub mod codesign;
 pub mod data_key;
+mod ed25519ph;
 pub mod envelope;
 pub mod error;
 pub mod handle;

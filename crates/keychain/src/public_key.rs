@@ -229,7 +229,8 @@ impl PublicKey {
 
     /// Whether this key can verify `algorithm` signatures.
     pub fn supports(&self, algorithm: SigningAlgorithm) -> bool {
-        self.verification_algorithm(algorithm).is_ok()
+        (algorithm == SigningAlgorithm::Ed25519PhSha512 && self.kind == PublicKeyKind::Ed25519)
+            || self.verification_algorithm(algorithm).is_ok()
     }
 
     fn verification_algorithm(
@@ -248,12 +249,6 @@ impl PublicKey {
             | (PublicKeyKind::Ec(c @ Curve::P384), EcdsaSha384)
             | (PublicKeyKind::Ec(c @ Curve::P521), EcdsaSha512) => ecdsa_verification(c),
             (PublicKeyKind::Ed25519, Ed25519Sha512) => &lc::ED25519,
-            (PublicKeyKind::Ed25519, Ed25519PhSha512) => {
-                return Err(Error::unsupported(
-                    "local",
-                    "ED25519_PH_SHA_512 verification (verify through the backend)",
-                ));
-            }
             (kind, alg) => {
                 return Err(Error::invalid_input(format!(
                     "{alg} does not fit a {} public key",
@@ -274,6 +269,11 @@ impl PublicKey {
         algorithm: SigningAlgorithm,
     ) -> Result<bool> {
         message.check(algorithm)?;
+        if algorithm == SigningAlgorithm::Ed25519PhSha512 && self.kind == PublicKeyKind::Ed25519 {
+            // HashEdDSA over the SHA-512 of the message (aws-lc has no Ed25519ph).
+            let digest = message.to_digest(algorithm)?;
+            return crate::ed25519ph::verify(&self.key_bytes, &digest, signature);
+        }
         let alg = self.verification_algorithm(algorithm)?;
         let key = UnparsedPublicKey::new(alg, &self.key_bytes);
         let ok = match message {

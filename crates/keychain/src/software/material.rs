@@ -92,7 +92,11 @@ pub(crate) enum Material {
         key: EcdsaKeyPair,
         curve: Curve,
     },
-    Ed25519(Ed25519KeyPair),
+    Ed25519 {
+        key: Ed25519KeyPair,
+        /// The seed, for Ed25519ph (signed outside aws-lc); zeroized on drop.
+        seed: Zeroizing<[u8; 32]>,
+    },
     Symmetric(LessSafeKey),
     Hmac(aws_lc_rs::hmac::Key),
 }
@@ -102,7 +106,7 @@ impl std::fmt::Debug for Material {
         f.write_str(match self {
             Material::Rsa { .. } => "Material::Rsa(redacted)",
             Material::Ec { .. } => "Material::Ec(redacted)",
-            Material::Ed25519(_) => "Material::Ed25519(redacted)",
+            Material::Ed25519 { .. } => "Material::Ed25519(redacted)",
             Material::Symmetric(_) => "Material::Symmetric(redacted)",
             Material::Hmac(_) => "Material::Hmac(redacted)",
         })
@@ -141,9 +145,10 @@ impl Material {
                 key: EcdsaKeyPair::from_pkcs8(ecdsa_signing(curve)?, bytes).map_err(rejected)?,
                 curve,
             },
-            KeyFamily::Ed25519 => Material::Ed25519(
-                Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(rejected)?,
-            ),
+            KeyFamily::Ed25519 => Material::Ed25519 {
+                key: Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(rejected)?,
+                seed: crate::ed25519ph::seed_from_pkcs8(bytes)?,
+            },
             KeyFamily::Symmetric => {
                 let key = UnboundKey::new(&AES_256_GCM, bytes)
                     .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;
@@ -164,7 +169,7 @@ impl Material {
         let der: Result<PublicKeyX509Der<'static>, _> = match self {
             Material::Rsa { signing, .. } => signing.public_key().as_der(),
             Material::Ec { key, .. } => key.public_key().as_der(),
-            Material::Ed25519(kp) => kp.public_key().as_der(),
+            Material::Ed25519 { key, .. } => key.public_key().as_der(),
             Material::Symmetric(_) | Material::Hmac(_) => {
                 return Err(Error::invalid_input("symmetric keys have no public key"));
             }
@@ -210,16 +215,15 @@ impl Material {
                 };
                 normalize_low_s(sig.as_ref(), *curve)
             }
-            (Material::Ed25519(kp), SignatureScheme::Ed25519) => match message {
-                Message::Raw(m) => Ok(kp.try_sign(m).map_err(failed)?.as_ref().to_vec()),
+            (Material::Ed25519 { key, .. }, SignatureScheme::Ed25519) => match message {
+                Message::Raw(m) => Ok(key.try_sign(m).map_err(failed)?.as_ref().to_vec()),
                 Message::Digest(_) => Err(Error::invalid_input(
                     "pure Ed25519 signs the message itself, not a digest",
                 )),
             },
-            (Material::Ed25519(_), SignatureScheme::Ed25519Ph) => Err(Error::unsupported(
-                "software",
-                "ED25519_PH_SHA_512 signing (sign the message with ED25519_SHA_512)",
-            )),
+            (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519Ph) => {
+                crate::ed25519ph::sign(seed, &message.to_digest(algorithm)?)
+            }
             _ => Err(Error::invalid_input(format!(
                 "{algorithm} does not fit this key"
             ))),

@@ -186,7 +186,7 @@ impl Backend for SoftwareBackend {
             on_demand_rotation: true,
             import: false,
             multi_region: false,
-            ed25519ph: false,
+            ed25519ph: true,
         }
     }
 
