@@ -2822,7 +2822,8 @@ pub async fn encrypt_rsa_oaep(kc: &Keychain, prefix: &str, spec: KeySpec) {
 
 /// Every HMAC spec: MACs have the hash's length, are deterministic, verify; a flipped bit,
 /// a truncation, another message or another key's MAC do not; another algorithm is
-/// [`Error::InvalidKeyUsage`].
+/// [`Error::InvalidKeyUsage`]; a message of 0 or more than 4096 bytes is
+/// [`Error::InvalidInput`] (the AWS KMS limit, kept by every backend), 4096 bytes work.
 pub async fn mac_hmac(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
     let mut macs = Vec::new();
@@ -2884,11 +2885,27 @@ pub async fn mac_hmac(kc: &Keychain, prefix: &str) {
             !verify(mac.clone(), flip_byte(&message, 3)).await,
             "{spec}: the MAC verifies another message"
         );
-        let empty = backend
-            .generate_mac(&key, b"", algorithm)
+        // AWS KMS MACs 1 to 4096 bytes, and every backend keeps that limit.
+        assert_err!(
+            format!("{spec}: MAC of an empty message"),
+            backend.generate_mac(&key, b"", algorithm).await,
+            Error::InvalidInput { .. }
+        );
+        assert_err!(
+            format!("{spec}: verifying a MAC of an empty message"),
+            backend.verify_mac(&key, b"", &mac, algorithm).await,
+            Error::InvalidInput { .. }
+        );
+        assert_err!(
+            format!("{spec}: MAC of 4097 bytes"),
+            backend.generate_mac(&key, &[7u8; 4097], algorithm).await,
+            Error::InvalidInput { .. }
+        );
+        let longest = backend
+            .generate_mac(&key, &[7u8; 4096], algorithm)
             .await
-            .must("MAC of an empty message");
-        assert_ne!(empty, mac);
+            .must("MAC of 4096 bytes");
+        assert_ne!(longest, mac);
         for &other in MacAlgorithm::ALL {
             if other != algorithm {
                 assert_err!(

@@ -107,7 +107,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         context: &EncryptionContext,
     ) -> Result<DataKey>;
 
-    /// Computes a MAC with an HMAC key.
+    /// Computes a MAC with an HMAC key over a message of 1 to 4096 bytes (the AWS KMS limit,
+    /// which every backend keeps; an empty or longer message is [`Error::InvalidInput`]).
     async fn generate_mac(
         &self,
         key: &KeyRef,
@@ -118,7 +119,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Err(Error::unsupported(self.name(), "GenerateMac"))
     }
 
-    /// Verifies a MAC. `Ok(false)` means the MAC is wrong.
+    /// Verifies a MAC over a message of 1 to 4096 bytes, as [`Backend::generate_mac`].
+    /// `Ok(false)` means the MAC is wrong.
     async fn verify_mac(
         &self,
         key: &KeyRef,

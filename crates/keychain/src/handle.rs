@@ -125,15 +125,9 @@ impl Keychain {
     /// `awskms::config_from_uri`).
     pub async fn open(uri: &str) -> Result<Self> {
         let uri = uri.trim();
-        if let Some(path) = uri.strip_prefix("software:") {
-            let path = path.strip_prefix("//").unwrap_or(path);
-            let path = if path.is_empty() {
-                default_keystore_path()?
-            } else {
-                PathBuf::from(path)
-            };
+        if uri.starts_with("software:") {
             return Ok(Self::new(
-                SoftwareBackend::open(SoftwareConfig::new(path)).await?,
+                SoftwareBackend::open(SoftwareConfig::from_uri(uri)?).await?,
             ));
         }
         if uri == "awskms" || uri.starts_with("awskms:") {

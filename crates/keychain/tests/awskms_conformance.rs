@@ -311,6 +311,7 @@ run!(
     lifecycle_enable_disable,
     lifecycle_scheduled_deletion,
     encrypt_symmetric,
+    mac_hmac,
     rotation_asymmetric_unsupported,
 );
 
@@ -324,9 +325,6 @@ known_gap! {
         "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)";
     encrypt_rsa_oaep_4096 => "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
         "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)";
-    mac_hmac => "MAC of an empty message",
-        "AWS KMS takes 1 to 4096 bytes for GenerateMac; the suite asks for a MAC of an empty \
-         message, which the backend refuses before the call (InvalidInput)";
     rotation_automatic => "the next rotation of a 2560-day period",
         "LocalStack keeps the old NextRotationDate when the rotation period changes";
     rotation_on_demand => "the version count did not grow by one",

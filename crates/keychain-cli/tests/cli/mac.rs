@@ -46,3 +46,18 @@ fn mac_with_a_signing_key_is_5() {
     let msg = cli.file("msg", b"m");
     cli.fails(["mac", "k", "--in", arg(&msg)], 5);
 }
+
+/// MACs cover 1 to 4096 bytes, as in AWS KMS, whatever the backend: an empty or a longer
+/// file is invalid input (4).
+#[test]
+fn mac_of_an_empty_or_oversized_file_is_4() {
+    let cli = Cli::new();
+    cli.create("h", "HMAC_256", &[]);
+    let empty = cli.file("empty", b"");
+    let line = cli.fails(["mac", "h", "--in", arg(&empty)], 4);
+    assert!(line.contains("1 to 4096 bytes"), "{line}");
+    let big = cli.file("big", &[0u8; 4097]);
+    cli.fails(["mac", "h", "--in", arg(&big)], 4);
+    let max = cli.file("max", &[0u8; 4096]);
+    cli.ok(["mac", "h", "--in", arg(&max)]);
+}

@@ -42,6 +42,8 @@ const FORMAT: u32 = 1;
 const CIPHERTEXT_MAGIC: &[u8; 4] = b"KCS\x01";
 const DAY: Duration = Duration::from_secs(86_400);
 const DEFAULT_ROTATION_DAYS: u32 = 365;
+/// The longest message a MAC is computed over (the AWS KMS limit).
+const MAX_MAC_MESSAGE: usize = 4096;
 
 /// The source of the current time (replaceable in tests of scheduled deletion and rotation).
 pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
@@ -148,6 +150,18 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(Error::io(format!("replacing {}", path.display()), e));
     }
     sync_dir(dir)
+}
+
+/// MAC messages are 1 to [`MAX_MAC_MESSAGE`] bytes, as in AWS KMS: the software backend
+/// mirrors KMS, so what works here works there.
+fn check_mac_message(message: &[u8]) -> Result<()> {
+    if message.is_empty() || message.len() > MAX_MAC_MESSAGE {
+        return Err(Error::invalid_input(format!(
+            "MACs are computed over 1 to {MAX_MAC_MESSAGE} bytes (as in AWS KMS), not {}",
+            message.len()
+        )));
+    }
+    Ok(())
 }
 
 fn alias_file_name(name: &str) -> String {
@@ -475,6 +489,24 @@ impl Keystore {
         {
             return Ok(m);
         }
+        let (plain, what) = self.read_material(stored, version)?;
+        let material =
+            Arc::new(
+                Material::load(info.spec, plain.expose()).map_err(|e| Error::Corrupted {
+                    what: what.clone(),
+                    message: e.to_string(),
+                })?,
+            );
+        if let Ok(mut m) = self.materials.lock() {
+            m.insert(cache_key, material.clone());
+        }
+        Ok(material)
+    }
+
+    /// The plaintext of material version `version` (PKCS#8 DER or raw key bytes) and the path
+    /// it was read from, after checking the file against the MAC recorded in the metadata.
+    fn read_material(&self, stored: &StoredKey, version: u32) -> Result<(Secret, String)> {
+        let info = &stored.info;
         let path = self.version_path(&info.key_id, version);
         let what = path.display().to_string();
         let pem = fs::read(&path).map_err(|e| {
@@ -504,17 +536,27 @@ impl Keystore {
         let plain = self
             .kek
             .open_pem(&pem, Self::label(info.spec), &self.password, &what)?;
-        let material =
-            Arc::new(
-                Material::load(info.spec, plain.expose()).map_err(|e| Error::Corrupted {
-                    what: what.clone(),
-                    message: e.to_string(),
-                })?,
-            );
-        if let Ok(mut m) = self.materials.lock() {
-            m.insert(cache_key, material.clone());
-        }
-        Ok(material)
+        Ok((plain, what))
+    }
+
+    /// The plaintext material of the key's current version, for a migration (see
+    /// [`super::SoftwareBackend::export_key_material`]). Only an enabled key is exported,
+    /// and only after its material has loaded as a key of its spec.
+    pub(crate) fn export_material(&self, key: &KeyRef) -> Result<Secret> {
+        let stored = self.current(key)?;
+        stored.info.check_enabled()?;
+        let version = stored.info.versions;
+        let (plain, what) = self.read_material(&stored, version)?;
+        Material::load(stored.info.spec, plain.expose()).map_err(|e| Error::Corrupted {
+            what,
+            message: e.to_string(),
+        })?;
+        tracing::warn!(
+            key_id = %stored.info.key_id,
+            version,
+            "plaintext key material exported from the software keystore (migration)"
+        );
+        Ok(plain)
     }
 
     /// Aliases of a key that really point at it (the metadata's list is a hint kept in step
@@ -822,6 +864,7 @@ impl Keystore {
     ) -> Result<Vec<u8>> {
         let stored = self.current(key)?;
         stored.info.check_mac(algorithm)?;
+        check_mac_message(message)?;
         self.material(&stored, stored.info.versions)?.mac(message)
     }
 
@@ -834,6 +877,7 @@ impl Keystore {
     ) -> Result<bool> {
         let stored = self.current(key)?;
         stored.info.check_mac(algorithm)?;
+        check_mac_message(message)?;
         self.material(&stored, stored.info.versions)?
             .verify_mac(message, mac)
     }

@@ -84,6 +84,23 @@ impl SoftwareConfig {
         self.clock = Some(clock);
         self
     }
+
+    /// The configuration a backend URI names: `software:PATH` (also `software://PATH`), or
+    /// `software:` for the default keystore ([`crate::default_keystore_path`]). The password
+    /// comes from `KEYCHAIN_PASSWORD`.
+    pub fn from_uri(uri: &str) -> Result<Self> {
+        let uri = uri.trim();
+        let path = uri.strip_prefix("software:").ok_or_else(|| {
+            Error::invalid_input(format!("{uri:?} is not a software:PATH backend URI"))
+        })?;
+        let path = path.strip_prefix("//").unwrap_or(path);
+        let path = if path.is_empty() {
+            crate::handle::default_keystore_path()?
+        } else {
+            PathBuf::from(path)
+        };
+        Ok(Self::new(path))
+    }
 }
 
 /// The software backend. Cheap to clone; clones share the open keystore.
@@ -134,6 +151,23 @@ impl SoftwareBackend {
     /// The keystore directory.
     pub fn path(&self) -> &Path {
         self.store.root()
+    }
+
+    /// **Dangerous: the private key leaves the keystore in the clear.** The plaintext
+    /// material of the key's current version, for moving the key to another backend (a
+    /// migration to AWS KMS imports it, see `keychain::migrate`): PKCS#8 DER
+    /// (`PrivateKeyInfo`) for RSA, EC and Ed25519 keys, the raw key bytes for symmetric
+    /// (32 bytes) and HMAC keys.
+    ///
+    /// Only the current version is exported (a rotated symmetric key's older versions stay
+    /// in the keystore). A disabled key, or one pending deletion, is refused with
+    /// [`Error::InvalidKeyState`]: exporting is a use of the key. The returned [`Secret`] is
+    /// zeroized when dropped and never printed by `Debug`; drop it as soon as it has been
+    /// wrapped for the destination, and never write it anywhere. Each export is logged (key
+    /// id and version only) at `warn` level.
+    pub async fn export_key_material(&self, key: &KeyRef) -> Result<Secret> {
+        let key = key.clone();
+        self.run(move |s| s.export_material(&key)).await
     }
 
     /// Runs a keystore operation on the blocking pool (file I/O, locks and RSA key generation
