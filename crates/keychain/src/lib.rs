@@ -31,6 +31,7 @@
 //!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
 //! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
 //! - [`software`]: the embedded keystore backend.
+//! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
 
 #![forbid(unsafe_code)]
@@ -51,6 +52,8 @@ pub mod handle;
 pub mod jwt;
 pub mod key;
 pub mod key_ref;
+#[cfg(feature = "aws")]
+pub mod migrate;
 pub mod public_key;
 pub mod secret;
 pub mod signature;

@@ -1,0 +1,900 @@
+//! Moving a key from the software keystore to AWS KMS under the same name, with proof (the
+//! spec's "From Software Keys to AWS KMS", made real). Feature `aws`.
+//!
+//! [`migrate`] imports the software key's material into a new KMS key (BYOK: an `EXTERNAL`
+//! key, the material wrapped locally with the KMS wrapping key) named `alias/NAME`, then
+//! proves that the KMS key is the software key:
+//!
+//! | key | what is proven |
+//! |---|---|
+//! | RSA, EC, Ed25519 signing | the KMS public key equals the software key's; a message signed by KMS verifies with the software key's public key, and one signed by the software key verifies with the KMS public key and with KMS `Verify` (RSA: PKCS#1 v1.5 and PSS) |
+//! | RSA encryption | the public keys are equal; OAEP ciphertexts made to either public key decrypt on the other side |
+//! | EC key agreement | the public keys are equal; KMS `DeriveSharedSecret` with a fresh peer gives the secret a local ECDH computes with the software key's public key |
+//! | HMAC | both sides compute the same MAC of a random message, and each verifies the other's |
+//! | symmetric | KMS ciphertexts are opaque, so equality cannot be observed: it follows from importing exactly the exported bytes. What is proven is that KMS encrypts and decrypts with the imported key. |
+//!
+//! Where KMS refuses the import (a spec it cannot import, a region or policy that does not
+//! allow it), the error says so and offers generate-and-switch: [`MigrateOptions::generate`]
+//! creates a fresh KMS key of the same spec and usage under the name, tests it, and the
+//! report says what must be re-signed or re-encrypted.
+//!
+//! Nothing is lost on failure: the source key is only read, never modified; a failed import
+//! schedules the half-made KMS key for deletion; a failed proof deletes the alias and
+//! schedules the new KMS key for deletion ([`PENDING_DAYS`] days, cancellable), and the
+//! error says what was done.
+//!
+//! ```no_run
+//! # async fn demo() -> keychain::Result<()> {
+//! use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
+//! use keychain::migrate::{MigrateOptions, migrate};
+//! use keychain::{SoftwareBackend, SoftwareConfig};
+//!
+//! let from = SoftwareBackend::open(SoftwareConfig::new("/var/lib/keychain")).await?;
+//! let to = AwsKmsBackend::new(AwsKmsConfig::new().region("us-east-1")).await?;
+//! let report = migrate(&from, &to, "api-signing-key", &MigrateOptions::new()).await?;
+//! for proof in &report.proofs {
+//!     println!("proven: {}", proof.detail);
+//! }
+//! for step in &report.follow_up {
+//!     println!("to do: {step}");
+//! }
+//! # Ok(()) }
+//! ```
+
+use aws_lc_rs::agreement;
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+
+use crate::algorithm::{EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::awskms::{AwsKmsBackend, RESERVED_TAG_PREFIX};
+use crate::backend::Backend;
+use crate::data_key::EncryptionContext;
+use crate::key::{CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
+use crate::key_ref::{KeyRef, validate_alias_name};
+use crate::public_key::PublicKey;
+use crate::secret::Secret;
+use crate::software::{SoftwareBackend, random_bytes};
+use crate::{Error, Result};
+
+/// Days after which a KMS key made by a migration that failed its proof is deleted (the KMS
+/// minimum; `CancelKeyDeletion` brings it back meanwhile).
+pub const PENDING_DAYS: u32 = 7;
+
+/// How to migrate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MigrateOptions {
+    /// Generate-and-switch: create a fresh KMS key of the same spec and usage under the
+    /// name instead of importing the software key's material. The new key has other
+    /// material: what the old key signed, encrypted or MACed must be redone (the report
+    /// says what).
+    pub generate: bool,
+    /// The KMS key's description (default: the source key's, or one naming the source).
+    pub description: Option<String>,
+}
+
+impl MigrateOptions {
+    /// Import, with the default description.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets generate-and-switch.
+    pub fn generate(mut self, generate: bool) -> Self {
+        self.generate = generate;
+        self
+    }
+
+    /// Sets the KMS key's description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// How the KMS key got its material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MigrationMethod {
+    /// The software key's material was imported: the KMS key is the same key.
+    Imported,
+    /// A fresh key was generated in KMS (generate-and-switch): a different key.
+    Generated,
+}
+
+impl MigrationMethod {
+    /// `imported` or `generated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MigrationMethod::Imported => "imported",
+            MigrationMethod::Generated => "generated",
+        }
+    }
+}
+
+impl std::fmt::Display for MigrationMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One check a migration passed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Proof {
+    /// A stable identifier: `alias`, `public-key`, `signature`, `mac`, `oaep`, `ecdh`,
+    /// `round-trip`.
+    pub check: &'static str,
+    /// What was shown, in a sentence.
+    pub detail: String,
+}
+
+/// What [`migrate`] did and proved.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MigrationReport {
+    /// The key name (`alias/NAME` in both backends).
+    pub name: String,
+    /// Imported or generated.
+    pub method: MigrationMethod,
+    /// The software key, as it was (it is not modified).
+    pub source: KeyInfo,
+    /// The new KMS key.
+    pub destination: KeyInfo,
+    /// The checks passed.
+    pub proofs: Vec<Proof>,
+    /// What the proofs cannot show, and other remarks.
+    pub notes: Vec<String>,
+    /// What the user must still do.
+    pub follow_up: Vec<String>,
+}
+
+/// Moves the software key `name` (`NAME` or `alias/NAME`) to AWS KMS under the same name and
+/// proves the result (see the [module documentation](self)).
+///
+/// Errors: the source key missing is [`Error::NotFound`]; disabled or pending deletion,
+/// [`Error::InvalidKeyState`]; the name taken in KMS, [`Error::AlreadyExists`]; an import
+/// KMS refuses keeps its kind and says that `generate` is the way out; a failed proof is
+/// [`Error::Crypto`] (the new key's alias deleted and the key scheduled for deletion, as the
+/// message says).
+pub async fn migrate(
+    from: &SoftwareBackend,
+    to: &AwsKmsBackend,
+    name: &str,
+    options: &MigrateOptions,
+) -> Result<MigrationReport> {
+    let name = name.trim();
+    let name = name.strip_prefix("alias/").unwrap_or(name);
+    validate_alias_name(name)?;
+    let alias = format!("alias/{name}");
+    let src = KeyRef::alias(name)?;
+
+    let source = from.describe_key(&src).await?;
+    source.check_enabled()?;
+    let spec = source.spec;
+    if !to.capabilities().key_specs.contains(&spec) {
+        return Err(Error::unsupported(
+            to.name(),
+            format!("{spec} keys, so {alias} cannot move there"),
+        ));
+    }
+    match to.describe_key(&src).await {
+        Ok(existing) => {
+            return Err(Error::AlreadyExists {
+                what: format!(
+                    "{alias} in AWS KMS (key {}); a migration never replaces a key: delete \
+                     that alias or migrate under another name",
+                    existing.key_id
+                ),
+            });
+        }
+        Err(Error::NotFound { .. }) => {}
+        Err(e) => return Err(e),
+    }
+
+    let mut notes = Vec::new();
+    let mut request = CreateKeyRequest::new(spec)
+        .name(name)
+        .usage(source.usage)
+        .description(match &options.description {
+            Some(d) => d.clone(),
+            None if !source.description.is_empty() => source.description.clone(),
+            None => format!(
+                "migrated from the keychain software keystore (key {})",
+                source.key_id
+            ),
+        });
+    for (k, v) in &source.tags {
+        if k.starts_with(RESERVED_TAG_PREFIX) {
+            notes.push(format!(
+                "tag {k} not copied: the prefix {RESERVED_TAG_PREFIX} is reserved in AWS KMS"
+            ));
+        } else {
+            request = request.tag(k, v);
+        }
+    }
+
+    let method = if options.generate {
+        MigrationMethod::Generated
+    } else {
+        MigrationMethod::Imported
+    };
+    let created = match method {
+        MigrationMethod::Generated => to.create_key(&request).await?,
+        MigrationMethod::Imported => {
+            let material = from.export_key_material(&src).await?;
+            let imported = to.import_key(&request, &material, None).await;
+            drop(material);
+            imported.map_err(|e| offer_generate(e, &alias))?
+        }
+    };
+    let dst = KeyRef::key_id(&created.key_id)?;
+
+    let proven = async {
+        let mut proofs = vec![check_alias(to, &src, &created.key_id).await?];
+        let mut extra = match method {
+            MigrationMethod::Imported => prove_same_key(from, &src, to, &dst, &source).await?,
+            MigrationMethod::Generated => self_test(to, &dst, &source).await?,
+        };
+        proofs.append(&mut extra.0);
+        notes.append(&mut extra.1);
+        Ok::<_, Error>(proofs)
+    }
+    .await;
+    let proofs = match proven {
+        Ok(p) => p,
+        Err(e) => return Err(discard(to, &alias, &created.key_id, e).await),
+    };
+    let destination = to.describe_key(&dst).await?;
+    let follow_up = follow_up(&source, &alias, method);
+    Ok(MigrationReport {
+        name: name.to_string(),
+        method,
+        source,
+        destination,
+        proofs,
+        notes,
+        follow_up,
+    })
+}
+
+/// Whether KMS refused the import itself (so generating a key there may still work).
+fn import_refused(err: &Error) -> bool {
+    match err {
+        Error::Unsupported { .. } => true,
+        Error::AccessDenied { operation, .. } => {
+            operation.contains("Import") || operation.contains("CreateKey")
+        }
+        Error::InvalidInput { message } => message.contains("rejected by AWS KMS"),
+        _ => false,
+    }
+}
+
+/// Adds the generate-and-switch offer to an import KMS refused.
+fn offer_generate(err: Error, alias: &str) -> Error {
+    if !import_refused(&err) {
+        return err;
+    }
+    with_note(
+        err,
+        &format!(
+            "importing the software key's material into AWS KMS is not possible here; to \
+             switch anyway, migrate with generate (CLI: --generate): a fresh KMS key of the \
+             same spec under {alias}, whose signatures, ciphertexts and MACs differ from the \
+             old key's, so those must be redone"
+        ),
+    )
+}
+
+/// Deletes the alias and schedules the key for deletion after a failed proof; the error
+/// says what happened to each.
+async fn discard(to: &AwsKmsBackend, alias: &str, key_id: &str, err: Error) -> Error {
+    let alias_note = match to.delete_alias(alias).await {
+        Ok(()) => format!("{alias} was deleted"),
+        Err(e) => format!("{alias} could NOT be deleted ({e}); delete it by hand"),
+    };
+    let key_note = match KeyRef::key_id(key_id) {
+        Ok(k) => match to.schedule_key_deletion(&k, PENDING_DAYS).await {
+            Ok(_) => {
+                format!("the new KMS key {key_id} is scheduled for deletion in {PENDING_DAYS} days")
+            }
+            Err(e) => format!(
+                "the new KMS key {key_id} could NOT be scheduled for deletion ({e}); delete \
+                 it by hand"
+            ),
+        },
+        Err(e) => format!("the new KMS key {key_id:?} is unusable as a reference ({e})"),
+    };
+    tracing::warn!(
+        key_id,
+        alias,
+        "migration proof failed: {alias_note}; {key_note}"
+    );
+    with_note(
+        err,
+        &format!(
+            "the migration is undone: {alias_note}, {key_note}; the software key is unchanged"
+        ),
+    )
+}
+
+/// Appends a note to an error's message, keeping its kind.
+fn with_note(err: Error, note: &str) -> Error {
+    let add = |m: String| format!("{m} ({note})");
+    match err {
+        Error::NotFound { key } => Error::NotFound { key: add(key) },
+        Error::AlreadyExists { what } => Error::AlreadyExists { what: add(what) },
+        Error::AccessDenied { operation, message } => Error::AccessDenied {
+            operation,
+            message: add(message),
+        },
+        Error::WrongPassword { keystore } => Error::WrongPassword {
+            keystore: add(keystore),
+        },
+        Error::Throttled { operation, message } => Error::Throttled {
+            operation,
+            message: add(message),
+        },
+        Error::Timeout { operation } => Error::Timeout {
+            operation: add(operation),
+        },
+        Error::InvalidKeyUsage { key, message } => Error::InvalidKeyUsage {
+            key,
+            message: add(message),
+        },
+        Error::InvalidKeyState {
+            key,
+            state,
+            message,
+        } => Error::InvalidKeyState {
+            key,
+            state,
+            message: add(message),
+        },
+        Error::Unsupported { backend, operation } => Error::Unsupported {
+            backend,
+            operation: add(operation),
+        },
+        Error::InvalidInput { message } => Error::InvalidInput {
+            message: add(message),
+        },
+        Error::Crypto { message } => Error::Crypto {
+            message: add(message),
+        },
+        Error::Corrupted { what, message } => Error::Corrupted {
+            what,
+            message: add(message),
+        },
+        Error::Io { context, source } => Error::Io {
+            context: add(context),
+            source,
+        },
+        Error::Backend {
+            backend,
+            operation,
+            code,
+            message,
+            retryable,
+        } => Error::Backend {
+            backend,
+            operation,
+            code,
+            message: add(message),
+            retryable,
+        },
+    }
+}
+
+/// A failed proof.
+fn disproved(check: &str, what: impl std::fmt::Display) -> Error {
+    Error::crypto(format!("migration proof failed ({check}): {what}"))
+}
+
+/// A short fingerprint of a public key for messages: SHA-256 of the SPKI, first 8 bytes.
+fn fingerprint(pk: &PublicKey) -> String {
+    crate::algorithm::Hash::Sha256.digest(pk.to_der())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `alias/NAME` in KMS names the new key.
+async fn check_alias(to: &AwsKmsBackend, alias: &KeyRef, key_id: &str) -> Result<Proof> {
+    let info = to.describe_key(alias).await?;
+    if info.key_id != key_id {
+        return Err(disproved(
+            "alias",
+            format!(
+                "{alias} names KMS key {}, not the new key {key_id}",
+                info.key_id
+            ),
+        ));
+    }
+    Ok(Proof {
+        check: "alias",
+        detail: format!("{alias} in AWS KMS names the new key {key_id}"),
+    })
+}
+
+/// The algorithms a signing proof uses: both RSA paddings, else the spec's default.
+fn proof_algorithms(spec: KeySpec) -> Vec<SigningAlgorithm> {
+    match spec.family() {
+        KeyFamily::Rsa(_) => vec![
+            SigningAlgorithm::RsassaPkcs1V15Sha256,
+            SigningAlgorithm::RsassaPssSha256,
+        ],
+        _ => spec.default_signing_algorithm().into_iter().collect(),
+    }
+}
+
+/// The ECDH curve of a KEY_AGREEMENT key.
+fn ecdh_algorithm(spec: KeySpec) -> Result<&'static agreement::Algorithm> {
+    match spec.family() {
+        KeyFamily::Ec(Curve::P256) => Ok(&agreement::ECDH_P256),
+        KeyFamily::Ec(Curve::P384) => Ok(&agreement::ECDH_P384),
+        KeyFamily::Ec(Curve::P521) => Ok(&agreement::ECDH_P521),
+        _ => Err(Error::invalid_input(format!(
+            "{spec} keys do not do key agreement"
+        ))),
+    }
+}
+
+/// ECDH: KMS derives the secret of its key and a fresh peer; the peer derives it locally
+/// with `expected`, the public key the KMS key should have. Equal secrets prove KMS holds
+/// the private half of `expected`.
+async fn ecdh_matches(
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    spec: KeySpec,
+    expected: &PublicKey,
+) -> Result<bool> {
+    let alg = ecdh_algorithm(spec)?;
+    let failed = |_| Error::crypto("local ECDH failed");
+    let peer = agreement::PrivateKey::generate(alg).map_err(failed)?;
+    let peer_der: PublicKeyX509Der<'static> = peer
+        .compute_public_key()
+        .map_err(failed)?
+        .as_der()
+        .map_err(failed)?;
+    let peer_public = PublicKey::from_der(peer_der.as_ref())?;
+    let from_kms = to.derive_shared_secret(dst, &peer_public).await?;
+    let local = agreement::agree(
+        &peer,
+        agreement::UnparsedPublicKey::new(alg, expected.raw_key()),
+        Error::crypto("local ECDH with the expected public key failed"),
+        |s| Ok(Secret::new(s.to_vec())),
+    )?;
+    Ok(from_kms == local)
+}
+
+/// A random message (and its digest, for algorithms that sign digests) for a proof.
+struct ProofMessage {
+    raw: Vec<u8>,
+    digest: Vec<u8>,
+}
+
+impl ProofMessage {
+    fn new() -> Result<Self> {
+        Ok(ProofMessage {
+            raw: random_bytes(64)?,
+            digest: Vec::new(),
+        })
+    }
+
+    fn for_algorithm(&mut self, alg: SigningAlgorithm) -> Message<'_> {
+        if alg.accepts_digest() {
+            self.digest = alg.hash().digest(&self.raw);
+            Message::Digest(&self.digest)
+        } else {
+            Message::Raw(&self.raw)
+        }
+    }
+}
+
+/// The name of what a proof signs (for messages).
+fn signed_what(m: Message<'_>) -> &'static str {
+    match m {
+        Message::Digest(_) => "digest",
+        Message::Raw(_) => "message",
+    }
+}
+
+/// The proofs that the KMS key is the software key (import).
+async fn prove_same_key(
+    from: &SoftwareBackend,
+    src: &KeyRef,
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    source: &KeyInfo,
+) -> Result<(Vec<Proof>, Vec<String>)> {
+    let spec = source.spec;
+    let mut proofs = Vec::new();
+    let mut notes = Vec::new();
+
+    if spec.is_asymmetric() {
+        let source_pk = from.public_key(src).await?;
+        let kms_pk = to.public_key(dst).await?;
+        if kms_pk.to_der() != source_pk.to_der() {
+            return Err(disproved(
+                "public-key",
+                format!(
+                    "the KMS public key ({}) differs from the software key's ({})",
+                    fingerprint(&kms_pk),
+                    fingerprint(&source_pk)
+                ),
+            ));
+        }
+        proofs.push(Proof {
+            check: "public-key",
+            detail: format!(
+                "the KMS public key equals the software key's (SPKI SHA-256 {}…)",
+                fingerprint(&kms_pk)
+            ),
+        });
+        match source.usage {
+            KeyUsage::SignVerify => {
+                for alg in proof_algorithms(spec) {
+                    let mut pm = ProofMessage::new()?;
+                    let m = pm.for_algorithm(alg);
+                    let what = signed_what(m);
+                    let by_kms = to.sign(dst, m, alg).await?;
+                    if !source_pk.verify(m, &by_kms, alg)? {
+                        return Err(disproved(
+                            "signature",
+                            format!(
+                                "a {alg} signature by KMS does not verify with the software \
+                                 key's public key"
+                            ),
+                        ));
+                    }
+                    let by_source = from.sign(src, m, alg).await?;
+                    if !kms_pk.verify(m, &by_source, alg)? {
+                        return Err(disproved(
+                            "signature",
+                            format!(
+                                "a {alg} signature by the software key does not verify with \
+                                 the KMS public key"
+                            ),
+                        ));
+                    }
+                    if !to.verify(dst, m, &by_source, alg).await? {
+                        return Err(disproved(
+                            "signature",
+                            format!("KMS Verify refuses the software key's {alg} signature"),
+                        ));
+                    }
+                    proofs.push(Proof {
+                        check: "signature",
+                        detail: format!(
+                            "{alg}: a random {what} signed by KMS verifies with the software \
+                             key's public key, and one signed by the software key verifies \
+                             with the KMS public key and with KMS Verify"
+                        ),
+                    });
+                }
+            }
+            KeyUsage::EncryptDecrypt => {
+                let alg = EncryptionAlgorithm::RsaesOaepSha256;
+                let none = EncryptionContext::new();
+                let plaintext = Secret::new(random_bytes(32)?);
+                let to_source = source_pk.encrypt(plaintext.expose(), alg)?;
+                if to.decrypt(Some(dst), &to_source, alg, &none).await? != plaintext {
+                    return Err(disproved(
+                        "oaep",
+                        "KMS does not decrypt a ciphertext made to the software key's public key",
+                    ));
+                }
+                let to_kms = kms_pk.encrypt(plaintext.expose(), alg)?;
+                if from.decrypt(Some(src), &to_kms, alg, &none).await? != plaintext {
+                    return Err(disproved(
+                        "oaep",
+                        "the software key does not decrypt a ciphertext made to the KMS \
+                         public key",
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "oaep",
+                    detail: format!(
+                        "{alg}: random bytes encrypted to the software key's public key \
+                         decrypt in KMS, and bytes encrypted to the KMS public key decrypt \
+                         with the software key"
+                    ),
+                });
+            }
+            KeyUsage::KeyAgreement => {
+                if !ecdh_matches(to, dst, spec, &source_pk).await? {
+                    return Err(disproved(
+                        "ecdh",
+                        "KMS DeriveSharedSecret and local ECDH with the software key's public \
+                         key disagree",
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "ecdh",
+                    detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret \
+                             the peer derives with the software key's public key"
+                        .into(),
+                });
+            }
+            KeyUsage::GenerateVerifyMac => {}
+        }
+        return Ok((proofs, notes));
+    }
+
+    match spec.family() {
+        KeyFamily::Hmac(alg) => {
+            let message = random_bytes(64)?;
+            let by_source = from.generate_mac(src, &message, alg).await?;
+            let by_kms = to.generate_mac(dst, &message, alg).await?;
+            if by_source != by_kms {
+                return Err(disproved(
+                    "mac",
+                    format!("KMS and the software key compute different {alg} MACs"),
+                ));
+            }
+            if !to.verify_mac(dst, &message, &by_source, alg).await? {
+                return Err(disproved(
+                    "mac",
+                    "KMS VerifyMac refuses the software key's MAC",
+                ));
+            }
+            if !from.verify_mac(src, &message, &by_kms, alg).await? {
+                return Err(disproved(
+                    "mac",
+                    "the software key refuses the MAC made by KMS",
+                ));
+            }
+            proofs.push(Proof {
+                check: "mac",
+                detail: format!(
+                    "{alg}: KMS and the software key compute the same MAC of a random \
+                     message, and each verifies the other's"
+                ),
+            });
+        }
+        KeyFamily::Symmetric => {
+            proofs.push(round_trip(to, dst).await?);
+            notes.push(format!(
+                "equality with the software key cannot be observed: KMS ciphertexts are \
+                 opaque and KMS never returns key material; it follows from importing exactly \
+                 the bytes of the software key's version {} (KMS binds a key to the first \
+                 material imported into it and refuses other material later with \
+                 IncorrectKeyMaterialException)",
+                source.versions
+            ));
+        }
+        _ => {}
+    }
+    Ok((proofs, notes))
+}
+
+/// KMS encrypts and decrypts random bytes with the key.
+async fn round_trip(to: &AwsKmsBackend, dst: &KeyRef) -> Result<Proof> {
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let context: EncryptionContext = [("purpose".to_string(), "keychain-migration".to_string())]
+        .into_iter()
+        .collect();
+    let plaintext = Secret::new(random_bytes(32)?);
+    let ciphertext = to.encrypt(dst, plaintext.expose(), alg, &context).await?;
+    if to.decrypt(Some(dst), &ciphertext, alg, &context).await? != plaintext {
+        return Err(disproved(
+            "round-trip",
+            "KMS does not decrypt its own ciphertext to the plaintext",
+        ));
+    }
+    Ok(Proof {
+        check: "round-trip",
+        detail: "KMS encrypts random bytes with the new key and decrypts them back".into(),
+    })
+}
+
+/// Generate-and-switch: the new key works (it is, by design, not the software key).
+async fn self_test(
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    source: &KeyInfo,
+) -> Result<(Vec<Proof>, Vec<String>)> {
+    let spec = source.spec;
+    let mut proofs = Vec::new();
+    let notes = vec![format!(
+        "the KMS key was generated in KMS: it is a new {spec} key, not the software key"
+    )];
+    match (source.usage, spec.family()) {
+        (KeyUsage::SignVerify, _) => {
+            let kms_pk = to.public_key(dst).await?;
+            for alg in proof_algorithms(spec) {
+                let mut pm = ProofMessage::new()?;
+                let m = pm.for_algorithm(alg);
+                let signature = to.sign(dst, m, alg).await?;
+                if !kms_pk.verify(m, &signature, alg)? {
+                    return Err(disproved(
+                        "signature",
+                        format!("a {alg} signature by KMS does not verify with its public key"),
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "signature",
+                    detail: format!(
+                        "{alg}: a random {} signed by the new key verifies with its public key",
+                        signed_what(m)
+                    ),
+                });
+            }
+        }
+        (KeyUsage::EncryptDecrypt, KeyFamily::Symmetric) => proofs.push(round_trip(to, dst).await?),
+        (KeyUsage::EncryptDecrypt, _) => {
+            let alg = EncryptionAlgorithm::RsaesOaepSha256;
+            let kms_pk = to.public_key(dst).await?;
+            let plaintext = Secret::new(random_bytes(32)?);
+            let ciphertext = kms_pk.encrypt(plaintext.expose(), alg)?;
+            let none = EncryptionContext::new();
+            if to.decrypt(Some(dst), &ciphertext, alg, &none).await? != plaintext {
+                return Err(disproved(
+                    "oaep",
+                    "KMS does not decrypt a ciphertext made to its public key",
+                ));
+            }
+            proofs.push(Proof {
+                check: "oaep",
+                detail: format!(
+                    "{alg}: random bytes encrypted to the new public key decrypt in KMS"
+                ),
+            });
+        }
+        (KeyUsage::KeyAgreement, _) => {
+            let kms_pk = to.public_key(dst).await?;
+            if !ecdh_matches(to, dst, spec, &kms_pk).await? {
+                return Err(disproved(
+                    "ecdh",
+                    "KMS DeriveSharedSecret disagrees with local ECDH on its public key",
+                ));
+            }
+            proofs.push(Proof {
+                check: "ecdh",
+                detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret the \
+                         peer derives with the new public key"
+                    .into(),
+            });
+        }
+        (KeyUsage::GenerateVerifyMac, _) => {
+            let alg: MacAlgorithm = spec
+                .mac_algorithms()
+                .first()
+                .copied()
+                .ok_or_else(|| Error::invalid_input(format!("{spec} keys make no MACs")))?;
+            let message = random_bytes(64)?;
+            let mac = to.generate_mac(dst, &message, alg).await?;
+            if !to.verify_mac(dst, &message, &mac, alg).await? {
+                return Err(disproved("mac", "KMS VerifyMac refuses its own MAC"));
+            }
+            proofs.push(Proof {
+                check: "mac",
+                detail: format!("{alg}: the new key makes a MAC that KMS verifies"),
+            });
+        }
+    }
+    Ok((proofs, notes))
+}
+
+/// What the user must still do.
+fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod) -> Vec<String> {
+    let mut steps = Vec::new();
+    let symmetric = source.spec.family() == KeyFamily::Symmetric;
+    match method {
+        MigrationMethod::Imported if symmetric => {
+            steps.push(format!(
+                "ciphertexts made by the software keystore (including `keychain encrypt` \
+                 files) are in keychain's own format and do not decrypt in AWS KMS, even \
+                 with the same key material: decrypt them with the software keystore and \
+                 encrypt them again under {alias} in AWS KMS"
+            ));
+            if source.versions > 1 {
+                steps.push(format!(
+                    "only the current version ({}) of the software key was imported; what \
+                     older versions encrypted decrypts only with the software keystore",
+                    source.versions
+                ));
+            }
+        }
+        MigrationMethod::Imported => {}
+        MigrationMethod::Generated => match source.usage {
+            KeyUsage::SignVerify => {
+                steps.push(format!(
+                    "the new key has a new public key: publish it (`keychain pubkey {alias}`) \
+                     to every verifier"
+                ));
+                steps.push(
+                    "signatures made by the software key do not verify with the new key: \
+                     re-sign what must verify with it (certificates, tokens, artifacts) and \
+                     keep trusting the old public key until they are replaced"
+                        .into(),
+                );
+            }
+            KeyUsage::EncryptDecrypt if symmetric => steps.push(format!(
+                "data encrypted under the software key does not decrypt with the new key: \
+                 decrypt it with the software keystore and encrypt it again under {alias} in \
+                 AWS KMS"
+            )),
+            KeyUsage::EncryptDecrypt => steps.push(format!(
+                "senders must encrypt to the new public key (`keychain pubkey {alias}`); \
+                 what was encrypted to the old public key decrypts only with the software \
+                 key"
+            )),
+            KeyUsage::GenerateVerifyMac => steps.push(
+                "MACs made by the software key do not verify with the new key: compute them \
+                 again with the new key"
+                    .into(),
+            ),
+            KeyUsage::KeyAgreement => steps.push(format!(
+                "peers must use the new public key (`keychain pubkey {alias}`); secrets \
+                 agreed with the old key cannot be derived with the new one"
+            )),
+        },
+    }
+    steps.push(format!(
+        "point users of {alias} at AWS KMS (an awskms backend URI, or KEYCHAIN_BACKEND)"
+    ));
+    steps.push(format!(
+        "the software key is unchanged{}: once nothing uses it, disable it and schedule its \
+         deletion in the software keystore",
+        if method == MigrationMethod::Imported {
+            " and holds a second copy of the key material"
+        } else {
+            ""
+        }
+    ));
+    steps
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_imports_offer_generate_and_others_do_not() {
+        let refused = Error::invalid_input(
+            "CreateKey on alias/x rejected by AWS KMS (ValidationException): bad spec",
+        );
+        let e = offer_generate(refused, "alias/x");
+        assert!(matches!(e, Error::InvalidInput { .. }));
+        assert!(e.to_string().contains("--generate"), "{e}");
+        let e = offer_generate(
+            Error::unsupported("awskms", "ImportKeyMaterial on alias/x"),
+            "alias/x",
+        );
+        assert!(e.to_string().contains("generate"), "{e}");
+        let taken = Error::AlreadyExists {
+            what: "alias/x".into(),
+        };
+        assert!(
+            !offer_generate(taken, "alias/x")
+                .to_string()
+                .contains("generate")
+        );
+        let local = Error::invalid_input("the key material is not a P-256 PKCS#8 private key");
+        assert!(
+            !offer_generate(local, "alias/x")
+                .to_string()
+                .contains("generate")
+        );
+    }
+
+    #[test]
+    fn notes_keep_the_error_kind() {
+        let e = with_note(Error::crypto("mismatch"), "undone");
+        assert!(matches!(e, Error::Crypto { .. }));
+        assert_eq!(e.to_string(), "cryptographic failure: mismatch (undone)");
+    }
+
+    #[test]
+    fn follow_up_says_what_to_redo() {
+        let mut info = KeyInfo::new("id", KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
+        info.versions = 3;
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported).join("\n");
+        assert!(steps.contains("encrypt them again"), "{steps}");
+        assert!(steps.contains("version (3)"), "{steps}");
+        let info = KeyInfo::new("id", KeySpec::EccNistP256, KeyUsage::SignVerify);
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Generated).join("\n");
+        assert!(steps.contains("re-sign"), "{steps}");
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported).join("\n");
+        assert!(!steps.contains("re-sign"), "{steps}");
+        assert!(steps.contains("second copy"), "{steps}");
+    }
+}
