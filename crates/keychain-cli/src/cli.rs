@@ -27,8 +27,9 @@ use crate::exit;
     after_long_help = exit::help_text(),
 )]
 pub struct Cli {
-    /// The backend: `software:PATH` (a local keystore directory). Default: the software
-    /// keystore at $KEYCHAIN_HOME, else the user data directory.
+    /// The backend: `software:PATH` (a local keystore directory) or AWS KMS (`awskms`,
+    /// `awskms://HOST:PORT/?region=R`, `awskms:?endpoint=URL&region=R`). Default: the
+    /// software keystore at $KEYCHAIN_HOME, else the user data directory.
     #[arg(
         long,
         global = true,
@@ -79,6 +80,12 @@ pub enum Command {
     /// X.509: a root CA from a key, certificates from a CSR or a key, CSRs, and CRLs.
     #[command(subcommand)]
     Cert(CertCommand),
+    /// Move a software key to AWS KMS under the same name, with proof: its material is
+    /// imported and the KMS key shown to be the same key (same public key, signatures and
+    /// MACs that verify across). Where KMS cannot import it, --generate makes a fresh KMS key
+    /// of the same spec instead. The source key is never modified.
+    #[cfg(feature = "aws")]
+    Migrate(MigrateArgs),
 }
 
 /// `keychain key …`
@@ -303,6 +310,31 @@ pub struct SignArgs {
     /// time) that `keychain verify-bundle` checks offline.
     #[arg(long, value_name = "FILE", conflicts_with = "digest")]
     pub bundle: Option<PathBuf>,
+}
+
+/// `keychain migrate`
+#[cfg(feature = "aws")]
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The key's name: alias/NAME in the software keystore, and in AWS KMS afterwards.
+    pub name: String,
+    /// The source keystore: software:PATH (software: for the default one). Its password
+    /// comes from KEYCHAIN_PASSWORD.
+    #[arg(long, value_name = "URI")]
+    pub from: String,
+    /// The destination: an AWS KMS backend URI (awskms, awskms://HOST:PORT/?region=R,
+    /// awskms:?endpoint=URL&region=R). Credentials come from the environment, a profile or a
+    /// role.
+    #[arg(long, value_name = "URI")]
+    pub to: String,
+    /// Generate-and-switch: create a fresh KMS key of the same spec and usage under the name
+    /// instead of importing (for when KMS cannot import the key). It is a different key: the
+    /// output says what must be re-signed or re-encrypted.
+    #[arg(long)]
+    pub generate: bool,
+    /// The KMS key's description (default: the software key's).
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
 }
 
 /// `keychain verify-bundle`

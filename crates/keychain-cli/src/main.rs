@@ -1,7 +1,7 @@
 //! `keychain`: the command line of the keychain library. Keys whose private material stays in
-//! a backend (a local encrypted keystore by default, AWS KMS later): create and manage them,
+//! a backend (a local encrypted keystore by default, or AWS KMS): create and manage them,
 //! sign and verify, encrypt and decrypt, compute MACs, export public keys, sign and verify
-//! JWTs, and run an X.509 certificate authority.
+//! JWTs, run an X.509 certificate authority, and migrate software keys to AWS KMS.
 //!
 //! Errors are one line on stderr, `keychain: error: <message>`, and a distinct exit code per
 //! kind of failure (with `--json`, an `{"error": {…}}` object is printed on stdout as well):

@@ -7,6 +7,8 @@ mod crypt;
 mod jwt;
 mod key;
 mod mac;
+#[cfg(feature = "aws")]
+mod migrate;
 mod pubkey;
 mod sign;
 
@@ -53,6 +55,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     // Offline commands need no backend (and no password).
     let cli = match cli.command {
         Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),
+        // Two backends of its own (--from, --to), none from --backend.
+        #[cfg(feature = "aws")]
+        Command::Migrate(args) => return migrate::run(&Output::new(cli.json), args).await,
         _ => cli,
     };
     let ctx = Context {
@@ -72,6 +77,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Jwt(cmd) => jwt::run(&ctx, cmd).await,
         Command::Jwks(args) => jwt::jwks(&ctx, args).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
+        #[cfg(feature = "aws")]
+        Command::Migrate(args) => migrate::run(&ctx.out, args).await,
     };
     // Release the backend whatever happened; the command's own error is the one to report.
     let closed = ctx.keychain.close().await;

@@ -1,8 +1,10 @@
 //! End-to-end tests of the `keychain` binary: each test runs the built binary against its own
-//! temporary software keystore, and signatures, tokens and certificates are judged by OpenSSL,
-//! Python `cryptography` and PyJWT, not by keychain itself.
+//! temporary software keystore (the `awskms` tests against LocalStack as well), and
+//! signatures, tokens and certificates are judged by OpenSSL, Python `cryptography`, PyJWT
+//! and boto3, not by keychain itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod awskms;
 mod bundle;
 mod cert;
 mod crypt;

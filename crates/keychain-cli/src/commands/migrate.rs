@@ -1,0 +1,87 @@
+//! `keychain migrate`: a software key moved to AWS KMS under its name, with proof. The work is
+//! `keychain::migrate`; this opens the two backends and prints the report.
+
+use keychain::awskms::{AwsKmsBackend, config_from_uri};
+use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
+use keychain::{Backend, Error, Result, SoftwareBackend, SoftwareConfig};
+use serde_json::json;
+
+use super::Outcome;
+use crate::cli::MigrateArgs;
+use crate::output::{Output, key_json};
+
+/// Runs `keychain migrate`.
+pub async fn run(out: &Output, args: MigrateArgs) -> Result<Outcome> {
+    if !args.from.trim().starts_with("software:") {
+        return Err(Error::invalid_input(format!(
+            "--from {:?}: migrate moves keys out of a software keystore (software:PATH)",
+            args.from
+        )));
+    }
+    let to_uri = args.to.trim();
+    if !(to_uri == "awskms" || to_uri.starts_with("awskms:")) {
+        return Err(Error::invalid_input(format!(
+            "--to {:?}: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
+             awskms:?endpoint=URL&region=R)",
+            args.to
+        )));
+    }
+    let from = SoftwareBackend::open(SoftwareConfig::from_uri(&args.from)?).await?;
+    let to = AwsKmsBackend::new(config_from_uri(to_uri)?).await?;
+    let mut options = MigrateOptions::new().generate(args.generate);
+    if let Some(d) = args.description {
+        options = options.description(d);
+    }
+    let result = migrate(&from, &to, &args.name, &options).await;
+    // Release both backends whatever happened; the migration's own error is the one to report.
+    let closed = (from.close().await, to.close().await);
+    let report = result?;
+    closed.0?;
+    closed.1?;
+    out.emit(&human(&report), &report_json(&report))?;
+    Ok(Outcome::Success)
+}
+
+fn report_json(r: &MigrationReport) -> serde_json::Value {
+    json!({
+        "name": r.name,
+        "alias": format!("alias/{}", r.name),
+        "method": r.method.as_str(),
+        "source": key_json(&r.source),
+        "destination": key_json(&r.destination),
+        "proofs": r.proofs.iter().map(|p| json!({"check": p.check, "detail": p.detail})).collect::<Vec<_>>(),
+        "notes": r.notes,
+        "follow_up": r.follow_up,
+    })
+}
+
+fn human(r: &MigrationReport) -> String {
+    let d = &r.destination;
+    let how = match r.method {
+        MigrationMethod::Imported => {
+            format!("the material of software key {} imported", r.source.key_id)
+        }
+        MigrationMethod::Generated => format!(
+            "a NEW key generated in KMS (generate-and-switch) to replace software key {}",
+            r.source.key_id
+        ),
+    };
+    let mut s = format!(
+        "migrated alias/{} to AWS KMS: key {} ({}, {}), {how}\n",
+        r.name, d.key_id, d.spec, d.usage
+    );
+    s.push_str("proven:\n");
+    for p in &r.proofs {
+        s.push_str(&format!("  ok  {}\n", p.detail));
+    }
+    for n in &r.notes {
+        s.push_str(&format!("note: {n}\n"));
+    }
+    if !r.follow_up.is_empty() {
+        s.push_str("to do:\n");
+        for f in &r.follow_up {
+            s.push_str(&format!("  - {f}\n"));
+        }
+    }
+    s
+}
