@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::Client;
-use aws_sdk_kms::config::retry::RetryConfig;
+use aws_sdk_kms::config::retry::{RetryConfig, RetryPartition, TokenBucket};
 use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{Credentials, Region};
 
@@ -22,6 +22,27 @@ pub(crate) fn retry_config(config: &AwsKmsConfig) -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(config.max_attempts)
         .with_initial_backoff(config.initial_backoff)
+}
+
+/// The retry partition of a client: its own, with no retry quota.
+///
+/// By default every KMS client of the process shares one token bucket per region (the SDK's
+/// "retry quota", 500 tokens, 5 per throttled retry, 10 per timeout or 5xx, given back only
+/// by successes). Under sustained throttling it empties, and calls then fail after fewer
+/// attempts than configured, however many were allowed — and one busy backend would drain
+/// it for every other in the process. The budget of a call is `max_attempts` within
+/// `operation_timeout`, with exponential backoff and jitter; nothing else cuts it short
+/// (`crates/keychain/tests/awskms_fault_proxy.rs`: 1 000 operations under 30 % throttling
+/// all succeed).
+pub(crate) fn retry_partition() -> RetryPartition {
+    RetryPartition::custom("keychain-awskms")
+        .token_bucket(TokenBucket::unlimited())
+        .build()
+}
+
+/// The KMS client configuration of an SDK configuration, with our retry partition.
+pub(crate) fn kms_config(sdk_config: &SdkConfig) -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::config::Builder::from(sdk_config).retry_partition(retry_partition())
 }
 
 /// The timeout policy: whole call, each attempt, and connect.
@@ -93,7 +114,8 @@ pub(crate) async fn build_client(
             )
         })?;
     check_region(&region)?;
-    Ok((Client::new(&sdk_config), region, Some(sdk_config)))
+    let client = Client::from_conf(kms_config(&sdk_config).build());
+    Ok((client, region, Some(sdk_config)))
 }
 
 /// The base client and, lazily, one client per other region a key reference names.
@@ -153,7 +175,7 @@ impl Clients {
             // From the SDK configuration when we have it: a client rebuilt from another
             // client's config keeps signing for the original region.
             let builder = match &self.sdk_config {
-                Some(sdk) => aws_sdk_kms::config::Builder::from(sdk),
+                Some(sdk) => kms_config(sdk),
                 None => self.base.config().to_builder(),
             };
             Client::from_conf(builder.region(Region::new(region.to_string())).build())
@@ -195,6 +217,24 @@ mod tests {
         assert_eq!(authority("http://localhost:4566"), "localhost:4566");
         assert_eq!(authority("https://kms.example:443/x"), "kms.example:443");
         assert_eq!(authority("localhost:4566"), "localhost:4566");
+    }
+
+    #[tokio::test]
+    async fn every_client_has_a_retry_partition_without_quota() {
+        let config = AwsKmsConfig::new()
+            .region("us-east-1")
+            .endpoint("http://127.0.0.1:9")
+            .static_credentials("AKIDEXAMPLE", "secret", None);
+        let (client, region, sdk) = build_client(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let partition = |c: &Client| c.config().retry_partition().map(|p| p.to_string());
+        assert_eq!(partition(&client).as_deref(), Some("keychain-awskms"));
+        let clients = Clients::new(client, sdk, region, None);
+        let other = clients
+            .for_region("eu-west-1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(partition(&other).as_deref(), Some("keychain-awskms"));
     }
 
     #[test]

@@ -728,9 +728,32 @@ impl Backend for AwsKmsBackend {
                 .send()
                 .await;
             if let Err(e) = res {
+                let err = map_sdk_error(e, "CreateAlias", &alias);
+                if let Error::AlreadyExists { .. } = err {
+                    // CreateAlias is retried, so "exists" may answer the retry of an attempt
+                    // whose answer was lost: then the alias is ours, and so is the name.
+                    match self.describe_fresh(&KeyRef::alias(n)?).await {
+                        Ok((holder, _)) if holder.key_id == info.key_id => {
+                            info.name = Some(n.clone());
+                            info.aliases = vec![alias];
+                            return Ok(info);
+                        }
+                        Ok(_) => {}
+                        Err(check) => {
+                            // Not knowing whom the alias names, delete nothing.
+                            return Err(annotate(
+                                err,
+                                &format!(
+                                    "the key {} created meanwhile may be the one it names \
+                                     ({check}); it was not deleted",
+                                    info.key_id
+                                ),
+                            ));
+                        }
+                    }
+                }
                 // Lost a race for the name (or could not name the key at all): never leave
                 // the unnamed key behind silently.
-                let err = map_sdk_error(e, "CreateAlias", &alias);
                 return Err(self.discard_orphan(&info.key_id, err).await);
             }
             info.name = Some(n.clone());
