@@ -6,6 +6,7 @@
 //! `KEYCHAIN_TEST_PYTHON`).
 
 pub mod conformance;
+pub mod fault_proxy;
 pub mod localstack;
 
 use std::io::Write;
