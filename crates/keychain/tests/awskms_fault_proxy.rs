@@ -307,7 +307,7 @@ result = {'keys': len(ids), 'tagged': tagged, 'aliases': aliases}
     )
 }
 
-/// Under 30 % throttling and 4 % server errors, 1 000 mixed operations from 16 tasks on ONE
+/// Under 30 % throttling, 4 % server errors and 2 % slow answers, 1 000 mixed operations from 16 tasks on ONE
 /// backend all succeed, and KMS holds exactly one key and one alias per created name.
 ///
 /// CreateKey is spared the server errors (it can still be throttled): after a 5xx its outcome
@@ -326,6 +326,7 @@ async fn a_throttling_storm_loses_and_duplicates_nothing() {
         FaultPlan::none()
             .throttle(0.30)
             .server_errors(0.02, 0.02)
+            .slow(0.02, Duration::from_millis(250))
             .spare(["CreateKey"]),
     );
     let b = backend(through(&proxy).max_attempts(15)).await;
@@ -372,6 +373,10 @@ async fn a_throttling_storm_loses_and_duplicates_nothing() {
     assert!(
         stats.injected(Fault::InternalError) + stats.injected(Fault::Unavailable) >= 20,
         "too few server errors: {stats}"
+    );
+    assert!(
+        stats.injected(Fault::Slow) > 0,
+        "nothing was slowed: {stats}"
     );
     assert!(
         stats.of("CreateKey", Outcome::Injected(Fault::Throttle)) > 0,
