@@ -205,11 +205,20 @@ async fn the_default_algorithm_is_the_keys_and_wrong_ones_are_refused() {
     assert!(err.to_string().contains("alias/aes"), "{err}");
     let err = KeySigner::new(&kc, "missing", None).await.unwrap_err();
     assert_eq!(err.kind(), keychain::ErrorKind::NotFound);
-    // The software backend has no Ed25519ph: said at construction, not at first use.
-    let err = KeySigner::new(&kc, "ed", Some(SigningAlgorithm::Ed25519PhSha512))
+    // Ed25519ph: the signer hashes with SHA-512 and the backend signs the digest.
+    let s = KeySigner::new(&kc, "ed", Some(SigningAlgorithm::Ed25519PhSha512))
         .await
-        .unwrap_err();
-    assert_eq!(err.kind(), keychain::ErrorKind::Unsupported, "{err}");
+        .unwrap();
+    let sig = s.sign(b"prehashed message").await.unwrap();
+    let pk = kc.public_key("ed").await.unwrap();
+    assert!(
+        pk.verify(
+            keychain::Message::Raw(b"prehashed message"),
+            sig.as_ref(),
+            SigningAlgorithm::Ed25519PhSha512
+        )
+        .unwrap()
+    );
 }
 
 /// Sync signing in a multi-thread runtime uses `block_in_place`: with ONE worker thread, a task

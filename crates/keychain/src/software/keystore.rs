@@ -27,7 +27,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::material::{Material, generate, random_bytes};
 use super::pbes2::{Kek, LABEL_PRIVATE, LABEL_SECRET};
-use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::algorithm::{
+    DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
+};
 use crate::data_key::{DataKey, EncryptionContext, encode_context};
 use crate::key::{
     AliasInfo, CreateKeyRequest, KeyInfo, KeyOrigin, KeySpec, KeyState, Page, PageRequest,
@@ -85,6 +87,32 @@ pub(crate) struct Keystore {
     kek: Kek,
     clock: Clock,
     materials: Mutex<HashMap<(String, u32), Arc<Material>>>,
+    /// Parsed `meta.json` per key id, with the stamp of the file it was read from: a file
+    /// replaced by rename (every write here) or rewritten gets a new stamp and is read again.
+    metadata: Mutex<HashMap<String, (FileStamp, StoredKey)>>,
+}
+
+/// What identifies one version of a file on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+}
+
+impl FileStamp {
+    fn of(meta: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
 }
 
 impl std::fmt::Debug for Keystore {
@@ -235,6 +263,7 @@ impl Keystore {
             kek,
             clock,
             materials: Mutex::new(HashMap::new()),
+            metadata: Mutex::new(HashMap::new()),
         })
     }
 
@@ -333,16 +362,40 @@ impl Keystore {
     }
 
     fn read_stored(&self, id: &str) -> Result<StoredKey> {
+        use std::io::Read;
         let path = self.key_dir(id).join("meta.json");
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
             Err(e) if e.kind() == IoKind::NotFound => {
+                if let Ok(mut cache) = self.metadata.lock() {
+                    cache.remove(id);
+                }
                 return Err(Error::NotFound {
                     key: id.to_string(),
                 });
             }
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
+        // The stamp of the very file opened, so a concurrent replacement cannot slip between
+        // the check and the read.
+        let stamp = file
+            .metadata()
+            .map(|m| FileStamp::of(&m))
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        // Every write here replaces the file by rename (a new inode); the size and times
+        // catch in-place edits made by anything else.
+        if let Some((_, cached)) = self
+            .metadata
+            .lock()
+            .ok()
+            .and_then(|c| c.get(id).cloned())
+            .filter(|(cached_stamp, _)| *cached_stamp == stamp)
+        {
+            return Ok(cached);
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
         let stored: StoredKey = serde_json::from_slice(&bytes).map_err(|e| Error::Corrupted {
             what: path.display().to_string(),
             message: format!("unreadable key metadata: {e}"),
@@ -352,6 +405,9 @@ impl Keystore {
                 what: path.display().to_string(),
                 message: "key metadata does not belong to this key".into(),
             });
+        }
+        if let Ok(mut cache) = self.metadata.lock() {
+            cache.insert(id.to_string(), (stamp, stored.clone()));
         }
         Ok(stored)
     }
@@ -707,6 +763,69 @@ impl Keystore {
         message.check(algorithm)?;
         self.material(&stored, stored.info.versions)?
             .sign(message, algorithm)
+    }
+
+    /// Signs without touching the lock and without loading key material: `None` when the
+    /// key's material is not loaded yet, maintenance (a due deletion or rotation) is pending,
+    /// or the algorithm is slow (RSA), so the caller takes the blocking path. What this does
+    /// is a few small reads of files that were just read and one EC or Ed25519 signature:
+    /// tens of microseconds, cheap enough to run on an async task.
+    pub(crate) fn sign_if_ready(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Option<Result<Vec<u8>>> {
+        if !matches!(
+            algorithm.scheme(),
+            SignatureScheme::Ecdsa | SignatureScheme::Ed25519 | SignatureScheme::Ed25519Ph
+        ) {
+            return None;
+        }
+        let material = self.ready_material(key)?;
+        Some(material.and_then(|(stored, material)| {
+            stored.info.check_signing(algorithm)?;
+            message.check(algorithm)?;
+            material.sign(message, algorithm)
+        }))
+    }
+
+    /// Verifies on the fast path (see [`Keystore::sign_if_ready`]); verification is cheap
+    /// for every algorithm.
+    pub(crate) fn verify_if_ready(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Option<Result<bool>> {
+        let material = self.ready_material(key)?;
+        Some(material.and_then(|(stored, material)| {
+            stored.info.check_signing(algorithm)?;
+            material.public_key()?.verify(message, signature, algorithm)
+        }))
+    }
+
+    /// The key and its already-loaded current material, if no lock or decryption is needed.
+    fn ready_material(&self, key: &KeyRef) -> Option<Result<(StoredKey, Arc<Material>)>> {
+        let id = match self.resolve(key) {
+            Ok(id) => id,
+            Err(e) => return Some(Err(e)),
+        };
+        let stored = match self.read_stored(&id) {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e)),
+        };
+        if self.needs_maintenance(&stored) {
+            return None;
+        }
+        let material = self
+            .materials
+            .lock()
+            .ok()?
+            .get(&(id, stored.info.versions))
+            .cloned()?;
+        Some(Ok((stored, material)))
     }
 
     pub(crate) fn public_key(&self, key: &KeyRef) -> Result<PublicKey> {

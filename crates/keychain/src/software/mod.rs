@@ -245,6 +245,11 @@ impl Backend for SoftwareBackend {
         message: Message<'_>,
         algorithm: SigningAlgorithm,
     ) -> Result<Vec<u8>> {
+        // EC and Ed25519 signatures with loaded keys take microseconds: a trip through the
+        // blocking pool would cost more than the signature.
+        if let Some(result) = self.store.sign_if_ready(key, message, algorithm) {
+            return result;
+        }
         let (key, message) = (key.clone(), OwnedMessage::new(message));
         self.run(move |s| s.sign(&key, message.borrow(), algorithm))
             .await
@@ -257,6 +262,12 @@ impl Backend for SoftwareBackend {
         signature: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<bool> {
+        if let Some(result) = self
+            .store
+            .verify_if_ready(key, message, signature, algorithm)
+        {
+            return result;
+        }
         let (key, message, signature) =
             (key.clone(), OwnedMessage::new(message), signature.to_vec());
         self.run(move |s| s.verify(&key, message.borrow(), &signature, algorithm))
