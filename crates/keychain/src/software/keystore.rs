@@ -90,6 +90,8 @@ pub(crate) struct Keystore {
     /// Parsed `meta.json` per key id, with the stamp of the file it was read from: a file
     /// replaced by rename (every write here) or rewritten gets a new stamp and is read again.
     metadata: Mutex<HashMap<String, (FileStamp, StoredKey)>>,
+    /// The key id per alias name, with the stamp of the alias file it was read from.
+    aliases: Mutex<HashMap<String, (FileStamp, String)>>,
 }
 
 /// What identifies one version of a file on disk.
@@ -264,6 +266,7 @@ impl Keystore {
             clock,
             materials: Mutex::new(HashMap::new()),
             metadata: Mutex::new(HashMap::new()),
+            aliases: Mutex::new(HashMap::new()),
         })
     }
 
@@ -332,11 +335,42 @@ impl Keystore {
 
     /// The key id an alias points at, if the alias exists.
     fn read_alias(&self, name: &str) -> Result<Option<String>> {
-        match fs::read_to_string(self.alias_path(name)) {
-            Ok(s) => Ok(Some(s.trim().to_string())),
-            Err(e) if e.kind() == IoKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading alias/{name}"), e)),
+        let path = self.alias_path(name);
+        let io = |e| Error::io(format!("reading alias/{name}"), e);
+        // A stat is enough when the alias file is the one read last time (aliases are
+        // replaced by rename, so a changed alias is a new inode).
+        let stamp = match fs::metadata(&path) {
+            Ok(m) => FileStamp::of(&m),
+            Err(e) if e.kind() == IoKind::NotFound => {
+                if let Ok(mut cache) = self.aliases.lock() {
+                    cache.remove(name);
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(io(e)),
+        };
+        if let Some((_, id)) = self
+            .aliases
+            .lock()
+            .ok()
+            .and_then(|c| c.get(name).cloned())
+            .filter(|(cached, _)| *cached == stamp)
+        {
+            return Ok(Some(id));
         }
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let stamp = file.metadata().map(|m| FileStamp::of(&m)).map_err(io)?;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
+        let id = text.trim().to_string();
+        if let Ok(mut cache) = self.aliases.lock() {
+            cache.insert(name.to_string(), (stamp, id.clone()));
+        }
+        Ok(Some(id))
     }
 
     fn key_exists(&self, id: &str) -> bool {
@@ -364,35 +398,44 @@ impl Keystore {
     fn read_stored(&self, id: &str) -> Result<StoredKey> {
         use std::io::Read;
         let path = self.key_dir(id).join("meta.json");
+        let not_found = || {
+            if let Ok(mut cache) = self.metadata.lock() {
+                cache.remove(id);
+            }
+            Error::NotFound {
+                key: id.to_string(),
+            }
+        };
+        // Every write here replaces the file by rename (a new inode); the size and times
+        // catch in-place edits made by anything else. A stat decides whether the parsed copy
+        // is still the file's.
+        match fs::metadata(&path) {
+            Ok(m) => {
+                let stamp = FileStamp::of(&m);
+                if let Some((_, cached)) = self
+                    .metadata
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(id).cloned())
+                    .filter(|(cached_stamp, _)| *cached_stamp == stamp)
+                {
+                    return Ok(cached);
+                }
+            }
+            Err(e) if e.kind() == IoKind::NotFound => return Err(not_found()),
+            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        }
         let mut file = match File::open(&path) {
             Ok(f) => f,
-            Err(e) if e.kind() == IoKind::NotFound => {
-                if let Ok(mut cache) = self.metadata.lock() {
-                    cache.remove(id);
-                }
-                return Err(Error::NotFound {
-                    key: id.to_string(),
-                });
-            }
+            Err(e) if e.kind() == IoKind::NotFound => return Err(not_found()),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         };
-        // The stamp of the very file opened, so a concurrent replacement cannot slip between
-        // the check and the read.
+        // The stamp recorded is the opened file's own, so a replacement between the stat and
+        // the open cannot be cached under the old file's stamp.
         let stamp = file
             .metadata()
             .map(|m| FileStamp::of(&m))
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
-        // Every write here replaces the file by rename (a new inode); the size and times
-        // catch in-place edits made by anything else.
-        if let Some((_, cached)) = self
-            .metadata
-            .lock()
-            .ok()
-            .and_then(|c| c.get(id).cloned())
-            .filter(|(cached_stamp, _)| *cached_stamp == stamp)
-        {
-            return Ok(cached);
-        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
