@@ -298,14 +298,16 @@ def crypto_item(rep, d):
     rep.add(t.render() + "\n")
 
     # Where a backend signature's time goes: the same operation through the backend and
-    # raw, and the hop to tokio's blocking pool that every software backend call makes.
+    # raw, and the hop to tokio's blocking pool that slow software backend calls make.
     hop = median([1 / x for x in d.get("spawn_blocking_per_second", []) if x]) \
         if d.get("spawn_blocking_per_second") else None
     lines = [
         "The backend's own cost per signature: time per call through `Backend::sign` minus "
         "the raw aws-lc-rs signature (medians of the per-round differences), beside the cost "
-        "of one empty `spawn_blocking` awaited on the same runtime (the software backend runs "
-        "every call on tokio's blocking pool: a wake-up and two thread switches):\n",
+        "of one empty `spawn_blocking` awaited on the same runtime (the hop the software "
+        "backend makes for RSA signatures and for anything that must load a key or take the "
+        "keystore lock; EC and Ed25519 signatures with a loaded key are made on the calling "
+        "task, as their overhead column shows):\n",
         "| algorithm | backend, per signature | raw aws-lc-rs | backend overhead | "
         "`spawn_blocking` hop alone |",
         "|---|---|---|---|---|",

@@ -337,8 +337,8 @@ pub fn run(opts: &Opts) -> Res<Value> {
     let mut results: Vec<Vec<Value>> = vec![Vec::new(); cases.len()];
     let mut handoffs = Vec::new();
     for round in 0..rounds {
-        // What the backend's hop to tokio's blocking pool costs by itself (every software
-        // backend call makes it): an empty spawn_blocking awaited on this runtime.
+        // What the backend's hop to tokio's blocking pool costs by itself (RSA signatures and
+        // calls that load a key make it): an empty spawn_blocking awaited on this runtime.
         handoffs.push(rt.block_on(rate_async(window, || async {
             tokio::task::spawn_blocking(|| black_box(0u8))
                 .await
