@@ -281,3 +281,11 @@ impl Default for FakeClock {
 pub fn days(n: u64) -> Duration {
     Duration::from_secs(n * 86_400)
 }
+
+/// An encryption context from `(key, value)` pairs.
+pub fn context(pairs: &[(&str, &str)]) -> keychain::EncryptionContext {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}

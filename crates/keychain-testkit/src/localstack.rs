@@ -223,6 +223,14 @@ impl LocalStack {
         AwsKmsBackend::new(self.config()).await
     }
 
+    /// A backend on this server; panics with the endpoint when it cannot connect.
+    pub async fn connect(&self) -> AwsKmsBackend {
+        match self.backend().await {
+            Ok(b) => b,
+            Err(e) => panic!("connecting to LocalStack at {}: {e}", self.endpoint),
+        }
+    }
+
     /// A `Keychain` on this server.
     pub async fn keychain(&self) -> Keychain {
         match self.backend().await {
@@ -250,4 +258,22 @@ impl LocalStack {
         serde_json::from_slice(&out)
             .unwrap_or_else(|e| panic!("the boto3 script printed no JSON ({e})"))
     }
+}
+
+/// Creates a key named `name` (alias `alias/NAME`) of `spec` and `usage` in `backend` and
+/// returns its reference; panics with the backend's error.
+pub async fn named(
+    backend: &AwsKmsBackend,
+    name: &str,
+    spec: keychain::KeySpec,
+    usage: keychain::KeyUsage,
+) -> keychain::KeyRef {
+    use keychain::Backend;
+    let request = keychain::CreateKeyRequest::new(spec)
+        .name(name)
+        .usage(usage);
+    if let Err(e) = backend.create_key(&request).await {
+        panic!("creating {name}: {e}");
+    }
+    keychain::KeyRef::parse(name).unwrap_or_else(|e| panic!("{name} is not a key name: {e}"))
 }

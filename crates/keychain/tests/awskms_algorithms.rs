@@ -20,10 +20,7 @@ use keychain_testkit::{
 };
 
 async fn backend() -> AwsKmsBackend {
-    localstack()
-        .backend()
-        .await
-        .must("connecting to LocalStack")
+    localstack().connect().await
 }
 
 async fn signing_key(b: &AwsKmsBackend, prefix: &str, spec: KeySpec) -> (String, PublicKey) {

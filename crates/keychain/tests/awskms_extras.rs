@@ -16,27 +16,11 @@ use keychain::{
     SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
-use keychain_testkit::localstack::localstack;
+use keychain_testkit::context as ctx;
+use keychain_testkit::localstack::{localstack, named};
 
 async fn backend() -> AwsKmsBackend {
-    localstack()
-        .backend()
-        .await
-        .must("connecting to LocalStack")
-}
-
-async fn named(b: &AwsKmsBackend, name: &str, spec: KeySpec, usage: KeyUsage) -> KeyRef {
-    b.create_key(&CreateKeyRequest::new(spec).name(name).usage(usage))
-        .await
-        .must(&format!("creating {name}"));
-    KeyRef::parse(name).must("ref")
-}
-
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    localstack().connect().await
 }
 
 /// A multi-region primary replicated to another region: the replica has the same key id and

@@ -15,28 +15,12 @@ use keychain::{
     KeyRef, KeySpec, KeyUsage, MacAlgorithm, Message, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
+use keychain_testkit::context as ctx;
 use keychain_testkit::days;
-use keychain_testkit::localstack::{ACCOUNT, REGION, localstack};
+use keychain_testkit::localstack::{ACCOUNT, REGION, localstack, named};
 
 async fn backend() -> AwsKmsBackend {
-    localstack()
-        .backend()
-        .await
-        .must("connecting to LocalStack")
-}
-
-async fn named(b: &AwsKmsBackend, name: &str, spec: KeySpec, usage: KeyUsage) -> KeyRef {
-    b.create_key(&CreateKeyRequest::new(spec).name(name).usage(usage))
-        .await
-        .must(&format!("creating {name}"));
-    KeyRef::parse(name).must("ref")
-}
-
-fn ctx(pairs: &[(&str, &str)]) -> EncryptionContext {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    localstack().connect().await
 }
 
 /// GAP: LocalStack has no ECC_NIST_EDWARDS25519 keys. The backend sends the spec (AWS KMS
