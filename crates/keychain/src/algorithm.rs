@@ -122,6 +122,9 @@ kms_enum! {
         Ed25519Sha512 => "ED25519_SHA_512" | "EdDSA" | "ED25519",
         /// HashEdDSA Ed25519ph over a SHA-512 digest.
         Ed25519PhSha512 => "ED25519_PH_SHA_512" | "ED25519PH",
+        /// Pure ML-DSA (FIPS 204) over the message bytes, with an empty context string
+        /// (ML-DSA keys only).
+        MlDsaShake256 => "ML_DSA_SHAKE_256" | "ML_DSA",
     }
 }
 
@@ -138,18 +141,23 @@ pub enum SignatureScheme {
     Ed25519,
     /// Ed25519ph.
     Ed25519Ph,
+    /// Pure ML-DSA (FIPS 204).
+    MlDsa,
 }
 
 impl SigningAlgorithm {
     /// The hash the algorithm is defined with. For pure Ed25519 this is SHA-512, which
-    /// Ed25519 uses internally; a digest cannot be signed with it.
+    /// Ed25519 uses internally; a digest cannot be signed with it. ML-DSA hashes with
+    /// SHAKE-256 internally and has no hash-then-sign form: this returns SHA-512 only as a
+    /// nominal value. Check [`SigningAlgorithm::accepts_digest`] before hashing a message to
+    /// sign: when it is false, the message itself must be signed.
     pub fn hash(self) -> Hash {
         use SigningAlgorithm::*;
         match self {
             RsassaPssSha256 | RsassaPkcs1V15Sha256 | EcdsaSha256 => Hash::Sha256,
             RsassaPssSha384 | RsassaPkcs1V15Sha384 | EcdsaSha384 => Hash::Sha384,
             RsassaPssSha512 | RsassaPkcs1V15Sha512 | EcdsaSha512 | Ed25519Sha512
-            | Ed25519PhSha512 => Hash::Sha512,
+            | Ed25519PhSha512 | MlDsaShake256 => Hash::Sha512,
         }
     }
 
@@ -164,12 +172,19 @@ impl SigningAlgorithm {
             EcdsaSha256 | EcdsaSha384 | EcdsaSha512 => SignatureScheme::Ecdsa,
             Ed25519Sha512 => SignatureScheme::Ed25519,
             Ed25519PhSha512 => SignatureScheme::Ed25519Ph,
+            MlDsaShake256 => SignatureScheme::MlDsa,
         }
     }
 
-    /// Whether the algorithm can sign a precomputed digest (everything but pure Ed25519).
+    /// Whether the algorithm can sign a precomputed digest (everything but pure Ed25519 and
+    /// ML-DSA, which sign the message itself). ML-DSA's precomputed form in AWS KMS
+    /// (`EXTERNAL_MU`, a 64-byte μ) is not supported: aws-lc-rs cannot sign or verify an
+    /// external μ.
     pub fn accepts_digest(self) -> bool {
-        self != SigningAlgorithm::Ed25519Sha512
+        !matches!(
+            self,
+            SigningAlgorithm::Ed25519Sha512 | SigningAlgorithm::MlDsaShake256
+        )
     }
 
     /// The JOSE (RFC 7518 / RFC 8037) `alg` name, where one exists.
@@ -186,7 +201,7 @@ impl SigningAlgorithm {
             EcdsaSha384 => "ES384",
             EcdsaSha512 => "ES512",
             Ed25519Sha512 => "EdDSA",
-            Ed25519PhSha512 => return None,
+            Ed25519PhSha512 | MlDsaShake256 => return None,
         })
     }
 }
@@ -277,9 +292,13 @@ impl<'a> Message<'a> {
         match self {
             Message::Digest(d) => {
                 if !algorithm.accepts_digest() {
+                    let hint = if algorithm == SigningAlgorithm::MlDsaShake256 {
+                        "keychain does not support ML-DSA's external-μ form"
+                    } else {
+                        "use ED25519_PH_SHA_512 to sign a SHA-512 digest"
+                    };
                     return Err(Error::invalid_input(format!(
-                        "{algorithm} signs the message itself, not a digest \
-                         (use ED25519_PH_SHA_512 to sign a SHA-512 digest)"
+                        "{algorithm} signs the message itself, not a digest ({hint})"
                     )));
                 }
                 algorithm.hash().check_digest(d)
@@ -289,7 +308,7 @@ impl<'a> Message<'a> {
     }
 
     /// The digest to sign for `algorithm` (hashing a raw message), for backends that sign
-    /// digests only. Not for pure Ed25519.
+    /// digests only. Not for pure Ed25519 or ML-DSA.
     pub fn to_digest(&self, algorithm: SigningAlgorithm) -> Result<Vec<u8>> {
         self.check(algorithm)?;
         Ok(match self {
@@ -339,6 +358,11 @@ mod tests {
                 .check(SigningAlgorithm::Ed25519Sha512)
                 .is_err()
         );
+        // A 64-byte "digest" is not taken as an ML-DSA external μ.
+        let err = Message::Digest(&[0u8; 64])
+            .check(SigningAlgorithm::MlDsaShake256)
+            .unwrap_err();
+        assert!(err.to_string().contains("external"), "{err}");
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub struct SignatureBundle {
     pub artifact: String,
     /// The artifact's size in bytes.
     pub size: u64,
-    /// The hash used for the digest (`SHA_256`, …); for pure Ed25519, SHA-512 over the
-    /// artifact, recorded for integrity checks only (Ed25519 signs the bytes themselves).
+    /// The hash used for the digest (`SHA_256`, …); for pure Ed25519 and ML-DSA, SHA-512 over
+    /// the artifact, recorded for integrity checks only (they sign the bytes themselves).
     pub digest_algorithm: String,
     /// The artifact's digest, lowercase hex.
     pub digest: String,
@@ -70,7 +70,7 @@ fn hex(bytes: &[u8]) -> String {
 struct ArtifactDigest {
     digest: Vec<u8>,
     size: u64,
-    /// For pure Ed25519 only: the artifact itself (it signs the bytes).
+    /// For pure Ed25519 and ML-DSA only: the artifact itself (they sign the bytes).
     bytes: Option<Vec<u8>>,
 }
 
@@ -93,7 +93,8 @@ fn digest_artifact(reader: impl Read, algorithm: SigningAlgorithm) -> Result<Art
         inner: reader,
         count: 0,
     };
-    if algorithm == SigningAlgorithm::Ed25519Sha512 {
+    if !algorithm.accepts_digest() {
+        // Pure Ed25519 and ML-DSA sign the artifact itself.
         let mut bytes = Vec::new();
         counting
             .read_to_end(&mut bytes)

@@ -270,7 +270,8 @@ impl Keychain {
     /// Signs everything `reader` yields, hashing it as it streams (constant memory), with
     /// `algorithm` or the key's default. Pure Ed25519 needs the whole message: it is read
     /// into memory when the backend signs messages of any length, and otherwise falls back to
-    /// Ed25519ph (the note says so).
+    /// Ed25519ph (the note says so). ML-DSA is read the same way, but has no fallback: input
+    /// over the backend's raw-message limit is an error.
     pub async fn sign_reader(
         &self,
         key: &str,
@@ -281,7 +282,7 @@ impl Keychain {
             Some(a) => a,
             None => self.default_signing_algorithm(key).await?,
         };
-        if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        if !algorithm.accepts_digest() {
             let mut data = Vec::new();
             reader
                 .read_to_end(&mut data)
@@ -294,6 +295,16 @@ impl Keychain {
                     algorithm,
                     note: None,
                 });
+            }
+            if algorithm != SigningAlgorithm::Ed25519Sha512 {
+                // ML-DSA has no digest form keychain can use (no external μ).
+                return Err(Error::invalid_input(format!(
+                    "{algorithm} signs the message itself and the {} backend signs at most \
+                     {} bytes; this input is {} bytes",
+                    self.backend.name(),
+                    limit.unwrap_or_default(),
+                    data.len()
+                )));
             }
             let fallback = SigningAlgorithm::Ed25519PhSha512;
             let digest = Hash::Sha512.digest(&data);
@@ -397,7 +408,7 @@ impl Keychain {
         signature: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<bool> {
-        if algorithm == SigningAlgorithm::Ed25519Sha512 {
+        if !algorithm.accepts_digest() {
             let mut data = Vec::new();
             reader
                 .read_to_end(&mut data)

@@ -120,6 +120,10 @@ pub fn jose_algorithm(key: &PublicKey, algorithm: SigningAlgorithm) -> crate::Re
     }
     match (key.kind(), algorithm) {
         (PublicKeyKind::Ec(Curve::Secp256k1), SigningAlgorithm::EcdsaSha256) => Ok("ES256K"),
+        (_, SigningAlgorithm::MlDsaShake256) => Err(crate::Error::invalid_input(
+            "ML-DSA has no registered JOSE algorithm name (its JOSE use is still an IETF \
+             draft); keychain does not make ML-DSA JWTs",
+        )),
         (_, a) => a
             .jose_name()
             .ok_or_else(|| crate::Error::invalid_input(format!("{a} has no JOSE algorithm name"))),

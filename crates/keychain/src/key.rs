@@ -28,6 +28,12 @@ kms_enum! {
         EccSecgP256k1 => "ECC_SECG_P256K1" | "SECP256K1" | "P256K1" | "K256",
         /// Ed25519.
         EccNistEdwards25519 => "ECC_NIST_EDWARDS25519" | "ED25519",
+        /// ML-DSA-44 (FIPS 204, NIST security category 2).
+        MlDsa44 => "ML_DSA_44" | "MLDSA44",
+        /// ML-DSA-65 (FIPS 204, NIST security category 3).
+        MlDsa65 => "ML_DSA_65" | "MLDSA65",
+        /// ML-DSA-87 (FIPS 204, NIST security category 5).
+        MlDsa87 => "ML_DSA_87" | "MLDSA87",
         /// A 256-bit AES key for authenticated encryption.
         SymmetricDefault => "SYMMETRIC_DEFAULT" | "AES_256" | "AES256" | "AES" | "SYMMETRIC",
         /// A 224-bit HMAC key.
@@ -50,6 +56,8 @@ pub enum KeyFamily {
     Ec(Curve),
     /// Ed25519.
     Ed25519,
+    /// ML-DSA (FIPS 204) with the given parameter set: 44, 65 or 87.
+    MlDsa(u16),
     /// AES-256.
     Symmetric,
     /// HMAC with the given hash.
@@ -117,6 +125,9 @@ impl KeySpec {
             KeySpec::EccNistP521 => KeyFamily::Ec(Curve::P521),
             KeySpec::EccSecgP256k1 => KeyFamily::Ec(Curve::Secp256k1),
             KeySpec::EccNistEdwards25519 => KeyFamily::Ed25519,
+            KeySpec::MlDsa44 => KeyFamily::MlDsa(44),
+            KeySpec::MlDsa65 => KeyFamily::MlDsa(65),
+            KeySpec::MlDsa87 => KeyFamily::MlDsa(87),
             KeySpec::SymmetricDefault => KeyFamily::Symmetric,
             KeySpec::Hmac224 => KeyFamily::Hmac(MacAlgorithm::HmacSha224),
             KeySpec::Hmac256 => KeyFamily::Hmac(MacAlgorithm::HmacSha256),
@@ -129,7 +140,7 @@ impl KeySpec {
     pub fn is_asymmetric(self) -> bool {
         matches!(
             self.family(),
-            KeyFamily::Rsa(_) | KeyFamily::Ec(_) | KeyFamily::Ed25519
+            KeyFamily::Rsa(_) | KeyFamily::Ec(_) | KeyFamily::Ed25519 | KeyFamily::MlDsa(_)
         )
     }
 
@@ -139,7 +150,7 @@ impl KeySpec {
             KeyFamily::Rsa(_) => &[KeyUsage::SignVerify, KeyUsage::EncryptDecrypt],
             KeyFamily::Ec(Curve::Secp256k1) => &[KeyUsage::SignVerify],
             KeyFamily::Ec(_) => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
-            KeyFamily::Ed25519 => &[KeyUsage::SignVerify],
+            KeyFamily::Ed25519 | KeyFamily::MlDsa(_) => &[KeyUsage::SignVerify],
             KeyFamily::Symmetric => &[KeyUsage::EncryptDecrypt],
             KeyFamily::Hmac(_) => &[KeyUsage::GenerateVerifyMac],
         }
@@ -178,6 +189,7 @@ impl KeySpec {
             KeyFamily::Ec(Curve::P384) => &[EcdsaSha384],
             KeyFamily::Ec(Curve::P521) => &[EcdsaSha512],
             KeyFamily::Ec(Curve::Ed25519) | KeyFamily::Ed25519 => &[Ed25519Sha512, Ed25519PhSha512],
+            KeyFamily::MlDsa(_) => &[MlDsaShake256],
             KeyFamily::Symmetric | KeyFamily::Hmac(_) => &[],
         }
     }
@@ -206,7 +218,7 @@ impl KeySpec {
     }
 
     /// The algorithm `keychain sign` uses when none is given: PKCS#1 v1.5 SHA-256 for RSA,
-    /// the curve's ECDSA hash for EC, pure Ed25519 for Ed25519.
+    /// the curve's ECDSA hash for EC, pure Ed25519 for Ed25519, ML_DSA_SHAKE_256 for ML-DSA.
     pub fn default_signing_algorithm(self) -> Option<SigningAlgorithm> {
         self.signing_algorithms().first().copied()
     }
@@ -810,6 +822,9 @@ mod tests {
             ("ed25519", KeySpec::EccNistEdwards25519),
             ("aes-256", KeySpec::SymmetricDefault),
             ("hmac-512", KeySpec::Hmac512),
+            ("ml-dsa-44", KeySpec::MlDsa44),
+            ("mldsa65", KeySpec::MlDsa65),
+            ("ML_DSA_87", KeySpec::MlDsa87),
         ] {
             assert_eq!(s.parse::<KeySpec>().ok(), Some(spec), "{s}");
         }
@@ -850,6 +865,16 @@ mod tests {
             KeySpec::SymmetricDefault
                 .signing_algorithm_for_hash(Hash::Sha256)
                 .is_err()
+        );
+        // ML-DSA has no hash-then-sign form.
+        assert!(
+            KeySpec::MlDsa65
+                .signing_algorithm_for_hash(Hash::Sha512)
+                .is_err()
+        );
+        assert_eq!(
+            KeySpec::MlDsa44.default_signing_algorithm(),
+            Some(SigningAlgorithm::MlDsaShake256)
         );
     }
 

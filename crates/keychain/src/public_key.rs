@@ -17,6 +17,12 @@ use crate::{Error, Result};
 pub(crate) const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub(crate) const OID_EC: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 pub(crate) const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+pub(crate) const OID_ML_DSA_44: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.17");
+pub(crate) const OID_ML_DSA_65: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18");
+pub(crate) const OID_ML_DSA_87: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -34,6 +40,8 @@ pub enum PublicKeyKind {
     Ec(Curve),
     /// Ed25519.
     Ed25519,
+    /// ML-DSA (FIPS 204) with this parameter set: 44, 65 or 87.
+    MlDsa(u16),
 }
 
 #[derive(der::Sequence)]
@@ -113,6 +121,19 @@ impl PublicKey {
                 return Err(bad("Ed25519 keys are 32 bytes".into()));
             }
             PublicKeyKind::Ed25519
+        } else if let Some(level) = ml_dsa_level(oid) {
+            if spki.algorithm.parameters.is_some() {
+                return Err(bad("ML-DSA keys take no algorithm parameters".into()));
+            }
+            let kind = PublicKeyKind::MlDsa(level);
+            if key_bytes.len() != ml_dsa_public_key_len(level) {
+                return Err(bad(format!(
+                    "ML-DSA-{level} public keys are {} bytes, not {}",
+                    ml_dsa_public_key_len(level),
+                    key_bytes.len()
+                )));
+            }
+            kind
         } else {
             return Err(bad(format!("unsupported key algorithm {oid}")));
         };
@@ -159,6 +180,12 @@ impl PublicKey {
             ))),
             PublicKeyKind::Ec(c) => Ok(c.key_spec()),
             PublicKeyKind::Ed25519 => Ok(KeySpec::EccNistEdwards25519),
+            PublicKeyKind::MlDsa(44) => Ok(KeySpec::MlDsa44),
+            PublicKeyKind::MlDsa(65) => Ok(KeySpec::MlDsa65),
+            PublicKeyKind::MlDsa(87) => Ok(KeySpec::MlDsa87),
+            PublicKeyKind::MlDsa(level) => Err(Error::invalid_input(format!(
+                "ML-DSA-{level} has no KMS key spec"
+            ))),
         }
     }
 
@@ -174,13 +201,15 @@ impl PublicKey {
             .unwrap_or_default()
     }
 
-    /// The raw key inside the SPKI: a PKCS#1 RSAPublicKey, an uncompressed EC point, or the
-    /// 32 Ed25519 bytes.
+    /// The raw key inside the SPKI: a PKCS#1 RSAPublicKey, an uncompressed EC point, the
+    /// 32 Ed25519 bytes, or the FIPS 204 encoded ML-DSA public key.
     pub fn raw_key(&self) -> &[u8] {
         &self.key_bytes
     }
 
-    /// The JWK (RFC 7517) of the key, without `kid`, `alg` or `use`.
+    /// The JWK (RFC 7517) of the key, without `kid`, `alg` or `use`. ML-DSA keys are written
+    /// as the IETF draft "AKP" JWK (draft-ietf-cose-dilithium), whose required members are
+    /// `kty`, `alg` (`ML-DSA-44`, `ML-DSA-65`, `ML-DSA-87`) and `pub`.
     pub fn to_jwk(&self) -> serde_json::Value {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         match self.kind {
@@ -200,6 +229,11 @@ impl PublicKey {
             PublicKeyKind::Ed25519 => {
                 serde_json::json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&self.key_bytes)})
             }
+            PublicKeyKind::MlDsa(level) => serde_json::json!({
+                "kty": "AKP",
+                "alg": format!("ML-DSA-{level}"),
+                "pub": b64(&self.key_bytes)
+            }),
         }
     }
 
@@ -223,6 +257,11 @@ impl PublicKey {
             PublicKeyKind::Ed25519 => {
                 format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, field("x"))
             }
+            PublicKeyKind::MlDsa(_) => format!(
+                r#"{{"alg":"{}","kty":"AKP","pub":"{}"}}"#,
+                field("alg"),
+                field("pub")
+            ),
         };
         URL_SAFE_NO_PAD.encode(Hash::Sha256.digest(canonical.as_bytes()))
     }
@@ -249,6 +288,9 @@ impl PublicKey {
             | (PublicKeyKind::Ec(c @ Curve::P384), EcdsaSha384)
             | (PublicKeyKind::Ec(c @ Curve::P521), EcdsaSha512) => ecdsa_verification(c),
             (PublicKeyKind::Ed25519, Ed25519Sha512) => &lc::ED25519,
+            (PublicKeyKind::MlDsa(44), MlDsaShake256) => &lc::ML_DSA_44,
+            (PublicKeyKind::MlDsa(65), MlDsaShake256) => &lc::ML_DSA_65,
+            (PublicKeyKind::MlDsa(87), MlDsaShake256) => &lc::ML_DSA_87,
             (kind, alg) => {
                 return Err(Error::invalid_input(format!(
                     "{alg} does not fit a {} public key",
@@ -327,6 +369,7 @@ impl PublicKey {
             PublicKeyKind::Rsa { .. } => &[SignatureScheme::RsaPkcs1v15, SignatureScheme::RsaPss],
             PublicKeyKind::Ec(_) => &[SignatureScheme::Ecdsa],
             PublicKeyKind::Ed25519 => &[SignatureScheme::Ed25519, SignatureScheme::Ed25519Ph],
+            PublicKeyKind::MlDsa(_) => &[SignatureScheme::MlDsa],
         }
     }
 }
@@ -347,5 +390,25 @@ fn describe_kind(kind: PublicKeyKind) -> String {
         PublicKeyKind::Rsa { bits } => format!("RSA-{bits}"),
         PublicKeyKind::Ec(c) => c.jose_name().to_string(),
         PublicKeyKind::Ed25519 => "Ed25519".to_string(),
+        PublicKeyKind::MlDsa(level) => format!("ML-DSA-{level}"),
+    }
+}
+
+/// The ML-DSA parameter set an SPKI algorithm OID names.
+fn ml_dsa_level(oid: ObjectIdentifier) -> Option<u16> {
+    match oid {
+        o if o == OID_ML_DSA_44 => Some(44),
+        o if o == OID_ML_DSA_65 => Some(65),
+        o if o == OID_ML_DSA_87 => Some(87),
+        _ => None,
+    }
+}
+
+/// The length of an encoded ML-DSA public key (FIPS 204, table 2).
+fn ml_dsa_public_key_len(level: u16) -> usize {
+    match level {
+        44 => 1312,
+        65 => 1952,
+        _ => 2592,
     }
 }

@@ -164,7 +164,7 @@ impl KeyVerifier {
 impl signature::Verifier<KeySignature> for KeyVerifier {
     fn verify(&self, msg: &[u8], signature: &KeySignature) -> signature::Result<()> {
         let message = match self.algorithm {
-            SigningAlgorithm::Ed25519Sha512 => {
+            a if !a.accepts_digest() => {
                 return match self
                     .public_key
                     .verify(Message::Raw(msg), &signature.0, self.algorithm)
@@ -295,11 +295,25 @@ impl KeySigner {
     }
 
     /// Signs `message`: hashes it locally and has the backend sign the digest, so only the
-    /// digest travels. Pure Ed25519 has no digest form and sends the message itself, which a
-    /// backend may cap ([`crate::Capabilities::max_raw_message`]; AWS KMS takes at most
-    /// [`KMS_MAX_RAW_MESSAGE`] bytes): a longer message is an error saying so.
+    /// digest travels. Pure Ed25519 and ML-DSA have no digest form and send the message
+    /// itself, which a backend may cap ([`crate::Capabilities::max_raw_message`]; AWS KMS takes
+    /// at most [`KMS_MAX_RAW_MESSAGE`] bytes): a longer message is an error saying so.
     pub async fn sign(&self, message: &[u8]) -> Result<KeySignature> {
         let bytes = match self.algorithm {
+            SigningAlgorithm::MlDsaShake256 => {
+                if let Some(max) = self.max_raw_message.filter(|&m| message.len() > m) {
+                    return Err(Error::invalid_input(format!(
+                        "ML-DSA signs the message itself, not a digest, and the {} backend \
+                         signs messages of at most {max} bytes (AWS KMS caps raw messages at \
+                         {KMS_MAX_RAW_MESSAGE} bytes); this message is {} bytes",
+                        self.backend,
+                        message.len()
+                    )));
+                }
+                self.keychain
+                    .sign_with(&self.key, Message::Raw(message), self.algorithm)
+                    .await?
+            }
             SigningAlgorithm::Ed25519Sha512 => {
                 if let Some(max) = self.max_raw_message.filter(|&m| message.len() > m) {
                     return Err(Error::invalid_input(format!(
@@ -332,7 +346,7 @@ impl KeySigner {
         Ok(KeySignature(bytes))
     }
 
-    /// Signs a digest made with the algorithm's hash (not for pure Ed25519).
+    /// Signs a digest made with the algorithm's hash (not for pure Ed25519 or ML-DSA).
     pub async fn sign_digest(&self, digest: &[u8]) -> Result<KeySignature> {
         let bytes = self
             .keychain
@@ -379,6 +393,11 @@ pub fn algorithm_identifier(algorithm: SigningAlgorithm) -> Result<AlgorithmIden
         Ed25519PhSha512 => {
             return Err(Error::invalid_input(
                 "ED25519_PH_SHA_512 has no X.509 AlgorithmIdentifier; use pure Ed25519",
+            ));
+        }
+        MlDsaShake256 => {
+            return Err(Error::invalid_input(
+                "ML-DSA certificates and CSRs are not supported by keychain yet",
             ));
         }
     };

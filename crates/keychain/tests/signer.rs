@@ -322,6 +322,43 @@ async fn pure_ed25519_over_the_backend_limit_is_a_clear_error() {
     ec.verifying_key().verify(&big, &sig).unwrap();
 }
 
+/// ML-DSA signs the message itself, like pure Ed25519: `KeySigner`, `sign_reader` and
+/// `verify_reader` send the bytes, within the backend's raw-message limit, with no
+/// Ed25519ph-style fallback (ML-DSA has none keychain can use).
+#[tokio::test]
+async fn ml_dsa_signs_the_message_within_the_backend_limit() {
+    let (_dir, backend) = temp_software_backend().await;
+    let kc = Keychain::new(capped::CappedBackend::new(backend, 4096));
+    kc.create_key(&keychain::CreateKeyRequest::new(keychain::KeySpec::MlDsa44).name("pq"))
+        .await
+        .unwrap();
+    let signer = KeySigner::new(&kc, "pq", None).await.unwrap();
+    assert_eq!(signer.algorithm(), SigningAlgorithm::MlDsaShake256);
+    let ok = signer.sign(&[7u8; 4096]).await.unwrap();
+    signer.verifying_key().verify(&[7u8; 4096], &ok).unwrap();
+    assert!(signer.verifying_key().verify(&[7u8; 4095], &ok).is_err());
+    let err = signer.sign(&[7u8; 4097]).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("4096") && text.contains("4097"), "{text}");
+    assert!(text.contains("ML-DSA"), "{text}");
+
+    let signed = kc.sign_reader("pq", &[9u8; 100][..], None).await.unwrap();
+    assert_eq!(signed.algorithm, SigningAlgorithm::MlDsaShake256);
+    assert!(
+        kc.verify_reader("pq", &[9u8; 100][..], &signed.signature, signed.algorithm)
+            .await
+            .unwrap()
+    );
+    let err = kc
+        .sign_reader("pq", &[9u8; 5000][..], None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("5000"), "{err}");
+    // JWTs: ML-DSA has no registered JOSE name.
+    let err = keychain::jwt::JwtSigner::new(signer).unwrap_err();
+    assert!(err.to_string().contains("JOSE"), "{err}");
+}
+
 #[cfg(feature = "rcgen")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rcgen_signs_with_a_backend_key_and_openssl_accepts_the_certificate() {

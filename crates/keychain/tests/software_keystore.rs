@@ -15,7 +15,7 @@ use keychain::software::ITERATIONS_ENV;
 use keychain::software::pbes2::DEFAULT_ITERATIONS;
 use keychain::{
     Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
-    KeyRef, KeySpec, KeyState, Keychain, MacAlgorithm, Message, PageRequest, Secret,
+    KeyFamily, KeyRef, KeySpec, KeyState, Keychain, MacAlgorithm, Message, PageRequest, Secret,
     SigningAlgorithm, SoftwareBackend, SoftwareConfig,
 };
 use keychain_testkit::{FakeClock, PASSWORD, assert_err, days, temp_keystore};
@@ -523,7 +523,7 @@ async fn openssl_reads_every_asymmetric_key_file() {
         .copied()
         .filter(|s| s.is_asymmetric())
         .collect();
-    assert_eq!(specs.len(), 8);
+    assert_eq!(specs.len(), 11);
     for spec in specs {
         let info = backend
             .create_key(&CreateKeyRequest::new(spec))
@@ -535,6 +535,12 @@ async fn openssl_reads_every_asymmetric_key_file() {
             head.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
             "{spec}: {head}"
         );
+        if matches!(spec.family(), KeyFamily::MlDsa(_)) {
+            // OpenSSL 3.0 has no ML-DSA (3.5 added it): it cannot read these key files, as
+            // SECURITY.md says. The software backend's own load is tested by the conformance
+            // suite (sign_ml_dsa_*).
+            continue;
+        }
         let out = Command::new("openssl")
             .args(["pkey", "-pubout", "-passin"])
             .arg(format!("pass:{PASSWORD}"))

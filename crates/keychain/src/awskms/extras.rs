@@ -219,7 +219,7 @@ pub fn wrap_key_material(params: &ImportParameters, material: &[u8]) -> Result<V
     }
 }
 
-/// The public key of a PKCS#8 private key of `spec` (RSA, ECDSA curves, Ed25519), to prove an
+/// The public key of a PKCS#8 private key of `spec` (RSA, ECDSA curves, Ed25519, ML-DSA), to prove an
 /// import: KMS's public key must equal it.
 pub fn public_key_of_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<PublicKey> {
     use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
@@ -253,6 +253,16 @@ pub fn public_key_of_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<PublicKey> {
         KeyFamily::Ec(crate::key::Curve::Ed25519) | KeyFamily::Ed25519 => {
             let pair =
                 lc::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| bad(&e))?;
+            let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
+            der.as_ref().to_vec()
+        }
+        KeyFamily::MlDsa(level) => {
+            let alg = match level {
+                44 => &lc::ML_DSA_44_SIGNING,
+                65 => &lc::ML_DSA_65_SIGNING,
+                _ => &lc::ML_DSA_87_SIGNING,
+            };
+            let pair = lc::PqdsaKeyPair::from_pkcs8(alg, pkcs8).map_err(|e| bad(&e))?;
             let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
             der.as_ref().to_vec()
         }

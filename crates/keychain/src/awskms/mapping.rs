@@ -35,6 +35,9 @@ pub(crate) fn key_spec_to_sdk(spec: KeySpec) -> sdk::KeySpec {
         KeySpec::EccNistP521 => sdk::KeySpec::EccNistP521,
         KeySpec::EccSecgP256k1 => sdk::KeySpec::EccSecgP256K1,
         KeySpec::EccNistEdwards25519 => sdk::KeySpec::EccNistEdwards25519,
+        KeySpec::MlDsa44 => sdk::KeySpec::MlDsa44,
+        KeySpec::MlDsa65 => sdk::KeySpec::MlDsa65,
+        KeySpec::MlDsa87 => sdk::KeySpec::MlDsa87,
         KeySpec::SymmetricDefault => sdk::KeySpec::SymmetricDefault,
         KeySpec::Hmac224 => sdk::KeySpec::Hmac224,
         KeySpec::Hmac256 => sdk::KeySpec::Hmac256,
@@ -127,6 +130,7 @@ pub(crate) fn signing_to_sdk(alg: SigningAlgorithm) -> sdk::SigningAlgorithmSpec
         EcdsaSha512 => sdk::SigningAlgorithmSpec::EcdsaSha512,
         Ed25519Sha512 => sdk::SigningAlgorithmSpec::Ed25519Sha512,
         Ed25519PhSha512 => sdk::SigningAlgorithmSpec::Ed25519PhSha512,
+        MlDsaShake256 => sdk::SigningAlgorithmSpec::MlDsaShake256,
     }
 }
 
@@ -214,7 +218,7 @@ mod tests {
             assert_eq!(key_spec_from_sdk(&sdk).ok(), Some(spec));
         }
         assert!(matches!(
-            key_spec_from_sdk(&sdk::KeySpec::from("ML_DSA_65")),
+            key_spec_from_sdk(&sdk::KeySpec::from("SM2")),
             Err(Error::Unsupported { .. })
         ));
     }

@@ -196,12 +196,14 @@ fn message_for_kms<'a>(
         Message::Raw(m) if m.len() <= MAX_RAW_MESSAGE => Ok((MessageType::Raw, m)),
         Message::Raw(m) => Err(Error::invalid_input(format!(
             "AWS KMS takes at most {MAX_RAW_MESSAGE} bytes of message with {algorithm}, and \
-             this one is {} bytes; hash it and pass the digest{}",
+             this one is {} bytes; {}",
             m.len(),
-            if algorithm.accepts_digest() {
-                ""
-            } else {
-                " with ED25519_PH_SHA_512"
+            match algorithm {
+                SigningAlgorithm::MlDsaShake256 => {
+                    "keychain cannot sign longer ML-DSA messages (it has no external-μ support)"
+                }
+                a if a.accepts_digest() => "hash it and pass the digest",
+                _ => "hash it and pass the digest with ED25519_PH_SHA_512",
             }
         ))),
     }

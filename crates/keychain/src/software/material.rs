@@ -10,7 +10,8 @@ use aws_lc_rs::rsa::{
     PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{
-    self as lc, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, RsaKeyPair,
+    self as lc, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, PqdsaKeyPair,
+    PqdsaSigningAlgorithm, RsaKeyPair,
 };
 use zeroize::Zeroizing;
 
@@ -42,6 +43,14 @@ fn ecdsa_signing(curve: Curve) -> Result<&'static EcdsaSigningAlgorithm> {
     })
 }
 
+fn ml_dsa_signing(level: u16) -> &'static PqdsaSigningAlgorithm {
+    match level {
+        44 => &lc::ML_DSA_44_SIGNING,
+        65 => &lc::ML_DSA_65_SIGNING,
+        _ => &lc::ML_DSA_87_SIGNING,
+    }
+}
+
 /// Generates new key material for `spec`; returns the plaintext PKCS#8 DER (asymmetric) or
 /// raw key bytes (symmetric, HMAC).
 pub(crate) fn generate(spec: KeySpec) -> Result<Secret> {
@@ -63,6 +72,11 @@ pub(crate) fn generate(spec: KeySpec) -> Result<Secret> {
         }
         KeyFamily::Ed25519 => {
             let kp = Ed25519KeyPair::generate().map_err(failed)?;
+            kp.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+        KeyFamily::MlDsa(level) => {
+            // aws-lc writes the seed-only PKCS#8 form (RFC 9881 / FIPS 204 seed).
+            let kp = PqdsaKeyPair::generate(ml_dsa_signing(level)).map_err(failed)?;
             kp.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
         }
         KeyFamily::Symmetric => random_bytes(32)?,
@@ -97,6 +111,7 @@ pub(crate) enum Material {
         /// The seed, for Ed25519ph (signed outside aws-lc); zeroized on drop.
         seed: Zeroizing<[u8; 32]>,
     },
+    MlDsa(PqdsaKeyPair),
     Symmetric(LessSafeKey),
     Hmac(aws_lc_rs::hmac::Key),
 }
@@ -107,6 +122,7 @@ impl std::fmt::Debug for Material {
             Material::Rsa { .. } => "Material::Rsa(redacted)",
             Material::Ec { .. } => "Material::Ec(redacted)",
             Material::Ed25519 { .. } => "Material::Ed25519(redacted)",
+            Material::MlDsa(_) => "Material::MlDsa(redacted)",
             Material::Symmetric(_) => "Material::Symmetric(redacted)",
             Material::Hmac(_) => "Material::Hmac(redacted)",
         })
@@ -149,6 +165,9 @@ impl Material {
                 key: Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(rejected)?,
                 seed: crate::ed25519ph::seed_from_pkcs8(bytes)?,
             },
+            KeyFamily::MlDsa(level) => Material::MlDsa(
+                PqdsaKeyPair::from_pkcs8(ml_dsa_signing(level), bytes).map_err(rejected)?,
+            ),
             KeyFamily::Symmetric => {
                 let key = UnboundKey::new(&AES_256_GCM, bytes)
                     .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;
@@ -170,6 +189,7 @@ impl Material {
             Material::Rsa { signing, .. } => signing.public_key().as_der(),
             Material::Ec { key, .. } => key.public_key().as_der(),
             Material::Ed25519 { key, .. } => key.public_key().as_der(),
+            Material::MlDsa(key) => key.public_key().as_der(),
             Material::Symmetric(_) | Material::Hmac(_) => {
                 return Err(Error::invalid_input("symmetric keys have no public key"));
             }
@@ -224,6 +244,17 @@ impl Material {
             (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519Ph) => {
                 crate::ed25519ph::sign(seed, &message.to_digest(algorithm)?)
             }
+            (Material::MlDsa(key), SignatureScheme::MlDsa) => match message {
+                Message::Raw(m) => {
+                    let mut sig = vec![0u8; key.algorithm().signature_len()];
+                    let n = key.sign(m, &mut sig).map_err(failed)?;
+                    sig.truncate(n);
+                    Ok(sig)
+                }
+                Message::Digest(_) => Err(Error::invalid_input(
+                    "ML-DSA signs the message itself, not a digest",
+                )),
+            },
             _ => Err(Error::invalid_input(format!(
                 "{algorithm} does not fit this key"
             ))),
@@ -346,4 +377,44 @@ fn import_digest(d: &[u8], algorithm: SigningAlgorithm) -> Result<Digest> {
             algorithm.hash().digest_len()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::public_key::PublicKeyKind;
+
+    #[test]
+    fn ml_dsa_generate_load_sign_verify() {
+        for (spec, level, sig_len) in [
+            (KeySpec::MlDsa44, 44, 2420),
+            (KeySpec::MlDsa65, 65, 3309),
+            (KeySpec::MlDsa87, 87, 4627),
+        ] {
+            let pkcs8 = generate(spec).unwrap();
+            let m = Material::load(spec, pkcs8.expose()).unwrap();
+            let pk = m.public_key().unwrap();
+            assert_eq!(pk.kind(), PublicKeyKind::MlDsa(level));
+            assert_eq!(pk.key_spec().unwrap(), spec);
+            assert_eq!(PublicKey::from_pem(&pk.to_pem()).unwrap(), pk);
+            let alg = SigningAlgorithm::MlDsaShake256;
+            let sig = m.sign(Message::Raw(b"hello"), alg).unwrap();
+            assert_eq!(sig.len(), sig_len, "{spec}");
+            assert!(pk.verify(Message::Raw(b"hello"), &sig, alg).unwrap());
+            assert!(!pk.verify(Message::Raw(b"hellO"), &sig, alg).unwrap());
+            // No hash-then-sign and no external μ.
+            assert!(m.sign(Message::Digest(&[0u8; 64]), alg).is_err());
+            assert!(pk.verify(Message::Digest(&[0u8; 64]), &sig, alg).is_err());
+            // ML-DSA keys do only ML-DSA.
+            assert!(!pk.supports(SigningAlgorithm::Ed25519Sha512));
+            let jwk = pk.to_jwk();
+            assert_eq!(jwk["kty"], "AKP");
+            assert_eq!(jwk["alg"], format!("ML-DSA-{level}"));
+            assert_eq!(pk.jwk_thumbprint().len(), 43);
+        }
+        // Material of one parameter set is not accepted as another.
+        let pkcs8 = generate(KeySpec::MlDsa44).unwrap();
+        assert!(Material::load(KeySpec::MlDsa65, pkcs8.expose()).is_err());
+        assert!(Material::load(KeySpec::EccNistEdwards25519, pkcs8.expose()).is_err());
+    }
 }

@@ -98,7 +98,7 @@ impl CertificateRequest {
             .as_bytes()
             .ok_or_else(|| Error::invalid_input("CSR signature has unused bits"))?;
         let ok = match algorithm {
-            SigningAlgorithm::Ed25519Sha512 => {
+            a if !a.accepts_digest() => {
                 public_key.verify(Message::Raw(&info), signature, algorithm)?
             }
             a => {
