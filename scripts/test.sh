@@ -14,10 +14,13 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto' >/dev/null 2>&1; then
+# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
+if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
+  >/dev/null 2>&1; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=42' 'PyJWT>=2.8' \
+  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
     'pycryptodome>=3.20'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"

@@ -1,5 +1,6 @@
-"""Independent judge of signatures: Python `cryptography` (OpenSSL-backed, but not our code),
-and PyCryptodome for Ed25519ph, which `cryptography` does not implement.
+"""Independent judge of signatures: Python `cryptography` (OpenSSL-backed, but not our code;
+its own ML-DSA since version 47), and PyCryptodome for Ed25519ph, which `cryptography` does
+not implement.
 
 Reads a JSON list of cases on stdin, prints a JSON list of booleans (valid or not).
 Each case: {"pem": SPKI PEM, "alg": KMS signing algorithm, "sig": base64,
@@ -11,7 +12,9 @@ import sys
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, utils
+
+MLDSA_KEYS = (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)
 
 HASHES = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
 
@@ -29,6 +32,13 @@ def verify(case):
     try:
         if alg == "ED25519_SHA_512":
             assert isinstance(key, ed25519.Ed25519PublicKey)
+            key.verify(sig, data)
+            return True
+        if alg == "ML_DSA_SHAKE_256":
+            # Pure ML-DSA over the message, empty context (what KMS and keychain sign).
+            if "digest" in case:
+                raise ValueError("the ML-DSA judge needs the message, not a digest")
+            assert isinstance(key, MLDSA_KEYS), type(key)
             key.verify(sig, data)
             return True
         h = HASHES[alg[-3:]]()

@@ -45,6 +45,30 @@ async fn gap_ed25519_keys_are_refused_by_localstack() {
     ));
 }
 
+/// GAP: LocalStack has no ML-DSA keys. The backend sends the spec (AWS KMS has ML_DSA_44/65/87)
+/// and reports LocalStack's UnsupportedOperationException as `Unsupported` naming the spec; no
+/// key and no alias are left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap_ml_dsa_keys_are_refused_by_localstack() {
+    let b = backend().await;
+    for spec in [KeySpec::MlDsa44, KeySpec::MlDsa65, KeySpec::MlDsa87] {
+        let name = unique_prefix(&format!("{spec}").to_ascii_lowercase().replace('_', "-"));
+        let err = b
+            .create_key(&CreateKeyRequest::new(spec).name(&name))
+            .await
+            .expect_err_or_panic("LocalStack created an ML-DSA key: the gap is gone");
+        assert!(
+            matches!(&err, Error::Unsupported { operation, .. }
+                if operation.contains(&format!("KeySpec {spec} is not supported"))),
+            "{err:?}"
+        );
+        assert!(matches!(
+            b.describe_key(&KeyRef::parse(&name).must("ref")).await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+}
+
 /// GAP: LocalStack's GenerateDataKey returns 32 bytes for KeySpec AES_128. The backend
 /// refuses to hand out a key of the wrong size; AES_256 data keys are right.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
