@@ -31,8 +31,8 @@ use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, Hash};
 use crate::backend::Backend;
 use crate::data_key::EncryptionContext;
 use crate::key_ref::KeyRef;
+use crate::random::random_bytes;
 use crate::secret::Secret;
-use crate::software::random_bytes;
 use crate::{Error, Result};
 
 /// The first bytes of every envelope file.

@@ -55,6 +55,7 @@ pub mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
 pub mod public_key;
+mod random;
 pub mod secret;
 pub mod signature;
 pub mod signer;

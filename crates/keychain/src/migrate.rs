@@ -51,8 +51,9 @@ use crate::data_key::EncryptionContext;
 use crate::key::{CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
 use crate::key_ref::{KeyRef, validate_alias_name};
 use crate::public_key::PublicKey;
+use crate::random::random_bytes;
 use crate::secret::Secret;
-use crate::software::{SoftwareBackend, random_bytes};
+use crate::software::SoftwareBackend;
 use crate::{Error, Result};
 
 /// Days after which a KMS key made by a migration that failed its proof is deleted (the KMS

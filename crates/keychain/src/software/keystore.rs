@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use super::material::{Material, generate, random_bytes};
+use super::material::{Material, generate};
 use super::pbes2::{Kek, LABEL_PRIVATE, LABEL_SECRET};
 use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
@@ -37,6 +37,7 @@ use crate::key::{
 };
 use crate::key_ref::{KeyRef, KeyTarget, validate_alias_name};
 use crate::public_key::PublicKey;
+use crate::random::random_bytes;
 use crate::secret::Secret;
 use crate::{Error, Result};
 

@@ -4,7 +4,7 @@
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest::Digest;
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
     PrivateDecryptingKey,
@@ -20,18 +20,10 @@ use crate::algorithm::{
 };
 use crate::key::{Curve, KeyFamily, KeySpec};
 use crate::public_key::PublicKey;
+use crate::random::random_bytes;
 use crate::secret::Secret;
 use crate::signature::normalize_low_s;
 use crate::{Error, Result};
-
-/// Fills a buffer from the system CSPRNG.
-pub(crate) fn random_bytes(len: usize) -> Result<Vec<u8>> {
-    let mut out = vec![0u8; len];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| Error::crypto("the system random number generator failed"))?;
-    Ok(out)
-}
 
 fn ecdsa_signing(curve: Curve) -> Result<&'static EcdsaSigningAlgorithm> {
     Ok(match curve {

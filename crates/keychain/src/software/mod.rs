@@ -15,7 +15,6 @@ use async_trait::async_trait;
 
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
-pub(crate) use self::material::random_bytes;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};

@@ -21,7 +21,7 @@ use pkcs5::pbes2::{self, Kdf, Pbkdf2Prf};
 use pkcs8::EncryptedPrivateKeyInfoOwned;
 use zeroize::Zeroizing;
 
-use super::material::random_bytes;
+use crate::random::random_bytes;
 use crate::secret::Secret;
 use crate::{Error, Result};
 
