@@ -203,6 +203,75 @@ impl Error {
         }
     }
 
+    /// Appends `(note)` to the error's message, keeping its kind: for what happened after
+    /// the failure (an orphan cleaned up, a migration undone).
+    #[must_use]
+    pub fn with_note(self, note: &str) -> Error {
+        let add = |m: String| format!("{m} ({note})");
+        match self {
+            Error::NotFound { key } => Error::NotFound { key: add(key) },
+            Error::AlreadyExists { what } => Error::AlreadyExists { what: add(what) },
+            Error::AccessDenied { operation, message } => Error::AccessDenied {
+                operation,
+                message: add(message),
+            },
+            Error::WrongPassword { keystore } => Error::WrongPassword {
+                keystore: add(keystore),
+            },
+            Error::Throttled { operation, message } => Error::Throttled {
+                operation,
+                message: add(message),
+            },
+            Error::Timeout { operation } => Error::Timeout {
+                operation: add(operation),
+            },
+            Error::InvalidKeyUsage { key, message } => Error::InvalidKeyUsage {
+                key,
+                message: add(message),
+            },
+            Error::InvalidKeyState {
+                key,
+                state,
+                message,
+            } => Error::InvalidKeyState {
+                key,
+                state,
+                message: add(message),
+            },
+            Error::Unsupported { backend, operation } => Error::Unsupported {
+                backend,
+                operation: add(operation),
+            },
+            Error::InvalidInput { message } => Error::InvalidInput {
+                message: add(message),
+            },
+            Error::Crypto { message } => Error::Crypto {
+                message: add(message),
+            },
+            Error::Corrupted { what, message } => Error::Corrupted {
+                what,
+                message: add(message),
+            },
+            Error::Io { context, source } => Error::Io {
+                context: add(context),
+                source,
+            },
+            Error::Backend {
+                backend,
+                operation,
+                code,
+                message,
+                retryable,
+            } => Error::Backend {
+                backend,
+                operation,
+                code,
+                message: add(message),
+                retryable,
+            },
+        }
+    }
+
     /// Shorthand for [`Error::InvalidKeyUsage`].
     pub fn key_usage(key: impl fmt::Display, message: impl fmt::Display) -> Self {
         Error::InvalidKeyUsage {

@@ -273,15 +273,12 @@ fn offer_generate(err: Error, alias: &str) -> Error {
     if !import_refused(&err) {
         return err;
     }
-    with_note(
-        err,
-        &format!(
-            "importing the software key's material into AWS KMS is not possible here; to \
+    err.with_note(&format!(
+        "importing the software key's material into AWS KMS is not possible here; to \
              switch anyway, migrate with generate (CLI: --generate): a fresh KMS key of the \
              same spec under {alias}, whose signatures, ciphertexts and MACs differ from the \
              old key's, so those must be redone"
-        ),
-    )
+    ))
 }
 
 /// Deletes the alias and schedules the key for deletion after a failed proof; the error
@@ -308,79 +305,9 @@ async fn discard(to: &AwsKmsBackend, alias: &str, key_id: &str, err: Error) -> E
         alias,
         "migration proof failed: {alias_note}; {key_note}"
     );
-    with_note(
-        err,
-        &format!(
-            "the migration is undone: {alias_note}, {key_note}; the software key is unchanged"
-        ),
-    )
-}
-
-/// Appends a note to an error's message, keeping its kind.
-fn with_note(err: Error, note: &str) -> Error {
-    let add = |m: String| format!("{m} ({note})");
-    match err {
-        Error::NotFound { key } => Error::NotFound { key: add(key) },
-        Error::AlreadyExists { what } => Error::AlreadyExists { what: add(what) },
-        Error::AccessDenied { operation, message } => Error::AccessDenied {
-            operation,
-            message: add(message),
-        },
-        Error::WrongPassword { keystore } => Error::WrongPassword {
-            keystore: add(keystore),
-        },
-        Error::Throttled { operation, message } => Error::Throttled {
-            operation,
-            message: add(message),
-        },
-        Error::Timeout { operation } => Error::Timeout {
-            operation: add(operation),
-        },
-        Error::InvalidKeyUsage { key, message } => Error::InvalidKeyUsage {
-            key,
-            message: add(message),
-        },
-        Error::InvalidKeyState {
-            key,
-            state,
-            message,
-        } => Error::InvalidKeyState {
-            key,
-            state,
-            message: add(message),
-        },
-        Error::Unsupported { backend, operation } => Error::Unsupported {
-            backend,
-            operation: add(operation),
-        },
-        Error::InvalidInput { message } => Error::InvalidInput {
-            message: add(message),
-        },
-        Error::Crypto { message } => Error::Crypto {
-            message: add(message),
-        },
-        Error::Corrupted { what, message } => Error::Corrupted {
-            what,
-            message: add(message),
-        },
-        Error::Io { context, source } => Error::Io {
-            context: add(context),
-            source,
-        },
-        Error::Backend {
-            backend,
-            operation,
-            code,
-            message,
-            retryable,
-        } => Error::Backend {
-            backend,
-            operation,
-            code,
-            message: add(message),
-            retryable,
-        },
-    }
+    err.with_note(&format!(
+        "the migration is undone: {alias_note}, {key_note}; the software key is unchanged"
+    ))
 }
 
 /// A failed proof.
@@ -879,7 +806,7 @@ mod tests {
 
     #[test]
     fn notes_keep_the_error_kind() {
-        let e = with_note(Error::crypto("mismatch"), "undone");
+        let e = Error::crypto("mismatch").with_note("undone");
         assert!(matches!(e, Error::Crypto { .. }));
         assert_eq!(e.to_string(), "cryptographic failure: mismatch (undone)");
     }

@@ -238,6 +238,17 @@ fn state_from_message(message: &str) -> &'static str {
     }
 }
 
+/// The error for an answer that lacks a field it must carry.
+pub(super) fn no_field(operation: &str, field: &str, key: &str) -> Error {
+    Error::Backend {
+        backend: BACKEND.into(),
+        operation: operation.into(),
+        code: "EmptyResponse".into(),
+        message: format!("no {field} in the answer for {key}"),
+        retryable: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
