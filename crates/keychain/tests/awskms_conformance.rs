@@ -1,14 +1,11 @@
 //! The shared conformance suite against the AWS KMS backend, on LocalStack (started by the
 //! test kit on a free port).
 //!
-//! Every check of `keychain_testkit::conformance::CHECKS` is classified here, and
-//! `every_check_is_classified` fails when a new one is not:
-//!
-//! - RUN: the check runs and must pass.
-//! - KNOWN GAP: the check runs, and must fail exactly at a documented LocalStack defect (the
-//!   panic message is matched). If LocalStack fixes it, or the backend fails differently, the
-//!   test fails and the check must be moved to RUN. What the check could not reach is tested
-//!   in `awskms_gaps.rs`.
+//! Every check of `keychain_testkit::conformance::CHECKS` runs here and must pass, except the
+//! KNOWN GAPS: they run, and must fail exactly at a documented LocalStack defect (the panic
+//! message is matched). If LocalStack fixes one, or the backend fails differently, the test
+//! fails and the gap must be removed. What those checks could not reach is tested in
+//! `awskms_gaps.rs`.
 //!
 //! LocalStack cannot create ECC_NIST_EDWARDS25519 keys (ValidationException). The backend
 //! lists Ed25519 (AWS KMS has it), so checks that would create one run through
@@ -35,7 +32,7 @@ use keychain::{
     EncryptionContext, Error, KeyInfo, KeyRef, KeySpec, Keychain, MacAlgorithm, Message, Page,
     PageRequest, PublicKey, Result, RotationStatus, Secret, SigningAlgorithm,
 };
-use keychain_testkit::conformance::{self, CHECKS, unique_prefix};
+use keychain_testkit::conformance::KnownGap;
 use keychain_testkit::localstack::localstack;
 
 /// The ML-DSA key specs, which LocalStack does not have.
@@ -264,118 +261,44 @@ async fn keychain() -> Keychain {
     Keychain::from_arc(Arc::new(LocalStackProfile { inner: backend }))
 }
 
-/// Checks that must pass.
-macro_rules! run {
-    ($($check:ident),+ $(,)?) => {
-        const RUN: &[&str] = &[$(stringify!($check)),+];
-        $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let kc = keychain().await;
-                conformance::$check(&kc, &unique_prefix(stringify!($check))).await;
-            }
-        )+
-    };
+/// The suite against LocalStack: every check runs and must pass, except the known gaps,
+/// which must fail exactly at a documented LocalStack defect.
+async fn setup() -> ((), Keychain) {
+    ((), keychain().await)
 }
 
-/// Checks that must fail at a known LocalStack defect, and nowhere else.
-macro_rules! known_gap {
-    ($($check:ident => $panic:literal, $why:literal;)+) => {
-        const KNOWN_GAPS: &[&str] = &[$(stringify!($check)),+];
-        $(
-            #[doc = $why]
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                let kc = keychain().await;
-                let prefix = unique_prefix(stringify!($check));
-                let outcome = tokio::spawn(async move {
-                    conformance::$check(&kc, &prefix).await;
-                })
-                .await;
-                let message = match outcome {
-                    Ok(()) => panic!(
-                        "{} now passes on LocalStack {}: the gap ({}) is gone, move the check \
-                         to RUN",
-                        stringify!($check),
-                        localstack().version(),
-                        $why
-                    ),
-                    Err(e) if e.is_panic() => {
-                        let p = e.into_panic();
-                        p.downcast_ref::<String>()
-                            .cloned()
-                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                            .unwrap_or_default()
-                    }
-                    Err(e) => panic!("{} did not finish: {e}", stringify!($check)),
-                };
-                assert!(
-                    message.contains($panic),
-                    "{} failed somewhere other than its known LocalStack gap ({}):\n{message}",
-                    stringify!($check),
-                    $why
-                );
-            }
-        )+
-    };
-}
+const KNOWN_GAPS: &[KnownGap] = &[
+    KnownGap {
+        check: "encrypt_data_keys",
+        panic: "asked for a AES_128 data key (16 bytes), got 32 bytes",
+        why: "LocalStack's GenerateDataKey returns 32 bytes for KeySpec AES_128 (the backend \
+              refuses the wrong-sized key)",
+    },
+    KnownGap {
+        check: "encrypt_rsa_oaep_2048",
+        panic: "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
+        why: "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)",
+    },
+    KnownGap {
+        check: "encrypt_rsa_oaep_3072",
+        panic: "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
+        why: "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)",
+    },
+    KnownGap {
+        check: "encrypt_rsa_oaep_4096",
+        panic: "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
+        why: "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)",
+    },
+    KnownGap {
+        check: "rotation_automatic",
+        panic: "the next rotation of a 2560-day period",
+        why: "LocalStack keeps the old NextRotationDate when the rotation period changes",
+    },
+    KnownGap {
+        check: "rotation_on_demand",
+        panic: "the version count did not grow by one",
+        why: "LocalStack does not implement ListKeyRotations (501), so versions stay 1",
+    },
+];
 
-run!(
-    capabilities_consistent,
-    sign_rsa_2048,
-    sign_rsa_3072,
-    sign_rsa_4096,
-    sign_ecc_nist_p256,
-    sign_ecc_nist_p384,
-    sign_ecc_nist_p521,
-    sign_ecc_secg_p256k1,
-    sign_ed25519,
-    sign_ml_dsa_44,
-    sign_ml_dsa_65,
-    sign_ml_dsa_87,
-    errors_not_found,
-    errors_wrong_usage,
-    errors_algorithm_not_allowed,
-    errors_invalid_input,
-    errors_disabled_key,
-    errors_pending_deletion,
-    errors_already_exists,
-    errors_symmetric_tampering,
-    lifecycle_create_describe,
-    lifecycle_list_pagination,
-    lifecycle_aliases,
-    lifecycle_tags,
-    lifecycle_enable_disable,
-    lifecycle_scheduled_deletion,
-    encrypt_symmetric,
-    mac_hmac,
-    rotation_asymmetric_unsupported,
-);
-
-known_gap! {
-    encrypt_data_keys => "asked for a AES_128 data key (16 bytes), got 32 bytes",
-        "LocalStack's GenerateDataKey returns 32 bytes for KeySpec AES_128 (the backend refuses \
-         the wrong-sized key)";
-    encrypt_rsa_oaep_2048 => "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
-        "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)";
-    encrypt_rsa_oaep_3072 => "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
-        "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)";
-    encrypt_rsa_oaep_4096 => "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
-        "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)";
-    rotation_automatic => "the next rotation of a 2560-day period",
-        "LocalStack keeps the old NextRotationDate when the rotation period changes";
-    rotation_on_demand => "the version count did not grow by one",
-        "LocalStack does not implement ListKeyRotations (501), so versions stay 1";
-}
-
-#[test]
-fn every_check_is_classified() {
-    let mut classified: Vec<&str> = RUN.iter().chain(KNOWN_GAPS).copied().collect();
-    classified.sort_unstable();
-    let mut all: Vec<&str> = CHECKS.to_vec();
-    all.sort_unstable();
-    assert_eq!(
-        classified, all,
-        "classify every conformance check as RUN or KNOWN GAP"
-    );
-}
+keychain_testkit::conformance_tests!(setup, gaps = KNOWN_GAPS);

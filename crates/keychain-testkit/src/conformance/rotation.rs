@@ -1,0 +1,211 @@
+//! Rotation checks: automatic rotation and its period, on-demand rotation and versions, and
+//! the refusal to rotate asymmetric keys.
+
+use super::support::*;
+use super::*;
+
+/// Automatic rotation (if the capabilities say so): status, enable with a validated period
+/// (90–2560 days, default 365), disable; refused for disabled keys and for HMAC keys.
+pub async fn rotation_automatic(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let caps = backend.capabilities();
+    let Some((name, _)) = named(
+        kc,
+        prefix,
+        "rotating",
+        KeySpec::SymmetricDefault,
+        KeyUsage::EncryptDecrypt,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = key_ref(&name);
+    if !caps.automatic_rotation {
+        assert_err!(
+            "EnableKeyRotation without the capability",
+            backend.enable_key_rotation(&key, Some(90)).await,
+            Error::Unsupported { .. }
+        );
+        return;
+    }
+    let status = backend
+        .key_rotation_status(&key)
+        .await
+        .must("GetKeyRotationStatus");
+    assert!(!status.enabled, "a new key rotates automatically");
+    for bad in [0u32, 89, 2561] {
+        assert_err!(
+            format!("a rotation period of {bad} days"),
+            backend.enable_key_rotation(&key, Some(bad)).await,
+            Error::InvalidInput { .. }
+        );
+    }
+    assert!(
+        !backend
+            .key_rotation_status(&key)
+            .await
+            .must("status")
+            .enabled
+    );
+    for (period, expected) in [(Some(90u32), 90u32), (Some(2560), 2560), (None, 365)] {
+        let now = SystemTime::now();
+        backend
+            .enable_key_rotation(&key, period)
+            .await
+            .must("EnableKeyRotation");
+        let status = backend.key_rotation_status(&key).await.must("status");
+        assert!(status.enabled, "rotation is off after enabling it");
+        assert_eq!(status.period_days, Some(expected), "rotation period");
+        let next = status
+            .next_rotation
+            .unwrap_or_else(|| panic!("enabled rotation has no next rotation date"));
+        assert_near(
+            &format!("the next rotation of a {expected}-day period"),
+            next,
+            now + days(u64::from(expected)),
+            Duration::from_secs(300),
+            days(1),
+        );
+    }
+    backend
+        .disable_key_rotation(&key)
+        .await
+        .must("DisableKeyRotation");
+    let status = backend.key_rotation_status(&key).await.must("status");
+    assert!(!status.enabled, "rotation is on after disabling it");
+    // A disabled key cannot have its rotation changed.
+    backend.disable_key(&key).await.must("DisableKey");
+    assert_err!(
+        "EnableKeyRotation on a disabled key",
+        backend.enable_key_rotation(&key, Some(90)).await,
+        Error::InvalidKeyState { .. }
+    );
+    backend.enable_key(&key).await.must("EnableKey");
+    if let Some((hmac, _)) = named(
+        kc,
+        prefix,
+        "hmac",
+        KeySpec::Hmac256,
+        KeyUsage::GenerateVerifyMac,
+    )
+    .await
+    {
+        assert_err!(
+            "EnableKeyRotation on an HMAC key",
+            backend.enable_key_rotation(&key_ref(&hmac), None).await,
+            Error::Unsupported { .. }
+        );
+    }
+}
+
+/// On-demand rotation (if the capabilities say so): the version count grows, ciphertexts and
+/// data keys made before still decrypt, new ones decrypt; a disabled key is refused.
+pub async fn rotation_on_demand(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let caps = backend.capabilities();
+    let Some((name, info)) = named(
+        kc,
+        prefix,
+        "rotated",
+        KeySpec::SymmetricDefault,
+        KeyUsage::EncryptDecrypt,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = key_ref(&name);
+    if !caps.on_demand_rotation {
+        assert_err!(
+            "RotateKeyOnDemand without the capability",
+            backend.rotate_key(&key).await,
+            Error::Unsupported { .. }
+        );
+        return;
+    }
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let ctx = context(&[("rotation", "yes")]);
+    let mut made = Vec::new();
+    let mut versions = info.versions;
+    for round in 0..3u32 {
+        let plaintext = format!("before rotation {round}").into_bytes();
+        let ct = backend
+            .encrypt(&key, &plaintext, alg, &ctx)
+            .await
+            .must("Encrypt");
+        made.push((ct, plaintext));
+        let dk = backend
+            .generate_data_key(&key, DataKeySpec::Aes256, &ctx)
+            .await
+            .must("GenerateDataKey");
+        made.push((dk.ciphertext.clone(), dk.plaintext.expose().to_vec()));
+        backend.rotate_key(&key).await.must("RotateKeyOnDemand");
+        let now = backend.describe_key(&key).await.must("describe").versions;
+        assert_eq!(
+            now,
+            versions + 1,
+            "rotation {round}: the version count did not grow by one"
+        );
+        versions = now;
+        for (ct, plaintext) in &made {
+            let back = backend.decrypt(None, ct, alg, &ctx).await.must(&format!(
+                "decrypting an older ciphertext after rotation {round}"
+            ));
+            assert_eq!(back.expose(), &plaintext[..]);
+        }
+    }
+    let fresh = backend
+        .encrypt(&key, b"after", alg, &ctx)
+        .await
+        .must("Encrypt after rotation");
+    assert_eq!(
+        backend
+            .decrypt(None, &fresh, alg, &ctx)
+            .await
+            .must("Decrypt")
+            .expose(),
+        b"after"
+    );
+    backend.disable_key(&key).await.must("DisableKey");
+    assert_err!(
+        "rotating a disabled key",
+        backend.rotate_key(&key).await,
+        Error::InvalidKeyState { .. }
+    );
+}
+
+/// Rotation of asymmetric and HMAC keys is [`Error::Unsupported`] (as in KMS).
+pub async fn rotation_asymmetric_unsupported(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    for (what, spec, usage) in [
+        ("p256", KeySpec::EccNistP256, KeyUsage::SignVerify),
+        (
+            "ed25519",
+            KeySpec::EccNistEdwards25519,
+            KeyUsage::SignVerify,
+        ),
+        ("rsa-enc", KeySpec::Rsa2048, KeyUsage::EncryptDecrypt),
+        ("hmac", KeySpec::Hmac256, KeyUsage::GenerateVerifyMac),
+    ] {
+        let Some((name, _)) = named(kc, prefix, what, spec, usage).await else {
+            continue;
+        };
+        let key = key_ref(&name);
+        assert_err!(
+            format!("RotateKeyOnDemand on a {spec} key"),
+            backend.rotate_key(&key).await,
+            Error::Unsupported { .. }
+        );
+        assert_err!(
+            format!("EnableKeyRotation on a {spec} key"),
+            backend.enable_key_rotation(&key, Some(90)).await,
+            Error::Unsupported { .. }
+        );
+        assert_eq!(
+            backend.describe_key(&key).await.must("describe").versions,
+            1,
+            "{spec}: a refused rotation added a version"
+        );
+    }
+}
