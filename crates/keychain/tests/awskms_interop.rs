@@ -408,6 +408,46 @@ fn keychain_open_with_every_uri_form() {
         ("AWS_ENDPOINT_URL", ls.endpoint()),
         ("KEYCHAIN_TEST_CASE", "profile"),
     ]);
+    // Credentials from a profile's `credential_process` (how aws-vault and granted hand them
+    // out): the SDK runs the command, which leaves a mark to prove it did.
+    let mark = dir.path().join("process-ran");
+    let script = dir.path().join("credentials.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho ran >> '{}'\nprintf '%s' \
+             '{{\"Version\": 1, \"AccessKeyId\": \"test\", \"SecretAccessKey\": \"test\"}}'\n",
+            mark.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let process_config = dir.path().join("config-process");
+    std::fs::write(
+        &process_config,
+        format!(
+            "[profile proc]\nregion = {REGION}\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    run(&[
+        ("AWS_PROFILE", "proc"),
+        (
+            "AWS_CONFIG_FILE",
+            process_config.to_str().unwrap_or_default(),
+        ),
+        ("AWS_ENDPOINT_URL", ls.endpoint()),
+        ("KEYCHAIN_TEST_CASE", "profile"),
+    ]);
+    assert!(
+        mark.exists(),
+        "the profile's credential_process was never run"
+    );
     // No region anywhere, and no credentials anywhere.
     run(&[("KEYCHAIN_TEST_CASE", "nothing")]);
 }

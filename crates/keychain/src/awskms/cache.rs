@@ -154,30 +154,25 @@ impl AwsKmsBackend {
         client: &Client,
         key_id: Option<&str>,
     ) -> Result<Vec<AliasInfo>> {
-        let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let res = client
-                .list_aliases()
-                .set_key_id(key_id.map(str::to_string))
-                .limit(100)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(e, "ListAliases", key_id.unwrap_or("-")))?;
-            for a in res.aliases() {
-                if let Some(alias) = a.alias_name() {
-                    out.push(AliasInfo {
-                        alias: alias.to_string(),
-                        key_id: a.target_key_id().map(str::to_string),
-                    });
-                }
-            }
-            match res.next_marker() {
-                Some(m) if res.truncated() && !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
-        }
+        let entries = client
+            .list_aliases()
+            .set_key_id(key_id.map(str::to_string))
+            .into_paginator()
+            .page_size(100)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| map_sdk_error(e, "ListAliases", key_id.unwrap_or("-")))?;
+        let mut out: Vec<AliasInfo> = entries
+            .into_iter()
+            .filter_map(|a| {
+                Some(AliasInfo {
+                    alias: a.alias_name()?.to_string(),
+                    key_id: a.target_key_id().map(str::to_string),
+                })
+            })
+            .collect();
         out.sort_by(|a, b| a.alias.cmp(&b.alias));
         Ok(out)
     }
@@ -189,22 +184,16 @@ impl AwsKmsBackend {
         key_id: &str,
     ) -> Result<BTreeMap<String, String>> {
         let mut out = BTreeMap::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let res = client
-                .list_resource_tags()
-                .key_id(key_id)
-                .limit(50)
-                .set_marker(marker.take())
-                .send()
-                .await
-                .map_err(|e| map_sdk_error(e, "ListResourceTags", key_id))?;
-            for t in res.tags() {
+        let mut pages = client
+            .list_resource_tags()
+            .key_id(key_id)
+            .into_paginator()
+            .page_size(50)
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_sdk_error(e, "ListResourceTags", key_id))?;
+            for t in page.tags() {
                 out.insert(t.tag_key().to_string(), t.tag_value().to_string());
-            }
-            match res.next_marker() {
-                Some(m) if res.truncated() && !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
             }
         }
         Ok(out)

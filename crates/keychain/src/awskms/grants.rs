@@ -136,38 +136,31 @@ impl AwsKmsBackend {
         let id = self.resolve_id(key).await?;
         let client = self.client_for(key)?;
         let mut out = Vec::new();
-        let mut marker: Option<String> = None;
-        loop {
-            let res = match client
-                .list_grants()
-                .key_id(&id)
-                .limit(100)
-                .set_marker(marker.take())
-                .send()
-                .await
-            {
-                Ok(r) => r,
+        let mut grants = client
+            .list_grants()
+            .key_id(&id)
+            .into_paginator()
+            .page_size(100)
+            .items()
+            .send();
+        while let Some(grant) = grants.next().await {
+            let g = match grant {
+                Ok(g) => g,
                 Err(e) => return Err(self.fail(e, "ListGrants", key).await),
             };
-            for g in res.grants() {
-                out.push(GrantInfo {
-                    grant_id: g.grant_id().unwrap_or_default().to_string(),
-                    name: g.name().filter(|n| !n.is_empty()).map(str::to_string),
-                    key_id: key_id_of(g.key_id().unwrap_or(&id)),
-                    grantee_principal: g.grantee_principal().map(str::to_string),
-                    retiring_principal: g.retiring_principal().map(str::to_string),
-                    operations: g
-                        .operations()
-                        .iter()
-                        .map(|o| o.as_str().to_string())
-                        .collect(),
-                    created: g.creation_date().map(time_from_sdk),
-                });
-            }
-            match res.next_marker() {
-                Some(m) if res.truncated() && !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
+            out.push(GrantInfo {
+                grant_id: g.grant_id().unwrap_or_default().to_string(),
+                name: g.name().filter(|n| !n.is_empty()).map(str::to_string),
+                key_id: key_id_of(g.key_id().unwrap_or(&id)),
+                grantee_principal: g.grantee_principal().map(str::to_string),
+                retiring_principal: g.retiring_principal().map(str::to_string),
+                operations: g
+                    .operations()
+                    .iter()
+                    .map(|o| o.as_str().to_string())
+                    .collect(),
+                created: g.creation_date().map(time_from_sdk),
+            });
         }
         Ok(out)
     }

@@ -26,16 +26,14 @@ impl AwsKmsBackend {
             return Ok(None);
         }
         let mut count: u32 = 0;
-        let mut marker: Option<String> = None;
-        loop {
-            let res = client
-                .list_key_rotations()
-                .key_id(key_id)
-                .limit(1000)
-                .set_marker(marker.take())
-                .send()
-                .await;
-            let out = match res {
+        let mut pages = client
+            .list_key_rotations()
+            .key_id(key_id)
+            .into_paginator()
+            .page_size(1000)
+            .send();
+        while let Some(page) = pages.next().await {
+            let out = match page {
                 Ok(o) => o,
                 Err(e) => {
                     let not_implemented =
@@ -54,10 +52,6 @@ impl AwsKmsBackend {
                 }
             };
             count = count.saturating_add(out.rotations().len() as u32);
-            match out.next_marker() {
-                Some(m) if out.truncated() && !m.is_empty() => marker = Some(m.to_string()),
-                _ => break,
-            }
         }
         Ok(Some(count))
     }
