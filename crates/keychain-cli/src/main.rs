@@ -38,6 +38,7 @@ mod exit;
 mod files;
 mod output;
 mod parse;
+mod plan;
 mod progress;
 
 use std::process::ExitCode;
