@@ -9,6 +9,7 @@ mod bundle;
 mod cert;
 mod crypt;
 mod errors;
+mod interrupt;
 mod jwt;
 mod lifecycle;
 mod mac;
