@@ -24,25 +24,27 @@ pub struct Io {
     outputs: Vec<File>,
 }
 
+fn add(mut list: Vec<File>, option: &'static str, path: Option<&Path>) -> Vec<File> {
+    list.extend(path.map(|path| File {
+        option,
+        path: path.to_path_buf(),
+    }));
+    list
+}
+
 impl Io {
-    fn input(mut self, option: &'static str, path: Option<&Path>) -> Self {
-        if let Some(path) = path {
-            self.inputs.push(File {
-                option,
-                path: path.to_path_buf(),
-            });
+    fn input(self, option: &'static str, path: Option<&Path>) -> Self {
+        Io {
+            inputs: add(self.inputs, option, path),
+            outputs: self.outputs,
         }
-        self
     }
 
-    fn output(mut self, option: &'static str, path: Option<&Path>) -> Self {
-        if let Some(path) = path {
-            self.outputs.push(File {
-                option,
-                path: path.to_path_buf(),
-            });
+    fn output(self, option: &'static str, path: Option<&Path>) -> Self {
+        Io {
+            inputs: self.inputs,
+            outputs: add(self.outputs, option, path),
         }
-        self
     }
 
     /// The files `command` reads and writes. Every command is listed (no catch-all), so a new
@@ -111,27 +113,23 @@ impl Io {
                     output.option, output.option
                 )));
             }
-            for input in &self.inputs {
-                if same_file(&input.path, &output.path, false) {
-                    return Err(Error::invalid_input(format!(
-                        "{} {} is the same file as {} {}: refusing to overwrite an input",
-                        output.option,
-                        output.path.display(),
-                        input.option,
-                        input.path.display()
-                    )));
+            let clash = |earlier: &File, both_outputs: bool, why: &str| {
+                if !same_file(&earlier.path, &output.path, both_outputs) {
+                    return Ok(());
                 }
+                Err(Error::invalid_input(format!(
+                    "{} {} is the same file as {} {}: {why}",
+                    output.option,
+                    output.path.display(),
+                    earlier.option,
+                    earlier.path.display()
+                )))
+            };
+            for input in &self.inputs {
+                clash(input, false, "refusing to overwrite an input")?;
             }
             for other in &self.outputs[..i] {
-                if same_file(&other.path, &output.path, true) {
-                    return Err(Error::invalid_input(format!(
-                        "{} {} is the same file as {} {}: give each output its own file",
-                        output.option,
-                        output.path.display(),
-                        other.option,
-                        other.path.display()
-                    )));
-                }
+                clash(other, true, "give each output its own file")?;
             }
         }
         Ok(())
@@ -193,4 +191,34 @@ fn same_file(a: &Path, b: &Path, both_outputs: bool) -> bool {
         return false;
     }
     matches!((identity(a), identity(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(inputs: &[&str], outputs: &[&str]) -> Io {
+        let mut io = Io::default();
+        for i in inputs {
+            io = io.input("--in", Some(Path::new(i)));
+        }
+        for o in outputs {
+            io = io.output("--out", Some(Path::new(o)));
+        }
+        io
+    }
+
+    #[test]
+    fn stdin_and_stdout_are_two_streams_but_one_output() {
+        assert!(io(&["-"], &["-"]).check(false).is_ok());
+        assert!(io(&["-"], &["-", "-"]).check(false).is_err());
+        assert!(io(&["x"], &["-"]).check(true).is_err());
+        assert!(io(&["x"], &["y"]).check(true).is_ok());
+    }
+
+    #[test]
+    fn the_same_path_in_another_spelling_is_the_same_file() {
+        assert!(io(&["a/b"], &["./a/./b"]).check(false).is_err());
+        assert!(io(&["a/b"], &["a/c"]).check(false).is_ok());
+    }
 }

@@ -96,68 +96,78 @@ fn wait(mut stuck: Stuck) -> (ExitStatus, PathBuf) {
     (status, stuck.temp)
 }
 
-/// A key, a plaintext of 8 MiB and its envelope; returns the envelope's bytes.
-fn setup(cli: &Cli) -> (Vec<u8>, Vec<u8>) {
+/// What each test starts from: a key, an 8 MiB plaintext and its envelope, and a directory
+/// `out/` with the path of an input FIFO and of the plaintext output in it.
+struct Setup {
+    cli: Cli,
+    plaintext: Vec<u8>,
+    envelope: Vec<u8>,
+    dir: PathBuf,
+    fifo: PathBuf,
+    out: PathBuf,
+}
+
+fn setup() -> Setup {
+    let cli = Cli::new();
     cli.create("s", "aes-256", &[]);
     let plaintext: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
     let pt = cli.file("pt", &plaintext);
     let ct = cli.path("ct");
     cli.ok(["encrypt", "s", "--in", arg(&pt), "--out", arg(&ct)]);
-    (plaintext, fs::read(&ct).unwrap())
+    let envelope = fs::read(&ct).unwrap();
+    let dir = cli.path("out");
+    fs::create_dir(&dir).unwrap();
+    Setup {
+        fifo: dir.join("in.fifo"),
+        out: dir.join("plain.txt"),
+        dir,
+        cli,
+        plaintext,
+        envelope,
+    }
+}
+
+/// `decrypt` of the envelope from the FIFO into `out`, stuck after half of it.
+fn stuck_decrypt(s: &Setup) -> Stuck {
+    start_stuck(
+        &s.cli,
+        &["decrypt", "--in", arg(&s.fifo), "--out", arg(&s.out)],
+        &s.fifo,
+        s.envelope[..s.envelope.len() / 2].to_vec(),
+    )
 }
 
 #[test]
 fn a_signal_removes_the_partial_plaintext_and_exits_128_plus_signo() {
-    let cli = Cli::new();
-    let (plaintext, envelope) = setup(&cli);
-    let dir = cli.path("out");
-    fs::create_dir(&dir).unwrap();
-    let fifo = dir.join("in.fifo");
-    let out = dir.join("plain.txt");
+    let s = setup();
     for (signal, code) in [("INT", 130), ("TERM", 143), ("HUP", 129)] {
-        let half = envelope[..envelope.len() / 2].to_vec();
-        let stuck = start_stuck(
-            &cli,
-            &["decrypt", "--in", arg(&fifo), "--out", arg(&out)],
-            &fifo,
-            half,
-        );
+        let stuck = stuck_decrypt(&s);
         kill(&stuck.child, signal);
         let (status, temp) = wait(stuck);
         assert_eq!(status.code(), Some(code), "SIG{signal}: {status:?}");
         assert!(!temp.exists(), "SIG{signal} left {}", temp.display());
-        assert!(temps(&dir).is_empty(), "SIG{signal}: {:?}", temps(&dir));
-        assert!(!out.exists(), "SIG{signal}: a partial plaintext appeared");
+        assert!(temps(&s.dir).is_empty(), "SIG{signal}: {:?}", temps(&s.dir));
+        assert!(!s.out.exists(), "SIG{signal}: a partial plaintext appeared");
     }
 
     // Encrypt too.
-    let ct = dir.join("ct2");
+    let ct = s.dir.join("ct2");
     let stuck = start_stuck(
-        &cli,
-        &["encrypt", "s", "--in", arg(&fifo), "--out", arg(&ct)],
-        &fifo,
-        plaintext[..plaintext.len() / 2].to_vec(),
+        &s.cli,
+        &["encrypt", "s", "--in", arg(&s.fifo), "--out", arg(&ct)],
+        &s.fifo,
+        s.plaintext[..s.plaintext.len() / 2].to_vec(),
     );
     kill(&stuck.child, "TERM");
     let (status, _) = wait(stuck);
     assert_eq!(status.code(), Some(143), "{status:?}");
-    assert!(temps(&dir).is_empty(), "{:?}", temps(&dir));
+    assert!(temps(&s.dir).is_empty(), "{:?}", temps(&s.dir));
 }
 
 #[test]
 fn after_a_sigkill_the_next_write_sweeps_the_stale_temporary_file() {
-    let cli = Cli::new();
-    let (plaintext, envelope) = setup(&cli);
-    let dir = cli.path("out");
-    fs::create_dir(&dir).unwrap();
-    let fifo = dir.join("in.fifo");
-    let out = dir.join("plain.txt");
-    let stuck = start_stuck(
-        &cli,
-        &["decrypt", "--in", arg(&fifo), "--out", arg(&out)],
-        &fifo,
-        envelope[..envelope.len() / 2].to_vec(),
-    );
+    let s = setup();
+    let stuck = stuck_decrypt(&s);
     kill(&stuck.child, "KILL");
     let (status, temp) = wait(stuck);
     assert_eq!(status.signal(), Some(9), "{status:?}");
@@ -167,11 +177,11 @@ fn after_a_sigkill_the_next_write_sweeps_the_stale_temporary_file() {
     );
 
     // The next command writing beside it (to another name) removes it.
-    let ct = cli.path("ct");
-    fs::write(&ct, &envelope).unwrap();
-    let other = dir.join("other.txt");
-    cli.ok(["decrypt", "--in", arg(&ct), "--out", arg(&other)]);
-    assert!(fs::read(&other).unwrap() == plaintext);
+    let ct = s.cli.file("ct", &s.envelope);
+    let other = s.dir.join("other.txt");
+    s.cli
+        .ok(["decrypt", "--in", arg(&ct), "--out", arg(&other)]);
+    assert!(fs::read(&other).unwrap() == s.plaintext);
     assert!(!temp.exists(), "the stale {} was not swept", temp.display());
-    assert!(temps(&dir).is_empty(), "{:?}", temps(&dir));
+    assert!(temps(&s.dir).is_empty(), "{:?}", temps(&s.dir));
 }

@@ -303,4 +303,14 @@ fn through_a_symbolic_link_the_target_is_replaced_and_the_link_kept() {
         4,
     );
     assert!(line.contains("directory"), "{line}");
+    let socket = cli.path("sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let line = cli.fails(["sign", "k", "--in", arg(&data), "--out", arg(&socket)], 4);
+    assert!(line.contains("socket"), "{line}");
+    assert!(
+        fs::symlink_metadata(&socket)
+            .unwrap()
+            .file_type()
+            .is_socket()
+    );
 }
