@@ -264,7 +264,7 @@ pub struct PubkeyArgs {
     /// The output format.
     #[arg(long, value_enum, default_value_t = PubkeyFormat::Pem)]
     pub format: PubkeyFormat,
-    /// Write to FILE instead of stdout.
+    /// Write to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -300,14 +300,15 @@ pub struct SignArgs {
     /// The signing algorithm (KMS or JOSE name; default: the key's natural one).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the signature to FILE (binary unless --encoding base64); without it, print base64.
+    /// Write the signature to FILE (`-` is stdout; binary unless --encoding base64); without
+    /// it, print base64.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The signature encoding.
     #[arg(long, value_enum, value_name = "ENCODING")]
     pub encoding: Option<SigEncoding>,
     /// Also write a JSON signature bundle (digest, algorithm, key, public key, signature,
-    /// time) that `keychain verify-bundle` checks offline.
+    /// time) that `keychain verify-bundle` checks offline (`-` is stdout).
     #[arg(long, value_name = "FILE", conflicts_with = "digest")]
     pub bundle: Option<PathBuf>,
 }
@@ -386,7 +387,8 @@ pub struct EncryptArgs {
     /// The plaintext file (`-` for stdin).
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
-    /// Where to write the ciphertext.
+    /// Where to write the ciphertext (`-` is stdout). A regular file is replaced atomically,
+    /// a FIFO or a device is written in place; an input is never overwritten.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Encryption context, K=V (repeatable; decryption needs the same pairs).
@@ -404,7 +406,10 @@ pub struct DecryptArgs {
     /// The ciphertext file (`-` for stdin).
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
-    /// Where to write the plaintext (created with mode 0600).
+    /// Where to write the plaintext (`-` is stdout, e.g. `--out - | less`). A regular file is
+    /// created with mode 0600 and replaced atomically, only once the whole input has been
+    /// authenticated; to a pipe, each chunk is released once authenticated, and a damaged or
+    /// truncated file still ends with exit 11.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Encryption context, K=V (repeatable; the same pairs as at encryption).
@@ -435,7 +440,8 @@ pub struct MacArgs {
     /// The MAC algorithm (default: the key's).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the MAC to FILE (binary unless --encoding base64); without it, print base64.
+    /// Write the MAC to FILE (`-` is stdout; binary unless --encoding base64); without it,
+    /// print base64.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// The MAC encoding in --out.
@@ -539,7 +545,7 @@ pub struct JwksArgs {
     /// The `alg` to publish for every key (default: each key's natural one; RS256 for RSA).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the set to FILE instead of stdout.
+    /// Write the set to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -575,7 +581,7 @@ pub struct CertCaArgs {
     /// The signature algorithm (e.g. PS256 for RSA-PSS; default: the key's natural one).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the PEM certificate to FILE instead of stdout.
+    /// Write the PEM certificate to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -619,7 +625,7 @@ pub struct CertIssueArgs {
     /// The CA's signature algorithm (e.g. PS256; default: the CA key's natural one).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the PEM certificate to FILE instead of stdout.
+    /// Write the PEM certificate to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -639,7 +645,7 @@ pub struct CertCsrArgs {
     /// The signature algorithm (default: the key's natural one).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the PEM request to FILE instead of stdout.
+    /// Write the PEM request to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
@@ -665,7 +671,7 @@ pub struct CertCrlArgs {
     /// The signature algorithm (default: the CA key's natural one).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
-    /// Write the PEM CRL to FILE instead of stdout.
+    /// Write the PEM CRL to FILE instead of stdout (`-` is stdout).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

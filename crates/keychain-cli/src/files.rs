@@ -1,13 +1,14 @@
-//! Reading inputs (`-` is stdin) and writing outputs atomically: a temporary file beside the
-//! target, synced, then renamed over it, so a reader never sees half a file and a failure
-//! leaves the old file in place.
+//! Reading inputs (`-` is stdin) and writing outputs (`-` is stdout): a regular file is
+//! replaced atomically (a temporary file beside it, synced, then renamed over it, so a reader
+//! never sees half a file and a failure leaves the old file in place); anything else that
+//! can be written (a FIFO, a device, a terminal) is written in place, never replaced.
 
+use keychain::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
-use keychain::{Error, Result};
+use crate::temps::{self, Temp};
 
 /// Permissions of an output file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,34 +55,107 @@ pub fn read(path: &Path, max: Option<usize>) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
-
-fn temp_path(target: &Path) -> PathBuf {
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    target.with_file_name(format!(".{name}.keychain-{}-{n}.tmp", std::process::id()))
+/// Where an output goes, decided from what the path names now.
+#[derive(Debug, PartialEq, Eq)]
+enum Target {
+    /// `-`: standard output.
+    Stdout,
+    /// A FIFO, a character device (`/dev/null`, a terminal) or an open descriptor
+    /// (`/dev/stdout`, `/dev/fd/N`): opened and written in place, never replaced.
+    InPlace(PathBuf),
+    /// A regular file or a new name: a temporary file beside this path (a symbolic link's
+    /// resolved target, so the link stays) is renamed over it.
+    Replace(PathBuf),
 }
 
-fn create_new(path: &Path, mode: Mode) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
+/// A path that names an open descriptor of this process (`/dev/stdout`, `/dev/fd/1`,
+/// `/proc/self/fd/1`…), found by following its links one by one. Writing to one must go
+/// through the descriptor, not replace the file behind it (a `>> log` would lose the log).
+fn names_a_descriptor(path: &Path) -> bool {
+    let mut current = path.to_path_buf();
+    for _ in 0..40 {
+        if current.starts_with("/dev/fd")
+            || (current.starts_with("/proc")
+                && current.parent().and_then(Path::file_name) == Some("fd".as_ref()))
+        {
+            return true;
+        }
+        match fs::read_link(&current) {
+            Ok(next) => {
+                current = match current.parent() {
+                    Some(parent) => parent.join(next),
+                    None => next,
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn refuse(target: &Path, what: &str) -> Error {
+    Error::invalid_input(format!(
+        "output {} is {what}: keychain writes to regular files, FIFOs, character devices and \
+         standard output (-)",
+        target.display()
+    ))
+}
+
+/// Decides how to write `target`, without changing anything.
+fn resolve(target: &Path) -> Result<Target> {
+    if target == Path::new("-") {
+        return Ok(Target::Stdout);
+    }
+    let stat_error = |e| Error::io(format!("writing {}", target.display()), e);
+    let link = match fs::symlink_metadata(target) {
+        Ok(meta) => meta.file_type().is_symlink(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if target.file_name().is_none() {
+                return Err(Error::invalid_input(format!(
+                    "output {} is not a file name",
+                    target.display()
+                )));
+            }
+            return Ok(Target::Replace(target.to_path_buf()));
+        }
+        Err(e) => return Err(stat_error(e)),
+    };
+    let meta = match fs::metadata(target) {
+        Ok(meta) => meta,
+        Err(e) if link && e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(refuse(target, "a symbolic link to a missing file"));
+        }
+        Err(e) => return Err(stat_error(e)),
+    };
+    let kind = meta.file_type();
+    if kind.is_dir() {
+        return Err(refuse(target, "a directory"));
+    }
+    if link && names_a_descriptor(target) {
+        return Ok(Target::InPlace(target.to_path_buf()));
+    }
+    if kind.is_file() {
+        let real = if link {
+            fs::canonicalize(target).map_err(stat_error)?
+        } else {
+            target.to_path_buf()
+        };
+        return Ok(Target::Replace(real));
+    }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(match mode {
-            Mode::Public => 0o644,
-            Mode::Private => 0o600,
-        });
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_socket() {
+            return Err(refuse(target, "a socket"));
+        }
+        if kind.is_block_device() {
+            return Err(refuse(target, "a block device"));
+        }
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    options.open(path)
+    Ok(Target::InPlace(target.to_path_buf()))
 }
 
-/// Writes `bytes` to `target` atomically (temporary file + rename), with `mode`.
+/// Writes `bytes` to `target` (see [`write_with`]), with `mode`.
 pub fn write(target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     write_with(target, mode, |w| {
         w.write_all(bytes)
@@ -89,37 +163,76 @@ pub fn write(target: &Path, bytes: &[u8], mode: Mode) -> Result<()> {
     })
 }
 
-/// Streams into `target` atomically: `fill` writes into a temporary file beside it, which is
-/// synced and renamed over `target` only if `fill` succeeds. On any failure the temporary
-/// file is removed and `target` is untouched, so a failed decryption leaves no plaintext.
+/// Streams into `target`:
+///
+/// - `-` is standard output;
+/// - a regular file (or a new name) is replaced atomically: `fill` writes into a temporary file
+///   beside it, which is synced and renamed over `target` only if `fill` succeeds; on any
+///   failure (or SIGINT, SIGTERM, SIGHUP) the temporary file is removed and `target` is
+///   untouched, so a failed decryption leaves no plaintext. Through a symbolic link, the file
+///   it points to is replaced and the link kept;
+/// - a FIFO, a character device or an open descriptor (`/dev/stdout`) is written in place,
+///   never replaced;
+/// - a directory, a socket, a block device or a link to a missing file is refused.
 pub fn write_with<T>(
     target: &Path,
     mode: Mode,
     fill: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
-    if target.file_name().is_none() {
-        return Err(Error::invalid_input(format!(
-            "output {} is not a file name",
-            target.display()
-        )));
+    let write_error = |e| Error::io(format!("writing {}", target.display()), e);
+    match resolve(target)? {
+        Target::Stdout => {
+            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout());
+            let value = fill(&mut writer)?;
+            writer
+                .flush()
+                .map_err(|e| Error::io("writing standard output", e))?;
+            Ok(value)
+        }
+        Target::InPlace(path) => {
+            // Append: through a descriptor to a regular file (`>> log`), what is there stays.
+            let file = OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .map_err(write_error)?;
+            let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
+            let value = fill(&mut writer)?;
+            writer.flush().map_err(write_error)?;
+            Ok(value)
+        }
+        Target::Replace(real) => replace(target, &real, mode, fill),
     }
-    let tmp = temp_path(target);
-    let file = create_new(&tmp, mode)
-        .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
+}
+
+/// The atomic replacement of a regular file `real` (`target` as the user named it).
+fn replace<T>(
+    target: &Path,
+    real: &Path,
+    mode: Mode,
+    fill: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<T> {
+    let write_error = |e| Error::io(format!("writing {}", target.display()), e);
+    let dir = real.parent().unwrap_or(Path::new(""));
+    temps::sweep_stale(dir);
+    let (temp, file) = Temp::create(real, mode).map_err(write_error)?;
     let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
-    let result = fill(&mut writer).and_then(|value| {
-        let file = writer
-            .into_inner()
-            .map_err(|e| Error::io(format!("writing {}", target.display()), e.into_error()))?;
-        file.sync_all()
-            .and_then(|()| fs::rename(&tmp, target))
-            .map_err(|e| Error::io(format!("writing {}", target.display()), e))?;
-        Ok(value)
-    });
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let value = fill(&mut writer)?;
+    let file = writer
+        .into_inner()
+        .map_err(|e| write_error(e.into_error()))?;
+    file.sync_all().map_err(write_error)?;
+    drop(file);
+    temp.persist(real).map_err(write_error)?;
+    // The rename itself is durable once the directory is synced (not possible everywhere).
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
     }
-    result
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -147,6 +260,35 @@ mod tests {
             .filter_map(|e| e.ok())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn only_regular_files_are_replaced() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let file = dir.path().join("f");
+        fs::write(&file, b"x").map_err(|e| Error::io("seed", e))?;
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink(&file, &link).map_err(|e| Error::io("link", e))?;
+        let real = fs::canonicalize(&file).map_err(|e| Error::io("canonicalize", e))?;
+        assert_eq!(resolve(Path::new("-"))?, Target::Stdout);
+        assert_eq!(resolve(&file)?, Target::Replace(file.clone()));
+        assert_eq!(resolve(&link)?, Target::Replace(real));
+        let new = dir.path().join("new");
+        assert_eq!(resolve(&new)?, Target::Replace(new.clone()));
+        assert_eq!(
+            resolve(Path::new("/dev/null"))?,
+            Target::InPlace("/dev/null".into())
+        );
+        if Path::new("/dev/fd").exists() {
+            assert_eq!(
+                resolve(Path::new("/dev/fd/2"))?,
+                Target::InPlace("/dev/fd/2".into())
+            );
+        }
+        let refused = resolve(dir.path()).err().map(|e| e.kind());
+        assert_eq!(refused, Some(keychain::ErrorKind::InvalidInput));
         Ok(())
     }
 

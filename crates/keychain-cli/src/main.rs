@@ -38,7 +38,9 @@ mod exit;
 mod files;
 mod output;
 mod parse;
+mod plan;
 mod progress;
+mod temps;
 
 use std::process::ExitCode;
 
@@ -112,6 +114,10 @@ fn failure(out: Output, error: &keychain::Error) -> ExitCode {
 
 fn run(cli: Cli) -> ExitCode {
     let out = Output::new(cli.json);
+    // Before any temporary file can exist: SIGINT, SIGTERM and SIGHUP remove them.
+    if let Err(e) = temps::watch_signals() {
+        return failure(out, &e);
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -16,6 +16,7 @@ use keychain::{KeyRef, Keychain, Result};
 
 use crate::cli::{Cli, Command};
 use crate::output::Output;
+use crate::plan::Io;
 
 /// How a command that ran to the end turned out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,8 @@ async fn open(backend: Option<&str>) -> Result<Keychain> {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
+    // No output may overwrite an input: refused before the backend opens or a file is read.
+    Io::of(&cli.command).check(cli.json)?;
     // Offline commands need no backend (and no password).
     let cli = match cli.command {
         Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),
