@@ -120,6 +120,7 @@ macro_rules! conformance_tests {
             errors_disabled_key,
             errors_pending_deletion,
             errors_already_exists,
+            errors_ambiguous_names,
             errors_symmetric_tampering,
             lifecycle_create_describe,
             lifecycle_list_pagination,
@@ -179,6 +180,7 @@ pub const CHECKS: &[&str] = &[
     "errors_disabled_key",
     "errors_pending_deletion",
     "errors_already_exists",
+    "errors_ambiguous_names",
     "errors_symmetric_tampering",
     "lifecycle_create_describe",
     "lifecycle_list_pagination",
@@ -1864,6 +1866,82 @@ pub async fn errors_already_exists(kc: &Keychain, prefix: &str) {
             .must("describe")
             .key_id,
         reborn.key_id
+    );
+}
+
+/// A name that would read as another kind of reference — a key id (even another key's), an
+/// `mrk-` id, `alias/…` — is refused with [`Error::InvalidInput`] for a new key and a new
+/// alias, and nothing is created; references keep meaning exactly one thing.
+pub async fn errors_ambiguous_names(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let Some((name, target)) = named(
+        kc,
+        prefix,
+        "target",
+        KeySpec::EccNistP256,
+        KeyUsage::SignVerify,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = key_ref(&name);
+    let upper = target.key_id.to_ascii_uppercase();
+    let mrk = format!("mrk-{}", "0123456789abcdef".repeat(2));
+    let nested = format!("alias/{prefix}-nested");
+    let id_shaped = [
+        target.key_id.as_str(),
+        upper.as_str(),
+        "11111111-2222-3333-4444-555555555555",
+        mrk.as_str(),
+    ];
+    for bad in id_shaped.iter().copied().chain([nested.as_str()]) {
+        let request = CreateKeyRequest::new(KeySpec::EccNistP256).name(bad);
+        let err = assert_err!(
+            format!("creating a key named {bad:?}"),
+            backend.create_key(&request).await,
+            Error::InvalidInput { .. }
+        );
+        assert!(
+            err.to_string().contains("reference"),
+            "the error for the name {bad:?} does not say why: {err}"
+        );
+    }
+    // `create_alias` takes NAME or alias/NAME: alias/ID and alias/alias/NAME are refused too.
+    let alias_of_id = format!("alias/{}", target.key_id);
+    let nested_alias = format!("alias/{nested}");
+    for bad in id_shaped
+        .iter()
+        .copied()
+        .chain([alias_of_id.as_str(), nested_alias.as_str()])
+    {
+        assert_err!(
+            format!("CreateAlias {bad:?}"),
+            backend.create_alias(bad, &key).await,
+            Error::InvalidInput { .. }
+        );
+    }
+    // Nothing was created under any of those names, and the id still means the target key.
+    for reference in [alias_of_id.as_str(), nested_alias.as_str()] {
+        assert_err!(
+            format!("describing {reference:?} after the refusals"),
+            backend.describe_key(&key_ref(reference)).await,
+            Error::NotFound { .. }
+        );
+    }
+    let by_id = backend
+        .describe_key(&key_ref(&target.key_id))
+        .await
+        .must("describing the target by its id");
+    assert_eq!(by_id.key_id, target.key_id);
+    let aliases = backend
+        .list_aliases(Some(&key))
+        .await
+        .must("ListAliases of the target");
+    assert_eq!(
+        aliases.iter().map(|a| a.alias.as_str()).collect::<Vec<_>>(),
+        [format!("alias/{name}")],
+        "a refused name became an alias of the target"
     );
 }
 

@@ -655,12 +655,12 @@ impl CreateKeyRequest {
         })
     }
 
-    /// Validates the request: the usage must suit the spec and the name must be a valid alias
-    /// name.
+    /// Validates the request: the usage must suit the spec and the name must be a valid new
+    /// key name ([`crate::key_ref::validate_key_name`]).
     pub fn validate(&self) -> Result<()> {
         self.spec.check_usage(self.usage)?;
         if let Some(name) = &self.name {
-            crate::key_ref::validate_alias_name(name)?;
+            crate::key_ref::validate_key_name(name)?;
         }
         for (k, v) in &self.tags {
             validate_tag(k, v)?;

@@ -271,3 +271,38 @@ fn tampered_key_file_is_12() {
     assert_one_error_line(&run, 12, "show with truncated metadata");
     assert!(run.stderr.contains("meta.json"), "{}", run.stderr);
 }
+
+/// A name that would read as another kind of reference — a key id (even another key's), an
+/// `mrk-` id, `alias/…` — is refused (4) for keys and aliases, and the id still signs with the
+/// key it names.
+#[test]
+fn names_that_read_as_references_are_4() {
+    let (cli, msg) = with_signing_key();
+    let id = cli.json(["key", "show", "k"])["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for bad in [
+        id.as_str(),
+        "11111111-2222-3333-4444-555555555555",
+        "mrk-0123456789abcdef0123456789abcdef",
+        "alias/x",
+    ] {
+        let line = cli.fails(["key", "create", bad, "--spec", "p256"], 4);
+        assert!(line.contains("reference"), "{bad}: {line}");
+    }
+    for bad in [
+        id.as_str(),
+        "alias/alias/x",
+        "mrk-0123456789abcdef0123456789abcdef",
+    ] {
+        let line = cli.fails(["key", "alias", "create", bad, "k"], 4);
+        assert!(line.contains("reference"), "{bad}: {line}");
+    }
+    let listed = cli.json(["key", "list"]);
+    assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1), "{listed}");
+    // The id still names `k`: its signature verifies with `k`'s public key.
+    let sig = cli.path("sig");
+    cli.ok(["sign", &id, "--in", arg(&msg), "--out", arg(&sig)]);
+    cli.ok(["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)]);
+}
