@@ -1556,6 +1556,21 @@ pub async fn errors_disabled_key(kc: &Keychain, prefix: &str) {
             kc.sign(&name, &digest, Hash::Sha256).await,
             Error::InvalidKeyState { .. }
         );
+        // The handle verifies locally when it can, but checks the state first, as the
+        // backend does: the same answer on every backend.
+        let fresh = kc.clone().with_cache_ttl(Duration::ZERO);
+        assert_err!(
+            "Keychain::verify with a disabled key",
+            fresh
+                .verify(
+                    &name,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
+            Error::InvalidKeyState { .. }
+        );
         backend.enable_key(&key).await.must("EnableKey");
         backend
             .sign(
@@ -1635,8 +1650,9 @@ pub async fn errors_disabled_key(kc: &Keychain, prefix: &str) {
     }
 }
 
-/// A key pending deletion refuses cryptographic operations and state changes other than
-/// cancelling with [`Error::InvalidKeyState`]; it is still described and listed.
+/// A key pending deletion refuses cryptographic operations (verifying included, in the backend
+/// and through [`Keychain::verify`]) and state changes other than cancelling with
+/// [`Error::InvalidKeyState`]; it is still described and listed.
 pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
     let caps = backend.capabilities();
@@ -1652,6 +1668,14 @@ pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
     .await
     {
         let key = key_ref(&name);
+        let signature = backend
+            .sign(
+                &key,
+                Message::Digest(&digest),
+                SigningAlgorithm::EcdsaSha256,
+            )
+            .await
+            .must("signing before the deletion is scheduled");
         backend
             .schedule_key_deletion(&key, 7)
             .await
@@ -1677,6 +1701,33 @@ pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
         assert_err!(
             what("Keychain::sign"),
             kc.sign(&name, &digest, Hash::Sha256).await,
+            Error::InvalidKeyState { .. }
+        );
+        // Verifying through the key is refused as AWS KMS refuses it, in the backend and in
+        // the handle (which checks the state before verifying locally).
+        assert_err!(
+            what("Verify"),
+            backend
+                .verify(
+                    &key,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
+            Error::InvalidKeyState { .. }
+        );
+        let fresh = kc.clone().with_cache_ttl(Duration::ZERO);
+        assert_err!(
+            what("Keychain::verify"),
+            fresh
+                .verify(
+                    &name,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
             Error::InvalidKeyState { .. }
         );
         assert_err!(

@@ -340,6 +340,7 @@ run!(
     errors_disabled_key,
     errors_pending_deletion,
     errors_already_exists,
+    errors_ambiguous_names,
     errors_symmetric_tampering,
     lifecycle_create_describe,
     lifecycle_list_pagination,

@@ -129,19 +129,34 @@ fn missing_password_is_4() {
 #[test]
 fn disabled_key_is_6() {
     let (cli, msg) = with_signing_key();
+    let sig = cli.path("sig");
+    cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
     cli.ok(["key", "disable", "k"]);
     let line = cli.fails(["sign", "k", "--in", arg(&msg)], 6);
     assert!(
         line.contains("DISABLED") || line.contains("Disabled"),
         "{line}"
     );
+    // Verifying through the key is refused too, as AWS KMS refuses it.
+    cli.fails(
+        ["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)],
+        6,
+    );
 }
 
 #[test]
 fn pending_deletion_key_is_6() {
     let (cli, msg) = with_signing_key();
+    let sig = cli.path("sig");
+    cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
     cli.ok(["key", "delete", "k", "--pending-days", "7"]);
     cli.fails(["sign", "k", "--in", arg(&msg)], 6);
+    // Verifying through the key is refused too, as AWS KMS refuses it; the public key saved
+    // before still verifies the signature (`openssl dgst -verify`, `verify-bundle`).
+    cli.fails(
+        ["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)],
+        6,
+    );
     // Scheduling twice is a state error too.
     cli.fails(["key", "delete", "k"], 6);
 }
