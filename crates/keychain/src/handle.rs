@@ -228,16 +228,7 @@ impl Keychain {
     pub async fn sign(&self, key: &str, digest: &[u8], hash: Hash) -> Result<Vec<u8>> {
         let key = KeyRef::parse(key)?;
         hash.check_digest(digest)?;
-        let info = self.info(&key).await?;
-        // A hash the key's spec cannot sign with is a usage error of that key, as the backend
-        // reports an algorithm outside the spec's table.
-        let algorithm = info
-            .spec
-            .signing_algorithm_for_hash(hash)
-            .map_err(|e| match e {
-                Error::InvalidInput { message } => Error::key_usage(info.display_name(), message),
-                other => other,
-            })?;
+        let algorithm = self.info(&key).await?.signing_algorithm_for_hash(hash)?;
         self.backend
             .sign(&key, Message::Digest(digest), algorithm)
             .await
