@@ -225,14 +225,18 @@ pub fn verify_bundle(out: &Output, args: VerifyBundleArgs) -> Result<Outcome> {
         ),
         (false, _, _) => "invalid".to_string(),
     };
+    // Only what was checked: the bundle's artifact name, key reference and time are not
+    // covered by the signature, so they are not reported (see `keychain::codesign`).
     out.emit(
         &human,
         &json!({
             "valid": verdict.valid,
             "trusted_key": verdict.trusted_key,
             "key_thumbprint": verdict.key_thumbprint,
-            "algorithm": bundle.algorithm.as_str(),
-            "artifact": bundle.artifact,
+            "algorithm": verdict.algorithm.as_str(),
+            "digest_algorithm": verdict.algorithm.hash().to_string(),
+            "digest": verdict.digest,
+            "size": verdict.size,
         }),
     )?;
     Ok(if verdict.valid {
