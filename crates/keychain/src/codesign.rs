@@ -64,7 +64,7 @@ pub struct SignatureBundle {
 }
 
 /// Why a bundle verified, and whose key it was: only what [`SignatureBundle::verify`] checked
-/// (see the [module docs](self) for what the signature covers).
+/// (see the [module docs](crate::codesign) for what the signature covers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleVerdict {
     /// Whether the signature over the artifact is valid.
