@@ -70,7 +70,8 @@ pub enum Command {
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
     VerifyMac(VerifyMacArgs),
     /// Check a signature bundle (`sign --bundle`) against a file, offline: no backend, no
-    /// password. Exit 0 when valid, 1 when invalid.
+    /// password. Exit 0 when valid, 1 when invalid. Reports only what the signature covers
+    /// (digest, size, algorithm, signer key), not the bundle's artifact name, key or time.
     VerifyBundle(VerifyBundleArgs),
     /// Sign and verify JSON Web Tokens (compact JWS) with a signing key.
     #[command(subcommand)]

@@ -1,25 +1,7 @@
 //! Exit codes: one per [`keychain::ErrorKind`], so scripts can tell failures apart.
 //!
-//! | code | meaning                                                      |
-//! |------|--------------------------------------------------------------|
-//! | 0    | success (for `verify`/`verify-mac`/`jwt verify`: valid)      |
-//! | 1    | the signature, MAC or token is invalid (or the token expired) |
-//! | 2    | usage error: malformed command line (clap)                   |
-//! | 3    | not_found: no such key or alias                              |
-//! | 4    | invalid_input: bad value (spec, algorithm, digest, name, K=V…) |
-//! | 5    | invalid_key_usage: the key cannot do this (usage or algorithm) |
-//! | 6    | invalid_key_state: the key is disabled or pending deletion   |
-//! | 7    | wrong_password: the keystore password is wrong               |
-//! | 8    | access_denied                                                |
-//! | 9    | already_exists                                               |
-//! | 10   | unsupported: the backend cannot do this                      |
-//! | 11   | crypto: decryption failed (wrong context, tampered data…)    |
-//! | 12   | corrupted: damaged keystore data                             |
-//! | 13   | throttled                                                    |
-//! | 14   | timeout                                                      |
-//! | 15   | io: reading or writing a file failed                         |
-//! | 16   | backend: any other backend error                             |
-//! | 70   | internal error (a bug in keychain)                           |
+//! [`TABLE`] is the one source of the codes: `keychain --help` prints it ([`help_text`]), and
+//! the table in `docs/ERRORS.md` is checked against it by a test, so neither can drift.
 
 use keychain::ErrorKind;
 
@@ -31,7 +13,8 @@ pub const USAGE: u8 = 2;
 /// A panic: a bug, reported in one line like any error.
 pub const INTERNAL: u8 = 70;
 
-/// The exit codes of the error kinds, in table order.
+/// The exit codes of the error kinds, in table order (the source of the table in
+/// `docs/ERRORS.md` and of `--help`).
 const TABLE: &[(ErrorKind, u8, &str)] = &[
     (ErrorKind::NotFound, 3, "no such key or alias"),
     (
@@ -144,6 +127,62 @@ mod tests {
         assert_eq!(code(ErrorKind::Crypto), 11);
         assert_eq!(code(ErrorKind::Io), 15);
         assert_eq!(code(ErrorKind::Backend), 16);
+    }
+
+    /// `docs/ERRORS.md`, whose exit-code table must say what [`TABLE`] says.
+    const ERRORS_MD: &str = include_str!("../../../docs/ERRORS.md");
+
+    /// `NotFound` → `not_found`, as [`ErrorKind`] displays.
+    fn snake(variant: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in variant.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
+    /// The rows of the table under `## CLI exit codes`: (code, variant cell).
+    fn documented_codes() -> Vec<(u8, String)> {
+        let section = ERRORS_MD
+            .split("\n## ")
+            .find(|s| s.starts_with("CLI exit codes"))
+            .expect("docs/ERRORS.md has a \"## CLI exit codes\" section");
+        section
+            .lines()
+            .filter_map(|line| {
+                let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+                let code = cells.first()?.trim().parse::<u8>().ok()?;
+                let variant = cells.last()?.trim().trim_matches('`').to_string();
+                Some((code, variant))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn errors_md_has_exactly_the_codes_of_the_table() {
+        let rows = documented_codes();
+        let mut expected: Vec<(u8, Option<String>)> =
+            vec![(0, None), (INVALID, None), (USAGE, None), (INTERNAL, None)];
+        expected.extend(TABLE.iter().map(|(k, c, _)| (*c, Some(k.to_string()))));
+        expected.sort();
+        let mut documented: Vec<(u8, Option<String>)> = rows
+            .iter()
+            .map(|(code, variant)| {
+                let kind = variant
+                    .chars()
+                    .all(|c| c.is_ascii_alphabetic())
+                    .then(|| snake(variant));
+                (*code, kind)
+            })
+            .collect();
+        documented.sort();
+        assert_eq!(
+            documented, expected,
+            "docs/ERRORS.md's exit-code table (left) differs from exit::TABLE (right)"
+        );
     }
 
     #[test]

@@ -4,28 +4,9 @@
 //! JWTs, run an X.509 certificate authority, and migrate software keys to AWS KMS.
 //!
 //! Errors are one line on stderr, `keychain: error: <message>`, and a distinct exit code per
-//! kind of failure (with `--json`, an `{"error": {…}}` object is printed on stdout as well):
-//!
-//! | code | meaning                                                         |
-//! |------|-----------------------------------------------------------------|
-//! | 0    | success (`verify`, `verify-mac`, `jwt verify`: valid)           |
-//! | 1    | the signature, MAC or token is invalid (or the token expired)   |
-//! | 2    | malformed command line (unknown option, missing argument)       |
-//! | 3    | not_found: no such key or alias                                 |
-//! | 4    | invalid_input: bad value (spec, algorithm name, digest, key name, K=V, day counts…) |
-//! | 5    | invalid_key_usage: the key cannot do this (usage, or algorithm not allowed for its spec) |
-//! | 6    | invalid_key_state: the key is disabled or pending deletion      |
-//! | 7    | wrong_password: the keystore password is wrong                  |
-//! | 8    | access_denied                                                   |
-//! | 9    | already_exists: the key name or alias is taken                  |
-//! | 10   | unsupported: the backend cannot do this                         |
-//! | 11   | crypto: decryption failed (wrong context, tampered data…)       |
-//! | 12   | corrupted: damaged keystore data                                |
-//! | 13   | throttled                                                       |
-//! | 14   | timeout                                                         |
-//! | 15   | io: reading or writing a file failed                            |
-//! | 16   | backend: any other backend error                                |
-//! | 70   | internal error (a bug in keychain)                              |
+//! kind of failure (with `--json`, an `{"error": {…}}` object is printed on stdout as well).
+//! The codes are listed by `keychain --help` and in `docs/ERRORS.md`; both come from, or are
+//! tested against, the one table in the `exit` module.
 //!
 //! An unknown algorithm name is `invalid_input` (4), not a usage error: values in the keychain
 //! vocabulary are checked by the library, whose message lists what is accepted.

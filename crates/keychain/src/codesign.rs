@@ -4,6 +4,16 @@
 //!
 //! The raw signature is what `openssl dgst -verify` (and `openssl pkeyutl -verify -rawin` for
 //! Ed25519) accepts; the bundle adds the artifact digest, the algorithm, the key and the time.
+//!
+//! # What a verified bundle establishes
+//!
+//! The signature covers the artifact's bytes (through its digest) and nothing else, so that it
+//! stays a plain signature OpenSSL checks. [`SignatureBundle::verify`] therefore reports only
+//! what it checked: the artifact's digest and size as it computed them, the algorithm the
+//! signature verified under, and the signer's key (trusted only when pinned). The bundle's
+//! `artifact` name, `key` reference and `signed_at` time are **not** covered by the signature:
+//! anyone can change them without invalidating the bundle, so they are informational, never
+//! part of a [`BundleVerdict`], and `keychain verify-bundle` does not report them.
 
 use std::io::Read;
 use std::time::SystemTime;
@@ -27,7 +37,8 @@ pub const MAX_BUNDLE_LEN: usize = 1024 * 1024;
 pub struct SignatureBundle {
     /// Always [`BUNDLE_FORMAT`].
     pub format: String,
-    /// The artifact's name as given when signing (informational).
+    /// The artifact's name as given when signing. Not covered by the signature: informational
+    /// only, and never reported by [`SignatureBundle::verify`].
     pub artifact: String,
     /// The artifact's size in bytes.
     pub size: u64,
@@ -38,7 +49,8 @@ pub struct SignatureBundle {
     pub digest: String,
     /// The signing algorithm (KMS spelling).
     pub algorithm: SigningAlgorithm,
-    /// The key reference the signer used.
+    /// The key reference the signer used. Not covered by the signature: informational only
+    /// (the signer is established by [`SignatureBundle::key_thumbprint`] and a pinned key).
     pub key: String,
     /// The signer's public key, SPKI PEM.
     pub public_key: String,
@@ -46,11 +58,13 @@ pub struct SignatureBundle {
     pub key_thumbprint: String,
     /// The signature, base64 (DER for ECDSA).
     pub signature: String,
-    /// When it was signed, seconds since the Unix epoch.
+    /// When it was signed, seconds since the Unix epoch, by the signer's clock. Not covered by
+    /// the signature: informational only.
     pub signed_at: u64,
 }
 
-/// Why a bundle verified, and whose key it was.
+/// Why a bundle verified, and whose key it was: only what [`SignatureBundle::verify`] checked
+/// (see the [module docs](crate::codesign) for what the signature covers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BundleVerdict {
     /// Whether the signature over the artifact is valid.
@@ -60,6 +74,12 @@ pub struct BundleVerdict {
     pub trusted_key: bool,
     /// The signer's key thumbprint.
     pub key_thumbprint: String,
+    /// The algorithm the signature was checked under (its hash made [`BundleVerdict::digest`]).
+    pub algorithm: SigningAlgorithm,
+    /// The artifact's digest as computed from the artifact given, lowercase hex.
+    pub digest: String,
+    /// The artifact's size in bytes as read.
+    pub size: u64,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -206,22 +226,24 @@ impl SignatureBundle {
                 "the bundle's key thumbprint does not match its public key",
             ));
         }
+        let signature = self.signature_bytes()?;
+        let artifact = digest_artifact(artifact, self.algorithm)?;
+        let verdict = |valid, trusted_key| BundleVerdict {
+            valid,
+            trusted_key,
+            key_thumbprint: thumbprint.clone(),
+            algorithm: self.algorithm,
+            digest: hex(&artifact.digest),
+            size: artifact.size,
+        };
         let (key, trusted_key) = if trusted.is_empty() {
             (embedded, false)
         } else {
             match trusted.iter().find(|k| k.jwk_thumbprint() == thumbprint) {
                 Some(k) => (k.clone(), true),
-                None => {
-                    return Ok(BundleVerdict {
-                        valid: false,
-                        trusted_key: false,
-                        key_thumbprint: thumbprint,
-                    });
-                }
+                None => return Ok(verdict(false, false)),
             }
         };
-        let signature = self.signature_bytes()?;
-        let artifact = digest_artifact(artifact, self.algorithm)?;
         let matches = artifact.size == self.size
             && hex(&artifact.digest) == self.digest.to_ascii_lowercase()
             && self.digest_algorithm == self.algorithm.hash().to_string();
@@ -234,10 +256,6 @@ impl SignatureBundle {
                     self.algorithm,
                 )?,
             };
-        Ok(BundleVerdict {
-            valid,
-            trusted_key,
-            key_thumbprint: thumbprint,
-        })
+        Ok(verdict(valid, trusted_key))
     }
 }

@@ -37,6 +37,9 @@ use crate::{Error, Result};
 
 /// The first bytes of every envelope file.
 pub const MAGIC: &[u8; 6] = b"KCENV\x01";
+/// The bytes that mark a keychain envelope of any version: a file that starts with them is
+/// an envelope, and any damage after them is an integrity failure ([`Error::Crypto`]).
+pub const MAGIC_PREFIX: &[u8; 5] = b"KCENV";
 /// Plaintext bytes per chunk unless chosen otherwise.
 pub const DEFAULT_CHUNK_SIZE: u32 = 64 * 1024;
 /// The largest chunk a reader accepts (bounds memory on hostile input).
@@ -186,8 +189,17 @@ impl EnvelopeHeader {
             inner: reader,
             consumed: Vec::new(),
         };
-        if r.bytes(MAGIC.len())? != MAGIC {
+        let magic = r.bytes(MAGIC.len())?;
+        if !magic.starts_with(MAGIC_PREFIX) {
             return Err(Error::crypto("not a keychain envelope (bad magic)"));
+        }
+        if magic != MAGIC {
+            return Err(Error::crypto(format!(
+                "unknown envelope version {} (this keychain reads version {}): the file is \
+                 damaged or was made by a newer keychain",
+                magic[MAGIC_PREFIX.len()],
+                MAGIC[MAGIC_PREFIX.len()]
+            )));
         }
         let alg = r.u8()?;
         if alg != ALG_AES_256_GCM_CHUNKED {
@@ -255,15 +267,32 @@ impl EnvelopeHeader {
                 ),
             });
         }
-        let key = KeyRef::key_id(&self.key_id)?;
-        let data_key = backend
-            .decrypt(
-                Some(&key),
-                &self.wrapped_key,
-                EncryptionAlgorithm::SymmetricDefault,
-                &self.context,
-            )
-            .await?;
+        let unwrap = async {
+            let key = KeyRef::key_id(&self.key_id)?;
+            backend
+                .decrypt(
+                    Some(&key),
+                    &self.wrapped_key,
+                    EncryptionAlgorithm::SymmetricDefault,
+                    &self.context,
+                )
+                .await
+        };
+        // The header is authenticated only once the data key is unwrapped. A backend that does
+        // not know the key it names, or does not take the wrapped key as a ciphertext of that
+        // key, is looking at an altered header (or at a file encrypted with another backend):
+        // an integrity failure like any other damage to the file, not a bad argument.
+        let data_key = unwrap.await.map_err(|e| match e {
+            Error::NotFound { .. } | Error::InvalidInput { .. } => Error::Crypto {
+                message: format!(
+                    "cannot unwrap the envelope's data key ({e}): the envelope header is \
+                     damaged, or the file was encrypted with a key this backend does not have \
+                     (key id {:?})",
+                    self.key_id
+                ),
+            },
+            other => other,
+        })?;
         Ok(OpeningKey {
             cipher: ChunkCipher::new(&data_key, self)?,
         })
@@ -562,18 +591,24 @@ mod tests {
             .unwrap()
             .as_bytes()
             .len();
-        // Flip each byte in turn: header or body, everything must fail.
+        // Flip each bit in turn: header (the key id and the wrapped key included) or body,
+        // everything is an integrity failure, never "not found" or "invalid input".
         for i in 0..sealed.len() {
-            let mut bad = sealed.clone();
-            bad[i] ^= 0x01;
-            assert!(open(&b, &bad, &ctx()).await.is_err(), "flip at {i}");
+            for bit in 0..8 {
+                let mut bad = sealed.clone();
+                bad[i] ^= 1 << bit;
+                match open(&b, &bad, &ctx()).await {
+                    Err(Error::Crypto { .. }) => {}
+                    other => panic!("flip of bit {bit} at {i}: {other:?}"),
+                }
+            }
         }
         // Truncation at every length, including at a chunk boundary.
         for cut in 0..sealed.len() {
-            assert!(
-                open(&b, &sealed[..cut], &ctx()).await.is_err(),
-                "cut at {cut}"
-            );
+            match open(&b, &sealed[..cut], &ctx()).await {
+                Err(Error::Crypto { .. }) => {}
+                other => panic!("cut at {cut}: {other:?}"),
+            }
         }
         // Trailing data.
         let mut long = sealed.clone();

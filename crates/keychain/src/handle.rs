@@ -228,16 +228,7 @@ impl Keychain {
     pub async fn sign(&self, key: &str, digest: &[u8], hash: Hash) -> Result<Vec<u8>> {
         let key = KeyRef::parse(key)?;
         hash.check_digest(digest)?;
-        let info = self.info(&key).await?;
-        // A hash the key's spec cannot sign with is a usage error of that key, as the backend
-        // reports an algorithm outside the spec's table.
-        let algorithm = info
-            .spec
-            .signing_algorithm_for_hash(hash)
-            .map_err(|e| match e {
-                Error::InvalidInput { message } => Error::key_usage(info.display_name(), message),
-                other => other,
-            })?;
+        let algorithm = self.info(&key).await?.signing_algorithm_for_hash(hash)?;
         self.backend
             .sign(&key, Message::Digest(digest), algorithm)
             .await
@@ -351,6 +342,13 @@ impl Keychain {
 
     /// Verifies a signature locally with the (cached) public key; falls back to the backend
     /// for what cannot be verified locally. `Ok(false)` means the signature is wrong.
+    ///
+    /// The key's usage, algorithm and state are checked first, as AWS KMS checks them for
+    /// `Verify`: a key that is disabled or pending deletion is [`Error::InvalidKeyState`] on
+    /// every backend, whether the signature is then checked locally or by the backend. The
+    /// state is read from key metadata no older than the cache TTL ([`Keychain::with_cache_ttl`];
+    /// zero checks it at every call). To check a signature whatever the key's state, verify
+    /// with its public key ([`PublicKey::verify`]).
     pub async fn verify(
         &self,
         key: &str,
@@ -361,8 +359,8 @@ impl Keychain {
         let key = KeyRef::parse(key)?;
         message.check(algorithm)?;
         let info = self.info(&key).await?;
-        // Usage and algorithm as the backend would check them; the state is not: a signature
-        // stays valid (or not) whatever the key's state, and the public key is public.
+        // Usage, algorithm and state as the backend checks them (AWS KMS refuses Verify with a
+        // disabled key or one pending deletion): the same answer on every backend, local or not.
         if info.usage != KeyUsage::SignVerify {
             return Err(Error::key_usage(
                 info.display_name(),
@@ -375,6 +373,7 @@ impl Keychain {
                 format!("{} keys cannot use {algorithm}", info.spec),
             ));
         }
+        info.check_enabled()?;
         let pk = self.public_key_of(&key).await?;
         match pk.verify(message, signature, algorithm) {
             Err(Error::Unsupported { .. }) => {

@@ -387,6 +387,26 @@ impl KeyInfo {
         })
     }
 
+    /// The algorithm this key signs a `hash` digest with (its spec's natural one, see
+    /// [`KeySpec::signing_algorithm_for_hash`]). A key that does not sign such digests — not a
+    /// signing key, or a hash its spec has no algorithm for (a SHA-384 digest for a P-256
+    /// key) — is [`Error::InvalidKeyUsage`] naming the key, as an algorithm outside the spec's
+    /// table is.
+    pub fn signing_algorithm_for_hash(&self, hash: Hash) -> Result<SigningAlgorithm> {
+        if self.usage != KeyUsage::SignVerify {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!("usage is {}, signing needs SIGN_VERIFY", self.usage),
+            ));
+        }
+        self.spec
+            .signing_algorithm_for_hash(hash)
+            .map_err(|e| match e {
+                Error::InvalidInput { message } => Error::key_usage(self.display_name(), message),
+                other => other,
+            })
+    }
+
     /// Checks that the key can sign with `algorithm` (usage, spec table, state).
     pub fn check_signing(&self, algorithm: SigningAlgorithm) -> Result<()> {
         if self.usage != KeyUsage::SignVerify {
@@ -655,12 +675,12 @@ impl CreateKeyRequest {
         })
     }
 
-    /// Validates the request: the usage must suit the spec and the name must be a valid alias
-    /// name.
+    /// Validates the request: the usage must suit the spec and the name must be a valid new
+    /// key name ([`crate::key_ref::validate_key_name`]).
     pub fn validate(&self) -> Result<()> {
         self.spec.check_usage(self.usage)?;
         if let Some(name) = &self.name {
-            crate::key_ref::validate_alias_name(name)?;
+            crate::key_ref::validate_key_name(name)?;
         }
         for (k, v) in &self.tags {
             validate_tag(k, v)?;

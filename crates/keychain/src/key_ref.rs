@@ -4,6 +4,12 @@
 //! (`alias/NAME`), a key id (a UUID or a multi-region `mrk-…` id), a key ARN, an alias ARN, or
 //! a URI in the forms other tools already use: cosign's `awskms://[ENDPOINT]/{ID|alias/NAME|ARN}`
 //! and smallstep's `awskms:key-id=…;region=…`.
+//!
+//! The forms never overlap: a bare reference that looks like a key id is a key id, and
+//! everything after the first `alias/` is the alias name, so `alias/alias/x` is the alias named
+//! `alias/x` (which only another tool, or keychain before names were checked, can have
+//! created). New names pass [`validate_key_name`], which refuses every name that would read as
+//! another kind of reference.
 
 use std::fmt;
 use std::str::FromStr;
@@ -186,7 +192,9 @@ impl TryFrom<&KeyRef> for KeyRef {
 }
 
 /// Checks an alias name (without `alias/`) against the KMS rules: 1–250 characters of
-/// `A-Z a-z 0-9 / _ -`, not starting with the reserved `aws/`.
+/// `A-Z a-z 0-9 / _ -`, not starting with the reserved `aws/`. This is the rule for
+/// *referring* to an alias that may already exist; a new name must also pass
+/// [`validate_key_name`].
 pub fn validate_alias_name(name: &str) -> Result<()> {
     if name.is_empty() {
         return Err(Error::invalid_input("empty key name"));
@@ -216,6 +224,31 @@ pub fn validate_alias_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Checks a name for a new key or alias (without `alias/`): the alias rules of
+/// [`validate_alias_name`], and the name must not read as another kind of reference. A bare
+/// reference that looks like a key id (a UUID or `mrk-` id) is a key id, one that starts with
+/// `arn:` is an ARN, and `alias/NAME` is the alias `NAME`; a key named like that could never be
+/// named unambiguously (a name equal to another key's id would sign with that key; a name
+/// `alias/x` would be the alias `alias/alias/x`). The rule is the same for every backend, so a
+/// name that works on one works on all.
+pub fn validate_key_name(name: &str) -> Result<()> {
+    let clash = if looks_like_key_id(name) {
+        Some("has the form of a key id (a UUID or mrk- id)")
+    } else if name.starts_with("alias/") {
+        Some("starts with alias/ (the reference alias/NAME already means the key named NAME)")
+    } else if name.starts_with("arn:") {
+        Some("has the form of an ARN")
+    } else {
+        None
+    };
+    if let Some(why) = clash {
+        return Err(Error::invalid_input(format!(
+            "key name {name:?} {why}: a name must not read as another kind of key reference"
+        )));
+    }
+    validate_alias_name(name)
 }
 
 fn is_uuid(s: &str) -> bool {
@@ -405,6 +438,32 @@ mod tests {
         let k = KeyRef::parse(&format!("awskms:key-id={ID};region=eu-west-1")).unwrap();
         assert_eq!(k.key_id_str(), Some(ID));
         assert_eq!(k.region(), Some("eu-west-1"));
+    }
+
+    #[test]
+    fn names_never_read_as_other_references() {
+        for bad in [
+            ID,
+            "11111111-2222-3333-4444-555555555555",
+            "1234ABCD-12AB-34CD-56EF-1234567890AB",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "alias/x",
+            "alias/alias/x",
+            "arn:aws:kms:us-east-1:111122223333:key/x",
+        ] {
+            let err = validate_key_name(bad).expect_err(bad);
+            assert!(matches!(err, Error::InvalidInput { .. }), "{bad}: {err}");
+        }
+        // Close to an id, but not one: a fine name.
+        for good in ["mrk-1", "11111111-2222", "my-alias/x", "aliases", "arn"] {
+            validate_key_name(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+        }
+        // An explicit alias reference is exact: `alias/alias/x` names the alias `alias/x`.
+        let k = KeyRef::parse("alias/alias/x").unwrap();
+        assert_eq!(k.alias_name(), Some("alias/x"));
+        assert_eq!(k.kms_key_id(), "alias/alias/x");
+        let k = KeyRef::parse(&format!("alias/{ID}")).unwrap();
+        assert_eq!(k.alias_name(), Some(ID));
     }
 
     #[test]

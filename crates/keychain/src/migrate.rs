@@ -49,7 +49,7 @@ use crate::awskms::{AwsKmsBackend, RESERVED_TAG_PREFIX};
 use crate::backend::Backend;
 use crate::data_key::EncryptionContext;
 use crate::key::{CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
-use crate::key_ref::{KeyRef, validate_alias_name};
+use crate::key_ref::{KeyRef, validate_key_name};
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
 use crate::secret::Secret;
@@ -163,7 +163,7 @@ pub async fn migrate(
 ) -> Result<MigrationReport> {
     let name = name.trim();
     let name = name.strip_prefix("alias/").unwrap_or(name);
-    validate_alias_name(name)?;
+    validate_key_name(name)?;
     let alias = format!("alias/{name}");
     let src = KeyRef::alias(name)?;
 

@@ -154,6 +154,18 @@ async fn bundles_detect_every_change() {
             "{name}"
         );
 
+        // The verdict reports what was checked, computed from the artifact...
+        let v = bundle.verify(&artifact[..], &[]).unwrap();
+        assert_eq!(v.size, artifact.len() as u64);
+        assert_eq!(v.algorithm, bundle.algorithm);
+        assert_eq!(v.digest, bundle.digest, "{name}");
+        // ...and the unsigned fields are not part of it: editing them changes nothing.
+        let mut unsigned = bundle.clone();
+        unsigned.artifact = "evil.bin".into();
+        unsigned.key = "someone-else".into();
+        unsigned.signed_at = 0;
+        assert_eq!(unsigned.verify(&artifact[..], &[]).unwrap(), v, "{name}");
+
         // A changed artifact, a changed digest, a forged signature: invalid.
         let mut changed = artifact.clone();
         changed[0] ^= 1;

@@ -8,7 +8,7 @@
 
 use std::io::Read;
 
-use keychain::envelope::{EnvelopeHeader, MAGIC, SealingKey};
+use keychain::envelope::{EnvelopeHeader, MAGIC, MAGIC_PREFIX, SealingKey};
 use keychain::{EncryptionAlgorithm, Error, Result, Secret};
 use serde_json::json;
 
@@ -92,7 +92,9 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
         .take(MAGIC.len() as u64)
         .read_to_end(&mut magic)
         .map_err(|e| Error::io("reading the ciphertext", e))?;
-    if magic == MAGIC {
+    // The prefix marks an envelope of any version: damage after it (the version byte
+    // included) is reported as damage (`Crypto`), not as "not a ciphertext".
+    if magic.starts_with(MAGIC_PREFIX) {
         let mut input = Progress::new(
             std::io::Cursor::new(magic).chain(input),
             "decrypting",

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use keychain::codesign::{SignatureBundle, sign_artifact};
 use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use keychain::{
-    Curve, Error, KeyFamily, KeyUsage, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
+    Curve, Error, KeyFamily, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
 };
 use serde_json::json;
 
@@ -27,17 +27,14 @@ fn parse_algorithm(text: Option<&str>) -> Result<Option<SigningAlgorithm>> {
 }
 
 /// The algorithm for a digest when none is given: the key's natural algorithm for the hash the
-/// digest's length implies.
+/// digest's length implies (a length no hash has is invalid input, 4; a hash the key cannot
+/// sign is a usage error of the key, 5, as in `Keychain::sign`).
 async fn digest_algorithm(ctx: &Context, key: &str, digest: &[u8]) -> Result<SigningAlgorithm> {
-    let info = ctx.keychain.describe(key).await?;
-    if info.usage != KeyUsage::SignVerify {
-        return Err(Error::key_usage(
-            info.display_name(),
-            format!("usage is {}, signing needs SIGN_VERIFY", info.usage),
-        ));
-    }
-    info.spec
-        .signing_algorithm_for_hash(parse::hash_for_digest(digest)?)
+    let hash = parse::hash_for_digest(digest)?;
+    ctx.keychain
+        .describe(key)
+        .await?
+        .signing_algorithm_for_hash(hash)
 }
 
 /// The curve of an ECDSA key.
@@ -228,14 +225,18 @@ pub fn verify_bundle(out: &Output, args: VerifyBundleArgs) -> Result<Outcome> {
         ),
         (false, _, _) => "invalid".to_string(),
     };
+    // Only what was checked: the bundle's artifact name, key reference and time are not
+    // covered by the signature, so they are not reported (see `keychain::codesign`).
     out.emit(
         &human,
         &json!({
             "valid": verdict.valid,
             "trusted_key": verdict.trusted_key,
             "key_thumbprint": verdict.key_thumbprint,
-            "algorithm": bundle.algorithm.as_str(),
-            "artifact": bundle.artifact,
+            "algorithm": verdict.algorithm.as_str(),
+            "digest_algorithm": verdict.algorithm.hash().to_string(),
+            "digest": verdict.digest,
+            "size": verdict.size,
         }),
     )?;
     Ok(if verdict.valid {

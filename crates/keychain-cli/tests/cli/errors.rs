@@ -129,19 +129,34 @@ fn missing_password_is_4() {
 #[test]
 fn disabled_key_is_6() {
     let (cli, msg) = with_signing_key();
+    let sig = cli.path("sig");
+    cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
     cli.ok(["key", "disable", "k"]);
     let line = cli.fails(["sign", "k", "--in", arg(&msg)], 6);
     assert!(
         line.contains("DISABLED") || line.contains("Disabled"),
         "{line}"
     );
+    // Verifying through the key is refused too, as AWS KMS refuses it.
+    cli.fails(
+        ["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)],
+        6,
+    );
 }
 
 #[test]
 fn pending_deletion_key_is_6() {
     let (cli, msg) = with_signing_key();
+    let sig = cli.path("sig");
+    cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
     cli.ok(["key", "delete", "k", "--pending-days", "7"]);
     cli.fails(["sign", "k", "--in", arg(&msg)], 6);
+    // Verifying through the key is refused too, as AWS KMS refuses it; the public key saved
+    // before still verifies the signature (`openssl dgst -verify`, `verify-bundle`).
+    cli.fails(
+        ["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)],
+        6,
+    );
     // Scheduling twice is a state error too.
     cli.fails(["key", "delete", "k"], 6);
 }
@@ -270,4 +285,39 @@ fn tampered_key_file_is_12() {
     let run = cli.run(["key", "show", "k"]);
     assert_one_error_line(&run, 12, "show with truncated metadata");
     assert!(run.stderr.contains("meta.json"), "{}", run.stderr);
+}
+
+/// A name that would read as another kind of reference — a key id (even another key's), an
+/// `mrk-` id, `alias/…` — is refused (4) for keys and aliases, and the id still signs with the
+/// key it names.
+#[test]
+fn names_that_read_as_references_are_4() {
+    let (cli, msg) = with_signing_key();
+    let id = cli.json(["key", "show", "k"])["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for bad in [
+        id.as_str(),
+        "11111111-2222-3333-4444-555555555555",
+        "mrk-0123456789abcdef0123456789abcdef",
+        "alias/x",
+    ] {
+        let line = cli.fails(["key", "create", bad, "--spec", "p256"], 4);
+        assert!(line.contains("reference"), "{bad}: {line}");
+    }
+    for bad in [
+        id.as_str(),
+        "alias/alias/x",
+        "mrk-0123456789abcdef0123456789abcdef",
+    ] {
+        let line = cli.fails(["key", "alias", "create", bad, "k"], 4);
+        assert!(line.contains("reference"), "{bad}: {line}");
+    }
+    let listed = cli.json(["key", "list"]);
+    assert_eq!(listed["keys"].as_array().map(Vec::len), Some(1), "{listed}");
+    // The id still names `k`: its signature verifies with `k`'s public key.
+    let sig = cli.path("sig");
+    cli.ok(["sign", &id, "--in", arg(&msg), "--out", arg(&sig)]);
+    cli.ok(["verify", "k", "--in", arg(&msg), "--signature", arg(&sig)]);
 }

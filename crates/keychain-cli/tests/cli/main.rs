@@ -8,6 +8,7 @@ mod awskms;
 mod bundle;
 mod cert;
 mod crypt;
+mod documented;
 mod errors;
 mod interrupt;
 mod jwt;

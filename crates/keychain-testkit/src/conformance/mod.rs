@@ -145,6 +145,7 @@ macro_rules! __conformance_checks {
             errors_disabled_key,
             errors_pending_deletion,
             errors_already_exists,
+            errors_ambiguous_names,
             errors_symmetric_tampering,
             lifecycle_create_describe,
             lifecycle_list_pagination,

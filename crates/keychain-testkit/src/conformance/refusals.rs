@@ -1,5 +1,6 @@
 //! What a backend must refuse because of a key's state or what exists: disabled keys, keys
-//! pending deletion, a name already taken, and tampered symmetric ciphertexts.
+//! pending deletion (verifying included), a name already taken or one that reads as another
+//! reference, and tampered symmetric ciphertexts.
 
 use super::support::*;
 use super::*;
@@ -59,6 +60,21 @@ pub async fn errors_disabled_key(kc: &Keychain, prefix: &str) {
         assert_err!(
             "Keychain::sign with a disabled key",
             kc.sign(&name, &digest, Hash::Sha256).await,
+            Error::InvalidKeyState { .. }
+        );
+        // The handle verifies locally when it can, but checks the state first, as the
+        // backend does: the same answer on every backend.
+        let fresh = kc.clone().with_cache_ttl(Duration::ZERO);
+        assert_err!(
+            "Keychain::verify with a disabled key",
+            fresh
+                .verify(
+                    &name,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
             Error::InvalidKeyState { .. }
         );
         backend.enable_key(&key).await.must("EnableKey");
@@ -140,8 +156,9 @@ pub async fn errors_disabled_key(kc: &Keychain, prefix: &str) {
     }
 }
 
-/// A key pending deletion refuses cryptographic operations and state changes other than
-/// cancelling with [`Error::InvalidKeyState`]; it is still described and listed.
+/// A key pending deletion refuses cryptographic operations (verifying included, in the backend
+/// and through [`Keychain::verify`]) and state changes other than cancelling with
+/// [`Error::InvalidKeyState`]; it is still described and listed.
 pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
     let caps = backend.capabilities();
@@ -157,6 +174,14 @@ pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
     .await
     {
         let key = key_ref(&name);
+        let signature = backend
+            .sign(
+                &key,
+                Message::Digest(&digest),
+                SigningAlgorithm::EcdsaSha256,
+            )
+            .await
+            .must("signing before the deletion is scheduled");
         backend
             .schedule_key_deletion(&key, 7)
             .await
@@ -182,6 +207,33 @@ pub async fn errors_pending_deletion(kc: &Keychain, prefix: &str) {
         assert_err!(
             what("Keychain::sign"),
             kc.sign(&name, &digest, Hash::Sha256).await,
+            Error::InvalidKeyState { .. }
+        );
+        // Verifying through the key is refused as AWS KMS refuses it, in the backend and in
+        // the handle (which checks the state before verifying locally).
+        assert_err!(
+            what("Verify"),
+            backend
+                .verify(
+                    &key,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
+            Error::InvalidKeyState { .. }
+        );
+        let fresh = kc.clone().with_cache_ttl(Duration::ZERO);
+        assert_err!(
+            what("Keychain::verify"),
+            fresh
+                .verify(
+                    &name,
+                    Message::Digest(&digest),
+                    &signature,
+                    SigningAlgorithm::EcdsaSha256
+                )
+                .await,
             Error::InvalidKeyState { .. }
         );
         assert_err!(
@@ -371,6 +423,82 @@ pub async fn errors_already_exists(kc: &Keychain, prefix: &str) {
             .must("describe")
             .key_id,
         reborn.key_id
+    );
+}
+
+/// A name that would read as another kind of reference — a key id (even another key's), an
+/// `mrk-` id, `alias/…` — is refused with [`Error::InvalidInput`] for a new key and a new
+/// alias, and nothing is created; references keep meaning exactly one thing.
+pub async fn errors_ambiguous_names(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let Some((name, target)) = named(
+        kc,
+        prefix,
+        "target",
+        KeySpec::EccNistP256,
+        KeyUsage::SignVerify,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = key_ref(&name);
+    let upper = target.key_id.to_ascii_uppercase();
+    let mrk = format!("mrk-{}", "0123456789abcdef".repeat(2));
+    let nested = format!("alias/{prefix}-nested");
+    let id_shaped = [
+        target.key_id.as_str(),
+        upper.as_str(),
+        "11111111-2222-3333-4444-555555555555",
+        mrk.as_str(),
+    ];
+    for bad in id_shaped.iter().copied().chain([nested.as_str()]) {
+        let request = CreateKeyRequest::new(KeySpec::EccNistP256).name(bad);
+        let err = assert_err!(
+            format!("creating a key named {bad:?}"),
+            backend.create_key(&request).await,
+            Error::InvalidInput { .. }
+        );
+        assert!(
+            err.to_string().contains("reference"),
+            "the error for the name {bad:?} does not say why: {err}"
+        );
+    }
+    // `create_alias` takes NAME or alias/NAME: alias/ID and alias/alias/NAME are refused too.
+    let alias_of_id = format!("alias/{}", target.key_id);
+    let nested_alias = format!("alias/{nested}");
+    for bad in id_shaped
+        .iter()
+        .copied()
+        .chain([alias_of_id.as_str(), nested_alias.as_str()])
+    {
+        assert_err!(
+            format!("CreateAlias {bad:?}"),
+            backend.create_alias(bad, &key).await,
+            Error::InvalidInput { .. }
+        );
+    }
+    // Nothing was created under any of those names, and the id still means the target key.
+    for reference in [alias_of_id.as_str(), nested_alias.as_str()] {
+        assert_err!(
+            format!("describing {reference:?} after the refusals"),
+            backend.describe_key(&key_ref(reference)).await,
+            Error::NotFound { .. }
+        );
+    }
+    let by_id = backend
+        .describe_key(&key_ref(&target.key_id))
+        .await
+        .must("describing the target by its id");
+    assert_eq!(by_id.key_id, target.key_id);
+    let aliases = backend
+        .list_aliases(Some(&key))
+        .await
+        .must("ListAliases of the target");
+    assert_eq!(
+        aliases.iter().map(|a| a.alias.as_str()).collect::<Vec<_>>(),
+        [format!("alias/{name}")],
+        "a refused name became an alias of the target"
     );
 }
 

@@ -8,6 +8,10 @@ use crate::{Error, Result};
 
 pub(super) async fn create_alias(kms: &AwsKmsBackend, alias: &str, key: &KeyRef) -> Result<()> {
     let alias_ref = KeyRef::alias(alias)?;
+    if let Some(name) = alias_ref.alias_name() {
+        // A new name: it must not read as another kind of reference.
+        crate::key_ref::validate_key_name(name)?;
+    }
     let full = alias_ref.kms_key_id();
     let target = kms.resolve_id(key).await?;
     let res = kms

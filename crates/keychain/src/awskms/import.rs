@@ -327,7 +327,7 @@ impl AwsKmsBackend {
         unnamed.origin = crate::key::KeyOrigin::External;
         unnamed.validate()?;
         super::keys::check_user_tags(&unnamed.tags)?;
-        crate::key_ref::validate_alias_name(&name)?;
+        crate::key_ref::validate_key_name(&name)?;
         let expected = if request.spec.is_asymmetric() {
             Some(public_key_of_pkcs8(request.spec, material.expose())?)
         } else {

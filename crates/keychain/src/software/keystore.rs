@@ -35,7 +35,7 @@ use crate::key::{
     AliasInfo, CreateKeyRequest, KeyInfo, KeyOrigin, KeySpec, KeyState, Page, PageRequest,
     RotationStatus, check_pending_window, check_rotation_period, validate_tag,
 };
-use crate::key_ref::{KeyRef, KeyTarget, validate_alias_name};
+use crate::key_ref::{KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
 use crate::secret::Secret;
@@ -1049,6 +1049,10 @@ impl Keystore {
 
     fn set_alias(&self, alias: &str, key: &KeyRef, must_exist: bool) -> Result<()> {
         let name = strip_alias(alias)?.to_string();
+        if !must_exist {
+            // A new name: it must not read as another kind of reference.
+            validate_key_name(&name)?;
+        }
         let lock = self.lock()?;
         let mut target = self.current_locked(key, &lock)?;
         let previous = self.read_alias(&name)?.filter(|id| self.key_exists(id));
