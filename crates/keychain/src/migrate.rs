@@ -321,6 +321,7 @@ fn with_note(err: Error, note: &str) -> Error {
     let add = |m: String| format!("{m} ({note})");
     match err {
         Error::NotFound { key } => Error::NotFound { key: add(key) },
+        Error::NoKeystore { path } => Error::NoKeystore { path: add(path) },
         Error::AlreadyExists { what } => Error::AlreadyExists { what: add(what) },
         Error::AccessDenied { operation, message } => Error::AccessDenied {
             operation,
