@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod fault_proxy;
 pub mod localstack;
+pub mod mount;
 
 use std::io::Write;
 use std::path::PathBuf;
