@@ -10,6 +10,7 @@ mod cert;
 mod crypt;
 mod errors;
 mod jwt;
+mod keystore;
 mod lifecycle;
 mod mac;
 mod pubkey;
