@@ -3,6 +3,7 @@
 //! and CI have; a test that cannot mount fails, unless `KEYCHAIN_TEST_ALLOW_NO_MOUNT` is set,
 //! in which case it says on stderr that it was skipped and why.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,7 +16,7 @@ pub struct Mount {
     path: PathBuf,
 }
 
-fn mount(args: &[&str], what: &str) -> Option<()> {
+fn mount(args: &[&OsStr], what: &str) -> Option<()> {
     let out = Command::new("mount")
         .args(args)
         .output()
@@ -37,18 +38,16 @@ fn mount(args: &[&str], what: &str) -> Option<()> {
 impl Mount {
     /// A tmpfs of `size` (`mount -o size=…`: `256k`, `1m`) at the existing directory `at`.
     pub fn tmpfs(at: &Path, size: &str) -> Option<Self> {
-        let target = at.to_str().expect("test paths are UTF-8");
-        mount(
-            &[
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-                target,
-            ],
-            &format!("a tmpfs at {target}"),
-        )?;
+        let options = format!("size={size},mode=0700");
+        let args: [&OsStr; 6] = [
+            "-t".as_ref(),
+            "tmpfs".as_ref(),
+            "-o".as_ref(),
+            options.as_ref(),
+            "tmpfs".as_ref(),
+            at.as_os_str(),
+        ];
+        mount(&args, &format!("a tmpfs at {}", at.display()))?;
         Some(Mount {
             path: at.to_path_buf(),
         })
@@ -57,16 +56,16 @@ impl Mount {
     /// `source` seen read-only at the existing directory `at` (a bind mount remounted
     /// read-only: writes fail with EROFS, even for root).
     pub fn read_only(source: &Path, at: &Path) -> Option<Self> {
-        let (source, target) = (
-            source.to_str().expect("test paths are UTF-8"),
-            at.to_str().expect("test paths are UTF-8"),
-        );
-        let what = format!("{source} read-only at {target}");
-        mount(&["--bind", source, target], &what)?;
+        let what = format!("{} read-only at {}", source.display(), at.display());
+        mount(
+            &["--bind".as_ref(), source.as_os_str(), at.as_os_str()],
+            &what,
+        )?;
         let mounted = Mount {
             path: at.to_path_buf(),
         };
-        mount(&["-o", "remount,bind,ro", target], &what)?;
+        let remount: [&OsStr; 3] = ["-o".as_ref(), "remount,bind,ro".as_ref(), at.as_os_str()];
+        mount(&remount, &what)?;
         Some(mounted)
     }
 
