@@ -204,3 +204,98 @@ fn a_read_only_keystore_signs_verifies_and_decrypts() {
         assert!(run.stderr.contains("is read-only"), "{}", run.stderr);
     }
 }
+
+/// `chmod -R u-w` on a keystore of another user (root ignores mode bits, so the binary runs
+/// as `nobody` through setpriv): it still signs, verifies and decrypts; changes fail in one
+/// line; nothing is chmod-ed back.
+#[test]
+fn a_keystore_without_write_permission_still_serves_reads() {
+    let cli = Cli::new();
+    cli.create("signer", "p256", &[]);
+    cli.create("data", "aes-256", &[]);
+    let msg = cli.file("msg", b"no write permission");
+    let ct = cli.path("ct");
+    cli.ok(["encrypt", "data", "--in", arg(&msg), "--out", arg(&ct)]);
+    let ks = cli.keystore();
+    let top = ks.parent().unwrap();
+    let out = cli.path("out");
+    fs::create_dir(&out).unwrap();
+    let nobody = "65534";
+    for (args, path) in [
+        (&["chmod", "0755"][..], top),
+        (&["chmod", "0644"], msg.as_path()),
+        (&["chmod", "0644"], ct.as_path()),
+        (&["chown", "-R", nobody], ks.as_path()),
+        (&["chown", nobody], out.as_path()),
+        (&["chmod", "-R", "u-w"], ks.as_path()),
+    ] {
+        let status = std::process::Command::new(args[0])
+            .args(&args[1..])
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?} {}", path.display());
+    }
+    let modes: Vec<u32> = [&ks, &ks.join("keys"), &ks.join("keystore.json")]
+        .iter()
+        .map(|p| mode(p))
+        .collect();
+    assert_eq!(modes, [0o500, 0o500, 0o400]);
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid",
+            nobody,
+            "--regid",
+            nobody,
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_keychain"),
+        ])
+        .env("KEYCHAIN_BACKEND", format!("software:{}", ks.display()))
+        .env("KEYCHAIN_PASSWORD", PASSWORD)
+        .env("RUST_BACKTRACE", "1")
+        .env_remove("KEYCHAIN_HOME")
+        .stdin(std::process::Stdio::null());
+        cli.run_with(cmd, args)
+    };
+    let (sig, pt) = (out.join("sig"), out.join("pt"));
+    for args in [
+        &["sign", "signer", "--in", arg(&msg), "--out", arg(&sig)][..],
+        &[
+            "verify",
+            "signer",
+            "--in",
+            arg(&msg),
+            "--signature",
+            arg(&sig),
+        ],
+        &["decrypt", "--in", arg(&ct), "--out", arg(&pt)],
+        &["key", "list"],
+    ] {
+        let run = as_nobody(args);
+        assert_eq!(
+            run.code, 0,
+            "{args:?} without write permission: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(fs::read(&pt).unwrap(), b"no write permission");
+    for args in [
+        &["key", "create", "new", "--spec", "p256"][..],
+        &["key", "disable", "signer"],
+    ] {
+        let run = as_nobody(args);
+        assert_one_error_line(&run, 15, &format!("{args:?} without write permission"));
+        assert!(run.stderr.contains("is read-only"), "{}", run.stderr);
+    }
+    let after: Vec<u32> = [&ks, &ks.join("keys"), &ks.join("keystore.json")]
+        .iter()
+        .map(|p| mode(p))
+        .collect();
+    assert_eq!(after, modes, "a mode changed");
+    // Let the temporary directory be removed.
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&ks)
+        .status();
+}
