@@ -95,7 +95,8 @@ pub enum Command {
 /// `keychain key …`
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create a key named NAME (alias/NAME).
+    /// Create a key named NAME (alias/NAME). With the software backend, a keystore is
+    /// created first if the path does not exist or is an empty directory.
     Create(CreateArgs),
     /// List keys (every page).
     List(ListArgs),

@@ -128,22 +128,7 @@ async fn a_keystore_without_its_header_is_damaged_and_never_reinitialised() {
     // The recovery the message promises: the key file is PKCS#8 that OpenSSL opens with the
     // keystore's password.
     let pem = root.join("keys").join(&info.key_id).join("v1.pem");
-    let out = Command::new("openssl")
-        .args([
-            "pkey",
-            "-noout",
-            "-passin",
-            &format!("pass:{PASSWORD}"),
-            "-in",
-        ])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    keychain_testkit::openssl_opens_key_file(&pem, PASSWORD);
 }
 
 #[tokio::test]

@@ -116,22 +116,7 @@ fn a_keystore_without_its_header_is_refused_never_reinitialised() {
     assert_eq!(fs::read_dir(ks.join("keys")).unwrap().count(), 1);
     // The recovery the message names works: OpenSSL reads the key with the password.
     let pem = ks.join("keys").join(&id).join("v1.pem");
-    let out = std::process::Command::new("openssl")
-        .args([
-            "pkey",
-            "-pubout",
-            "-passin",
-            &format!("pass:{PASSWORD}"),
-            "-in",
-        ])
-        .arg(&pem)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    keychain_testkit::openssl_opens_key_file(&pem, PASSWORD);
 }
 
 #[test]
@@ -157,6 +142,48 @@ fn a_keystore_others_can_write_or_read_is_refused_with_path_and_mode() {
     cli.ok(["key", "list"]);
 }
 
+/// What a keystore that cannot be written must still do, through `run`: sign, verify, decrypt
+/// (into `out`), list and export a public key; and what it must refuse in one line saying it
+/// is read-only: a new key, a state change, a tag.
+fn reads_work_and_writes_fail(run: impl Fn(&[&str]) -> Run, msg: &Path, ct: &Path, out: &Path) {
+    let (sig, pt) = (out.join("sig"), out.join("pt"));
+    for args in [
+        &["sign", "signer", "--in", arg(msg), "--out", arg(&sig)][..],
+        &[
+            "verify",
+            "signer",
+            "--in",
+            arg(msg),
+            "--signature",
+            arg(&sig),
+        ],
+        &["decrypt", "--in", arg(ct), "--out", arg(&pt)],
+        &["key", "list"],
+        &["pubkey", "signer"],
+    ] {
+        let r = run(args);
+        assert_eq!(
+            r.code, 0,
+            "{args:?} on a keystore that cannot be written: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(fs::read(&pt).unwrap(), fs::read(msg).unwrap());
+    for args in [
+        &["key", "create", "new", "--spec", "p256"][..],
+        &["key", "disable", "signer"],
+        &["key", "tag", "signer", "a=b"],
+    ] {
+        let r = run(args);
+        assert_one_error_line(
+            &r,
+            15,
+            &format!("{args:?} on a keystore that cannot be written"),
+        );
+        assert!(r.stderr.contains("is read-only"), "{}", r.stderr);
+    }
+}
+
 #[test]
 fn a_read_only_keystore_signs_verifies_and_decrypts() {
     let cli = Cli::new();
@@ -170,39 +197,9 @@ fn a_read_only_keystore_signs_verifies_and_decrypts() {
     let Some(_mount) = Mount::read_only(&cli.keystore(), &ro) else {
         return;
     };
-    let sig = cli.path("sig");
-    let pt = cli.path("pt");
-    for args in [
-        &["sign", "signer", "--in", arg(&msg), "--out", arg(&sig)][..],
-        &[
-            "verify",
-            "signer",
-            "--in",
-            arg(&msg),
-            "--signature",
-            arg(&sig),
-        ],
-        &["decrypt", "--in", arg(&ct), "--out", arg(&pt)],
-        &["key", "list"],
-        &["pubkey", "signer"],
-    ] {
-        let run = run_at(&cli, &ro, args);
-        assert_eq!(
-            run.code, 0,
-            "{args:?} on a read-only keystore: {}",
-            run.stderr
-        );
-    }
-    assert_eq!(fs::read(&pt).unwrap(), b"read-only keystore");
-    for args in [
-        &["key", "create", "new", "--spec", "p256"][..],
-        &["key", "disable", "signer"],
-        &["key", "tag", "signer", "a=b"],
-    ] {
-        let run = run_at(&cli, &ro, args);
-        assert_one_error_line(&run, 15, &format!("{args:?} on a read-only keystore"));
-        assert!(run.stderr.contains("is read-only"), "{}", run.stderr);
-    }
+    let out = cli.path("out");
+    fs::create_dir(&out).unwrap();
+    reads_work_and_writes_fail(|args| run_at(&cli, &ro, args), &msg, &ct, &out);
 }
 
 /// `chmod -R u-w` on a keystore of another user (root ignores mode bits, so the binary runs
@@ -236,10 +233,8 @@ fn a_keystore_without_write_permission_still_serves_reads() {
             .unwrap();
         assert!(status.success(), "{args:?} {}", path.display());
     }
-    let modes: Vec<u32> = [&ks, &ks.join("keys"), &ks.join("keystore.json")]
-        .iter()
-        .map(|p| mode(p))
-        .collect();
+    let modes_now = || [&ks, &ks.join("keys"), &ks.join("keystore.json")].map(|p| mode(p));
+    let modes = modes_now();
     assert_eq!(modes, [0o500, 0o500, 0o400]);
     let as_nobody = |args: &[&str]| {
         let mut cmd = std::process::Command::new("setpriv");
@@ -258,41 +253,8 @@ fn a_keystore_without_write_permission_still_serves_reads() {
         .stdin(std::process::Stdio::null());
         cli.run_with(cmd, args)
     };
-    let (sig, pt) = (out.join("sig"), out.join("pt"));
-    for args in [
-        &["sign", "signer", "--in", arg(&msg), "--out", arg(&sig)][..],
-        &[
-            "verify",
-            "signer",
-            "--in",
-            arg(&msg),
-            "--signature",
-            arg(&sig),
-        ],
-        &["decrypt", "--in", arg(&ct), "--out", arg(&pt)],
-        &["key", "list"],
-    ] {
-        let run = as_nobody(args);
-        assert_eq!(
-            run.code, 0,
-            "{args:?} without write permission: {}",
-            run.stderr
-        );
-    }
-    assert_eq!(fs::read(&pt).unwrap(), b"no write permission");
-    for args in [
-        &["key", "create", "new", "--spec", "p256"][..],
-        &["key", "disable", "signer"],
-    ] {
-        let run = as_nobody(args);
-        assert_one_error_line(&run, 15, &format!("{args:?} without write permission"));
-        assert!(run.stderr.contains("is read-only"), "{}", run.stderr);
-    }
-    let after: Vec<u32> = [&ks, &ks.join("keys"), &ks.join("keystore.json")]
-        .iter()
-        .map(|p| mode(p))
-        .collect();
-    assert_eq!(after, modes, "a mode changed");
+    reads_work_and_writes_fail(as_nobody, &msg, &ct, &out);
+    assert_eq!(modes_now(), modes, "a mode changed");
     // Let the temporary directory be removed.
     let _ = std::process::Command::new("chmod")
         .args(["-R", "u+w"])
