@@ -1,5 +1,7 @@
-//! The keystore directory: layout, locking, atomic writes and every operation, synchronously.
-//! [`super::SoftwareBackend`] runs these on tokio's blocking pool.
+//! The keystore directory: layout and every operation, synchronously.
+//! [`super::SoftwareBackend`] runs these on tokio's blocking pool; [`super::fs`] holds the
+//! file-system rules (when a keystore may be created, what is checked before it is trusted,
+//! locking and atomic writes).
 //!
 //! ```text
 //! ROOT/                      0700
@@ -9,6 +11,7 @@
 //!   keys/ID/vN.pem           key material version N, password-encrypted PKCS#8
 //!   aliases/NAME             the key id an alias points at ('/' in NAME stored as %2F)
 //!   tmp/                     staging area; a new key is built here and renamed into keys/
+//!                            (emptied by each writer: what is there was left by a dead one)
 //! ```
 //!
 //! Readers take no lock: every file is replaced by rename, so a reader sees the old or the new
@@ -26,7 +29,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::OpenMode;
 use super::fs::{
-    HEADER, Kind, LockGuard, Staging, check_dir_at, io_err, is_read_only, open_checked,
+    FileStamp, HEADER, Kind, LockGuard, Staging, check_dir_at, io_err, is_read_only, open_checked,
     read_checked, read_header, sync_dir, temp_name, write_atomic, write_new_file,
 };
 use super::material::{Material, generate};
@@ -86,29 +89,6 @@ pub(crate) struct Keystore {
     metadata: Mutex<HashMap<String, (FileStamp, StoredKey)>>,
     /// The key id per alias name, with the stamp of the alias file it was read from.
     aliases: Mutex<HashMap<String, (FileStamp, String)>>,
-}
-
-/// What identifies one version of a file on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl FileStamp {
-    fn of(meta: &fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
 }
 
 impl std::fmt::Debug for Keystore {
