@@ -29,8 +29,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 
 use super::OpenMode;
 use super::fs::{
-    FileStamp, HEADER, Kind, LockGuard, Staging, check_dir_at, io_err, is_read_only, open_checked,
-    read_checked, read_header, sync_dir, temp_name, write_atomic, write_new_file,
+    FileStamp, HEADER, Kind, LockGuard, SUBDIRS, Staging, check_dir_at, io_err, is_read_only,
+    open_checked, prepare_new, read_checked, read_header, sync_dir, temp_name, write_atomic,
+    write_new_file,
 };
 use super::material::{Material, generate};
 use super::pbes2::{Kek, LABEL_PRIVATE, LABEL_SECRET};
@@ -148,7 +149,7 @@ impl Keystore {
             Some(_) if mode == OpenMode::Create => return Err(exists()),
             Some(bytes) => Self::parse_header(&meta_path, &bytes)?,
             None => {
-                let _lock = super::fs::prepare_new(&root, mode)?;
+                let _lock = prepare_new(&root, mode)?;
                 match read_checked(&meta_path, Kind::Secret)? {
                     // Another process created it meanwhile.
                     Some(_) if mode == OpenMode::Create => return Err(exists()),
@@ -175,7 +176,7 @@ impl Keystore {
                 keystore: root.display().to_string(),
             });
         }
-        for sub in ["keys", "aliases", "tmp"] {
+        for sub in SUBDIRS {
             let dir = root.join(sub);
             if dir.exists() {
                 check_dir_at(&dir)?;
