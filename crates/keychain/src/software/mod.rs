@@ -1,6 +1,7 @@
 //! The software backend: the embedded default. Keys live in a local keystore directory as
 //! password-encrypted PKCS#8 files (readable by `openssl pkey -passin`), with metadata beside
-//! them. See [`keystore`] for the layout and the durability rules.
+//! them. See [`OpenMode`] for when a keystore is created; the layout, the durability rules and
+//! what is checked before a keystore is trusted are in the (private) `keystore` and `fs` modules.
 
 mod fs;
 mod keystore;
