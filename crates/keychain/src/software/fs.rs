@@ -214,10 +214,14 @@ fn no_keystore(root: &Path) -> Error {
 }
 
 fn damaged(root: &Path, keys: usize) -> Error {
+    let holds = match keys {
+        0 => "aliases".to_string(),
+        n => format!("{n} key(s)"),
+    };
     Error::Corrupted {
         what: root.join(HEADER).display().to_string(),
         message: format!(
-            "the file is missing, but the keystore holds {keys} key(s): it is damaged, and it \
+            "the file is missing, but the keystore holds {holds}: it is damaged, and it \
              is neither opened nor re-initialised (that would make its keys unreadable). \
              Restore keystore.json from a backup; the keys are intact, and the asymmetric ones \
              (keys/ID/vN.pem) are encrypted PKCS#8 that `openssl pkey -in FILE -passin \
