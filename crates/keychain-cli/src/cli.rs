@@ -54,6 +54,10 @@ pub enum Command {
     /// Create, list, inspect and manage keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Create a software keystore (`key create` also makes one in a new or empty directory;
+    /// every other command needs an existing keystore).
+    #[command(subcommand)]
+    Keystore(KeystoreCommand),
     /// Export a key's public key (PEM, DER or JWK).
     Pubkey(PubkeyArgs),
     /// Sign a file (hashed as it streams) or a digest.
@@ -92,7 +96,8 @@ pub enum Command {
 /// `keychain key …`
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Create a key named NAME (alias/NAME).
+    /// Create a key named NAME (alias/NAME). With the software backend, a keystore is
+    /// created first if the path does not exist or is an empty directory.
     Create(CreateArgs),
     /// List keys (every page).
     List(ListArgs),
@@ -118,6 +123,15 @@ pub enum KeyCommand {
     /// Create, repoint, delete and list aliases.
     #[command(subcommand)]
     Alias(AliasCommand),
+}
+
+/// `keychain keystore …`
+#[derive(Debug, Subcommand)]
+pub enum KeystoreCommand {
+    /// Create a new, empty keystore at the --backend software:PATH (default: $KEYCHAIN_HOME,
+    /// else the user data directory), protected by KEYCHAIN_PASSWORD. PATH must not exist or
+    /// be an empty directory; an existing keystore is already_exists (9).
+    Init,
 }
 
 /// A key reference.

@@ -16,7 +16,7 @@ pub const INTERNAL: u8 = 70;
 /// The exit codes of the error kinds, in table order (the source of the table in
 /// `docs/ERRORS.md` and of `--help`).
 const TABLE: &[(ErrorKind, u8, &str)] = &[
-    (ErrorKind::NotFound, 3, "no such key or alias"),
+    (ErrorKind::NotFound, 3, "no such key, alias or keystore"),
     (
         ErrorKind::InvalidInput,
         4,

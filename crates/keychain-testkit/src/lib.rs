@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod fault_proxy;
 pub mod localstack;
+pub mod mount;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -150,6 +151,29 @@ pub fn openssl_verify(
     let msg = dir.path().join("msg.bin");
     std::fs::write(&msg, message).unwrap_or_else(|e| panic!("writing {}: {e}", msg.display()));
     openssl_verify_file(public_key_pem, algorithm, &msg, signature)
+}
+
+/// Asks `openssl pkey` to open an encrypted PKCS#8 key file with `password` (what a keystore's
+/// key files must allow, for recovery without keychain). Panics, with OpenSSL's message, when
+/// it cannot.
+pub fn openssl_opens_key_file(pem: &std::path::Path, password: &str) {
+    let out = Command::new("openssl")
+        .args([
+            "pkey",
+            "-noout",
+            "-passin",
+            &format!("pass:{password}"),
+            "-in",
+        ])
+        .arg(pem)
+        .output()
+        .unwrap_or_else(|e| panic!("running openssl: {e}"));
+    assert!(
+        out.status.success(),
+        "openssl cannot open {}: {}",
+        pem.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// [`openssl_verify`] over a file already on disk (for artifacts too large for memory).

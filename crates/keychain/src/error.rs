@@ -19,6 +19,17 @@ pub enum Error {
         key: String,
     },
 
+    /// There is no keystore at the path given (a software backend opened without
+    /// [`crate::software::OpenMode::OpenOrCreate`] or `Create`); its kind is
+    /// [`ErrorKind::NotFound`].
+    #[error(
+        "no keystore at {path} (create one with `keychain keystore init` or `keychain key create`)"
+    )]
+    NoKeystore {
+        /// The keystore directory.
+        path: String,
+    },
+
     /// A key, alias or name that must be new already exists.
     #[error("already exists: {what}")]
     AlreadyExists {
@@ -156,7 +167,7 @@ impl Error {
     /// A short stable name for the variant, used for CLI exit codes and JSON output.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::NotFound { .. } => ErrorKind::NotFound,
+            Error::NotFound { .. } | Error::NoKeystore { .. } => ErrorKind::NotFound,
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::AccessDenied { .. } => ErrorKind::AccessDenied,
             Error::WrongPassword { .. } => ErrorKind::WrongPassword,
@@ -210,6 +221,7 @@ impl Error {
         let add = |m: String| format!("{m} ({note})");
         match self {
             Error::NotFound { key } => Error::NotFound { key: add(key) },
+            Error::NoKeystore { path } => Error::NoKeystore { path: add(path) },
             Error::AlreadyExists { what } => Error::AlreadyExists { what: add(what) },
             Error::AccessDenied { operation, message } => Error::AccessDenied {
                 operation,

@@ -14,7 +14,7 @@ use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
-use crate::software::{SoftwareBackend, SoftwareConfig};
+use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).
@@ -123,11 +123,21 @@ impl Keychain {
     /// `AWS_ENDPOINT_URL`…), `awskms://HOST:PORT/?region=R` (an emulator at
     /// `http://HOST:PORT`) or `awskms:?endpoint=URL&region=R` (see
     /// `awskms::config_from_uri`).
+    ///
+    /// A software keystore that does not exist is created (see [`Keychain::open_with`]).
     pub async fn open(uri: &str) -> Result<Self> {
+        Self::open_with(uri, OpenMode::default()).await
+    }
+
+    /// [`Keychain::open`], saying whether a software keystore may be created:
+    /// [`OpenMode::Open`] opens an existing one only (a mistyped path is
+    /// [`Error::NoKeystore`], and nothing is created). Other backends have nothing to create
+    /// and ignore `mode`.
+    pub async fn open_with(uri: &str, mode: OpenMode) -> Result<Self> {
         let uri = uri.trim();
         if uri.starts_with("software:") {
             return Ok(Self::new(
-                SoftwareBackend::open(SoftwareConfig::from_uri(uri)?).await?,
+                SoftwareBackend::open(SoftwareConfig::from_uri(uri)?.mode(mode)).await?,
             ));
         }
         if uri == "awskms" || uri.starts_with("awskms:") {

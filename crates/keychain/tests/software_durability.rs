@@ -76,8 +76,10 @@ async fn child_works_until_killed() {
             println!("rotated {name}");
         }
         if i % 4 == 3 {
+            // Said before, not after: a kill between the durable change and a report after
+            // it would leave a scheduled (and later purged) key the parent thinks unscheduled.
+            println!("scheduling {name}");
             backend.schedule_key_deletion(&key, 7).await.unwrap();
-            println!("scheduled {name}");
         }
         if purge {
             // Listing purges what is due.
@@ -89,6 +91,7 @@ async fn child_works_until_killed() {
 #[derive(Default, Debug)]
 struct Reported {
     created: BTreeMap<String, String>,
+    /// Keys whose scheduling began (it may or may not have been written when the child died).
     scheduled: Vec<String>,
 }
 
@@ -207,7 +210,7 @@ async fn sigkill_at_random_points_loses_nothing() {
                 (Some("created"), Some(name), Some(id)) => {
                     reported.created.insert(name.to_string(), id.to_string());
                 }
-                (Some("scheduled"), Some(name), None) => reported.scheduled.push(name.to_string()),
+                (Some("scheduling"), Some(name), None) => reported.scheduled.push(name.to_string()),
                 _ => {}
             }
         }

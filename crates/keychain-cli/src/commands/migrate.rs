@@ -3,6 +3,7 @@
 
 use keychain::awskms::{AwsKmsBackend, config_from_uri};
 use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
+use keychain::software::OpenMode;
 use keychain::{Backend, Error, Result, SoftwareBackend, SoftwareConfig};
 use serde_json::json;
 
@@ -26,7 +27,8 @@ pub async fn run(out: &Output, args: MigrateArgs) -> Result<Outcome> {
             args.to
         )));
     }
-    let from = SoftwareBackend::open(SoftwareConfig::from_uri(&args.from)?).await?;
+    let from =
+        SoftwareBackend::open(SoftwareConfig::from_uri(&args.from)?.mode(OpenMode::Open)).await?;
     let to = AwsKmsBackend::new(config_from_uri(to_uri)?).await?;
     let mut options = MigrateOptions::new().generate(args.generate);
     if let Some(d) = args.description {

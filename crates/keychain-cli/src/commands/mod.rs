@@ -6,15 +6,17 @@ mod cert;
 mod crypt;
 mod jwt;
 mod key;
+mod keystore;
 mod mac;
 #[cfg(feature = "aws")]
 mod migrate;
 mod pubkey;
 mod sign;
 
+use keychain::software::OpenMode;
 use keychain::{KeyRef, Keychain, Result};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, KeyCommand};
 use crate::output::Output;
 use crate::plan::Io;
 
@@ -43,12 +45,22 @@ impl Context {
     }
 }
 
-/// Opens the backend `--backend` (or `KEYCHAIN_BACKEND`) names, else the default keystore.
-async fn open(backend: Option<&str>) -> Result<Keychain> {
-    match backend.map(str::trim).filter(|b| !b.is_empty()) {
-        Some(uri) => Keychain::open(uri).await,
-        None => Keychain::from_env().await,
-    }
+/// The backend URI `--backend` (or `KEYCHAIN_BACKEND`) gives, else the default keystore's.
+fn backend_uri(backend: Option<&str>) -> &str {
+    backend
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .unwrap_or("software:")
+}
+
+/// Opens the backend: only `key create` may create a software keystore (`keystore init`
+/// opens its own); every other command needs one that exists.
+async fn open(backend: Option<&str>, command: &Command) -> Result<Keychain> {
+    let mode = match command {
+        Command::Key(KeyCommand::Create(_)) => OpenMode::OpenOrCreate,
+        _ => OpenMode::Open,
+    };
+    Keychain::open_with(backend_uri(backend), mode).await
 }
 
 /// Runs the command line.
@@ -61,10 +73,14 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         // Two backends of its own (--from, --to), none from --backend.
         #[cfg(feature = "aws")]
         Command::Migrate(args) => return migrate::run(&Output::new(cli.json), args).await,
+        Command::Keystore(cmd) => {
+            let uri = backend_uri(cli.backend.as_deref());
+            return keystore::run(&Output::new(cli.json), uri, cmd).await;
+        }
         _ => cli,
     };
     let ctx = Context {
-        keychain: open(cli.backend.as_deref()).await?,
+        keychain: open(cli.backend.as_deref(), &cli.command).await?,
         out: Output::new(cli.json),
     };
     let outcome = match cli.command {
@@ -77,6 +93,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),
+        Command::Keystore(cmd) => {
+            keystore::run(&ctx.out, backend_uri(cli.backend.as_deref()), cmd).await
+        }
         Command::Jwt(cmd) => jwt::run(&ctx, cmd).await,
         Command::Jwks(args) => jwt::jwks(&ctx, args).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,

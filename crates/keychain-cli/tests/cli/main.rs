@@ -12,6 +12,7 @@ mod documented;
 mod errors;
 mod interrupt;
 mod jwt;
+mod keystore;
 mod lifecycle;
 mod mac;
 mod outputs;

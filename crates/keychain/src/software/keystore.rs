@@ -1,5 +1,7 @@
-//! The keystore directory: layout, locking, atomic writes and every operation, synchronously.
-//! [`super::SoftwareBackend`] runs these on tokio's blocking pool.
+//! The keystore directory: layout and every operation, synchronously.
+//! [`super::SoftwareBackend`] runs these on tokio's blocking pool; [`super::fs`] holds the
+//! file-system rules (when a keystore may be created, what is checked before it is trusted,
+//! locking and atomic writes).
 //!
 //! ```text
 //! ROOT/                      0700
@@ -9,15 +11,15 @@
 //!   keys/ID/vN.pem           key material version N, password-encrypted PKCS#8
 //!   aliases/NAME             the key id an alias points at ('/' in NAME stored as %2F)
 //!   tmp/                     staging area; a new key is built here and renamed into keys/
+//!                            (emptied by each writer: what is there was left by a dead one)
 //! ```
 //!
 //! Readers take no lock: every file is replaced by rename, so a reader sees the old or the new
 //! version, never a mix. Writers hold the keystore lock for the read-modify-write.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind as IoKind, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::fs;
+use std::io::ErrorKind as IoKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -25,6 +27,12 @@ use std::time::{Duration, SystemTime};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use super::OpenMode;
+use super::fs::{
+    FileStamp, HEADER, Kind, LockGuard, SUBDIRS, Staging, check_dir_at, io_err, is_read_only,
+    open_checked, prepare_new, read_checked, read_header, sync_dir, temp_name, write_atomic,
+    write_new_file,
+};
 use super::material::{Material, generate};
 use super::pbes2::{Kek, LABEL_PRIVATE, LABEL_SECRET};
 use crate::algorithm::{
@@ -70,17 +78,6 @@ struct StoredKey {
     file_macs: BTreeMap<u32, String>,
 }
 
-/// Proof that the keystore lock is held; released on drop.
-struct LockGuard {
-    file: File,
-}
-
-impl Drop for LockGuard {
-    fn drop(&mut self) {
-        let _ = self.file.unlock();
-    }
-}
-
 /// An open keystore.
 pub(crate) struct Keystore {
     root: PathBuf,
@@ -95,92 +92,12 @@ pub(crate) struct Keystore {
     aliases: Mutex<HashMap<String, (FileStamp, String)>>,
 }
 
-/// What identifies one version of a file on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-    ctime_ns: i128,
-}
-
-impl FileStamp {
-    fn of(meta: &fs::Metadata) -> Self {
-        use std::os::unix::fs::MetadataExt;
-        FileStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
-        }
-    }
-}
-
 impl std::fmt::Debug for Keystore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Keystore")
             .field("root", &self.root)
             .finish_non_exhaustive()
     }
-}
-
-fn io_err(context: impl std::fmt::Display) -> impl FnOnce(std::io::Error) -> Error {
-    move |e| Error::io(context, e)
-}
-
-fn create_dir_0700(path: &Path) -> Result<()> {
-    match fs::create_dir(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == IoKind::AlreadyExists => {}
-        Err(e) => return Err(Error::io(format!("creating {}", path.display()), e)),
-    }
-    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-        .map_err(io_err(format!("setting permissions of {}", path.display())))
-}
-
-fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(format!("syncing {}", dir.display())))
-}
-
-fn temp_name(dir: &Path) -> Result<PathBuf> {
-    let r = random_bytes(8)?;
-    Ok(dir.join(format!(".tmp-{}", hex_lower(&r))))
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Writes a new file with mode 0600 and fsyncs it.
-fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(io_err(format!("creating {}", path.display())))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(io_err(format!("writing {}", path.display())))
-}
-
-/// Replaces `path` atomically: temp file in the same directory, fsync, rename, fsync the
-/// directory.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| Error::invalid_input(format!("{} has no parent", path.display())))?;
-    let tmp = temp_name(dir)?;
-    write_new_file(&tmp, bytes)?;
-    if let Err(e) = fs::rename(&tmp, path) {
-        let _ = fs::remove_file(&tmp);
-        return Err(Error::io(format!("replacing {}", path.display()), e));
-    }
-    sync_dir(dir)
 }
 
 /// MAC messages are 1 to [`MAX_MAC_MESSAGE`] bytes, as in AWS KMS: the software backend
@@ -210,37 +127,36 @@ fn strip_alias(alias: &str) -> Result<&str> {
 }
 
 impl Keystore {
-    /// Opens (creating if needed) the keystore at `root`.
+    /// Opens the keystore at `root`, creating it if `mode` allows (see [`super::fs`] for the
+    /// rules: what may be created where, and what is checked before anything is trusted).
     pub(crate) fn open(
         root: PathBuf,
         password: Secret,
         new_iterations: u32,
         clock: Clock,
+        mode: OpenMode,
     ) -> Result<Self> {
         if password.is_empty() {
             return Err(Error::invalid_input(
                 "the keystore needs a password: set KEYCHAIN_PASSWORD or SoftwareConfig::password",
             ));
         }
-        if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
-            fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
-        }
-        create_dir_0700(&root)?;
-        for sub in ["keys", "aliases", "tmp"] {
-            create_dir_0700(&root.join(sub))?;
-        }
-        let meta_path = root.join("keystore.json");
-        let file = match fs::read(&meta_path) {
-            Ok(bytes) => {
-                serde_json::from_slice::<KeystoreFile>(&bytes).map_err(|e| Error::Corrupted {
-                    what: meta_path.display().to_string(),
-                    message: e.to_string(),
-                })?
+        let meta_path = root.join(HEADER);
+        let exists = || Error::AlreadyExists {
+            what: format!("a keystore at {}", root.display()),
+        };
+        let file = match read_header(&root)? {
+            Some(_) if mode == OpenMode::Create => return Err(exists()),
+            Some(bytes) => Self::parse_header(&meta_path, &bytes)?,
+            None => {
+                let _lock = prepare_new(&root, mode)?;
+                match read_checked(&meta_path, Kind::Secret)? {
+                    // Another process created it meanwhile.
+                    Some(_) if mode == OpenMode::Create => return Err(exists()),
+                    Some(bytes) => Self::parse_header(&meta_path, &bytes)?,
+                    None => Self::initialise(&root, &password, new_iterations)?,
+                }
             }
-            Err(e) if e.kind() == IoKind::NotFound => {
-                Self::initialise(&root, &password, new_iterations)?
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", meta_path.display()), e)),
         };
         if file.format != FORMAT || file.kdf != "pbkdf2-hmac-sha256" {
             return Err(Error::Corrupted {
@@ -260,6 +176,12 @@ impl Keystore {
                 keystore: root.display().to_string(),
             });
         }
+        for sub in SUBDIRS {
+            let dir = root.join(sub);
+            if dir.exists() {
+                check_dir_at(&dir)?;
+            }
+        }
         Ok(Keystore {
             root,
             password,
@@ -271,7 +193,15 @@ impl Keystore {
         })
     }
 
-    /// Writes `keystore.json` for a new keystore; if another process won the race, reads its.
+    fn parse_header(path: &Path, bytes: &[u8]) -> Result<KeystoreFile> {
+        serde_json::from_slice(bytes).map_err(|e| Error::Corrupted {
+            what: path.display().to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes `keystore.json` for a new keystore (under the lock; the hard link never replaces
+    /// a header that exists).
     fn initialise(root: &Path, password: &Secret, iterations: u32) -> Result<KeystoreFile> {
         let salt = random_bytes(16)?;
         let kek = Kek::derive(password, &salt, iterations)?;
@@ -285,7 +215,7 @@ impl Keystore {
         let bytes = serde_json::to_vec_pretty(&file).map_err(Error::crypto)?;
         let tmp = temp_name(root)?;
         write_new_file(&tmp, &bytes)?;
-        let target = root.join("keystore.json");
+        let target = root.join(HEADER);
         let linked = fs::hard_link(&tmp, &target);
         let _ = fs::remove_file(&tmp);
         match linked {
@@ -293,14 +223,7 @@ impl Keystore {
                 sync_dir(root)?;
                 Ok(file)
             }
-            Err(e) if e.kind() == IoKind::AlreadyExists => {
-                let bytes = fs::read(&target).map_err(io_err("reading keystore.json"))?;
-                serde_json::from_slice(&bytes).map_err(|e| Error::Corrupted {
-                    what: target.display().to_string(),
-                    message: e.to_string(),
-                })
-            }
-            Err(e) => Err(Error::io("creating keystore.json", e)),
+            Err(e) => Err(Error::io(format!("creating {}", target.display()), e)),
         }
     }
 
@@ -313,17 +236,7 @@ impl Keystore {
     }
 
     fn lock(&self) -> Result<LockGuard> {
-        let path = self.root.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err(format!("opening {}", path.display())))?;
-        file.lock()
-            .map_err(io_err(format!("locking {}", path.display())))?;
-        Ok(LockGuard { file })
+        super::fs::lock(&self.root)
     }
 
     fn key_dir(&self, id: &str) -> PathBuf {
@@ -359,12 +272,10 @@ impl Keystore {
         {
             return Ok(Some(id));
         }
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == IoKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
+        let Some((mut file, meta)) = open_checked(&path, Kind::Public)? else {
+            return Ok(None);
         };
-        let stamp = file.metadata().map(|m| FileStamp::of(&m)).map_err(io)?;
+        let stamp = FileStamp::of(&meta);
         let mut text = String::new();
         std::io::Read::read_to_string(&mut file, &mut text).map_err(io)?;
         let id = text.trim().to_string();
@@ -426,17 +337,13 @@ impl Keystore {
             Err(e) if e.kind() == IoKind::NotFound => return Err(not_found()),
             Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
         }
-        let mut file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == IoKind::NotFound => return Err(not_found()),
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+        check_dir_at(&self.key_dir(id))?;
+        let Some((mut file, meta)) = open_checked(&path, Kind::Public)? else {
+            return Err(not_found());
         };
         // The stamp recorded is the opened file's own, so a replacement between the stat and
         // the open cannot be cached under the old file's stamp.
-        let stamp = file
-            .metadata()
-            .map(|m| FileStamp::of(&m))
-            .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+        let stamp = FileStamp::of(&meta);
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes)
             .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
@@ -501,12 +408,33 @@ impl Keystore {
         if !self.needs_maintenance(&stored) {
             return Ok(stored);
         }
-        let lock = self.lock()?;
+        let lock = match self.lock() {
+            Ok(lock) => lock,
+            // A read-only keystore cannot apply what has come due; readers see its effect.
+            Err(Error::Io { source, .. }) if is_read_only(&source) => {
+                return self.read_only_view(stored, key);
+            }
+            Err(e) => return Err(e),
+        };
         let stored = self.read_stored(&id)?;
         self.maintain(stored, &lock)?
             .ok_or_else(|| Error::NotFound {
                 key: key.to_string(),
             })
+    }
+
+    /// A key as it is once due maintenance is applied, on a keystore that cannot be written: a
+    /// key whose deletion date has passed is gone; a due rotation waits (the current version
+    /// still decrypts and signs) until the keystore is writable.
+    fn read_only_view(&self, stored: StoredKey, key: &KeyRef) -> Result<StoredKey> {
+        let deleted = stored.info.state == KeyState::PendingDeletion
+            && stored.info.deletion_date.is_some_and(|d| d <= self.now());
+        if deleted {
+            return Err(Error::NotFound {
+                key: key.to_string(),
+            });
+        }
+        Ok(stored)
     }
 
     /// Reads a key under the held lock, applying due deletions and rotations.
@@ -609,15 +537,9 @@ impl Keystore {
         let info = &stored.info;
         let path = self.version_path(&info.key_id, version);
         let what = path.display().to_string();
-        let pem = fs::read(&path).map_err(|e| {
-            if e.kind() == IoKind::NotFound {
-                Error::Corrupted {
-                    what: what.clone(),
-                    message: format!("key material version {version} is missing"),
-                }
-            } else {
-                Error::io(format!("reading {what}"), e)
-            }
+        let pem = read_checked(&path, Kind::Secret)?.ok_or_else(|| Error::Corrupted {
+            what: what.clone(),
+            message: format!("key material version {version} is missing"),
         })?;
         {
             let matches = stored.file_macs.get(&version).is_some_and(|mac| {
@@ -733,16 +655,18 @@ impl Keystore {
         // Build the key in tmp/, point the alias at it, then rename it into keys/: until the
         // rename nothing of the key is visible, and an alias left by a crash before the rename
         // points at nothing and is reclaimed by the next create.
-        let staging = self.root.join("tmp").join(&id);
-        create_dir_0700(&staging)?;
+        // A failure (a full disk) removes the staging directory with what it holds.
+        let staging = Staging::create(self.root.join("tmp").join(&id))?;
         let meta = serde_json::to_vec_pretty(&stored).map_err(Error::crypto)?;
-        write_new_file(&staging.join("meta.json"), &meta)?;
-        write_new_file(&staging.join("v1.pem"), pem.as_bytes())?;
-        sync_dir(&staging)?;
+        write_new_file(&staging.path().join("meta.json"), &meta)?;
+        write_new_file(&staging.path().join("v1.pem"), pem.as_bytes())?;
+        sync_dir(staging.path())?;
         if let Some(name) = &req.name {
             write_atomic(&self.alias_path(name), id.as_bytes())?;
         }
-        fs::rename(&staging, self.key_dir(&id)).map_err(io_err(format!("storing key {id}")))?;
+        fs::rename(staging.path(), self.key_dir(&id))
+            .map_err(io_err(format!("storing key {id}")))?;
+        staging.keep();
         sync_dir(&self.root.join("keys"))?;
         drop(lock);
         Ok(stored.info)

@@ -1,7 +1,9 @@
 //! The software backend: the embedded default. Keys live in a local keystore directory as
 //! password-encrypted PKCS#8 files (readable by `openssl pkey -passin`), with metadata beside
-//! them. See [`keystore`] for the layout and the durability rules.
+//! them. See [`OpenMode`] for when a keystore is created; the layout, the durability rules and
+//! what is checked before a keystore is trusted are in the (private) `keystore` and `fs` modules.
 
+mod fs;
 mod keystore;
 mod material;
 pub mod pbes2;
@@ -31,10 +33,33 @@ pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
 pub const ITERATIONS_ENV: &str = "KEYCHAIN_KDF_ITERATIONS";
 
+/// Whether opening a software keystore may create it.
+///
+/// Whatever the mode, a keystore is created only where nothing is: at a path that does not
+/// exist (its missing parent directories are created too), in an empty directory, or in one
+/// holding only the remains of an unfinished creation. A directory holding anything else is
+/// refused, and one holding keys but no `keystore.json` is a damaged keystore
+/// ([`Error::Corrupted`]): it is never re-initialised. No mode of an existing file or
+/// directory is ever changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OpenMode {
+    /// Open an existing keystore only; where there is none, [`Error::NoKeystore`]. What the
+    /// CLI uses for every command but `keystore init` and `key create`.
+    Open,
+    /// Open the keystore, creating it if there is none (the default: a program's first run
+    /// makes its keystore, as the quickstart does).
+    #[default]
+    OpenOrCreate,
+    /// Create a new keystore; an existing one is [`Error::AlreadyExists`]
+    /// (`keychain keystore init`).
+    Create,
+}
+
 /// Configuration of the software backend.
 #[derive(Clone)]
 pub struct SoftwareConfig {
-    /// The keystore directory (created if missing, mode 0700).
+    /// The keystore directory (see [`OpenMode`] for when it is created; a new one gets mode
+    /// 0700).
     pub path: PathBuf,
     /// The keystore password; `None` reads `KEYCHAIN_PASSWORD`.
     pub password: Option<Secret>,
@@ -43,6 +68,8 @@ pub struct SoftwareConfig {
     pub kdf_iterations: Option<u32>,
     /// The clock (tests of scheduled deletion and rotation replace it).
     pub clock: Option<Clock>,
+    /// Whether the keystore may be created (default [`OpenMode::OpenOrCreate`]).
+    pub mode: OpenMode,
 }
 
 impl std::fmt::Debug for SoftwareConfig {
@@ -51,6 +78,7 @@ impl std::fmt::Debug for SoftwareConfig {
             .field("path", &self.path)
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("kdf_iterations", &self.kdf_iterations)
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
@@ -63,7 +91,14 @@ impl SoftwareConfig {
             password: None,
             kdf_iterations: None,
             clock: None,
+            mode: OpenMode::default(),
         }
+    }
+
+    /// Sets whether the keystore may be created (see [`OpenMode`]).
+    pub fn mode(mut self, mode: OpenMode) -> Self {
+        self.mode = mode;
+        self
     }
 
     /// Sets the password.
@@ -109,8 +144,11 @@ pub struct SoftwareBackend {
 }
 
 impl SoftwareBackend {
-    /// Opens (creating if needed) the keystore. A wrong password is
-    /// [`Error::WrongPassword`].
+    /// Opens the keystore, creating it if the configuration's [`OpenMode`] allows. A wrong
+    /// password is [`Error::WrongPassword`]; a keystore that group or others can write to, or
+    /// whose `keystore.json` they can read, is [`Error::AccessDenied`] naming the path and its
+    /// mode. Opening writes nothing to an existing keystore, so one on a read-only file system
+    /// opens and serves every read (sign, verify, decrypt…).
     pub async fn open(config: SoftwareConfig) -> Result<Self> {
         tokio::task::spawn_blocking(move || Self::open_blocking(config))
             .await
@@ -141,7 +179,7 @@ impl SoftwareBackend {
         let clock = config
             .clock
             .unwrap_or_else(|| Arc::new(SystemTime::now) as Clock);
-        let store = Keystore::open(config.path, password, iterations, clock)?;
+        let store = Keystore::open(config.path, password, iterations, clock, config.mode)?;
         Ok(SoftwareBackend {
             store: Arc::new(store),
         })
