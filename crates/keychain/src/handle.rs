@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SigningAlgorithm};
 use crate::backend::Backend;
+use crate::backend_uri::BackendUri;
 use crate::data_key::EncryptionContext;
 use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
 use crate::key_ref::KeyRef;
@@ -122,31 +123,31 @@ impl Keychain {
     /// environment and the SDK's default chain: `AWS_REGION`, `AWS_PROFILE`,
     /// `AWS_ENDPOINT_URL`…), `awskms://HOST:PORT/?region=R` (an emulator at
     /// `http://HOST:PORT`) or `awskms:?endpoint=URL&region=R` (see
-    /// `awskms::config_from_uri`).
+    /// `awskms::config_from_uri`). Every component is checked first ([`BackendUri::parse`]).
     pub async fn open(uri: &str) -> Result<Self> {
-        let uri = uri.trim();
-        if uri.starts_with("software:") {
-            return Ok(Self::new(
-                SoftwareBackend::open(SoftwareConfig::from_uri(uri)?).await?,
-            ));
-        }
-        if uri == "awskms" || uri.starts_with("awskms:") {
+        match BackendUri::parse(uri)? {
+            BackendUri::Software { path } => {
+                let path = match path {
+                    Some(p) => p,
+                    None => default_keystore_path()?,
+                };
+                Ok(Self::new(
+                    SoftwareBackend::open(SoftwareConfig::new(path)).await?,
+                ))
+            }
             #[cfg(feature = "aws")]
-            {
-                let config = crate::awskms::config_from_uri(uri)?;
+            BackendUri::AwsKms(parsed) => {
+                let config = crate::awskms::config_from_parsed(parsed)?;
                 let ttl = config.cache_ttl;
                 let backend = crate::awskms::AwsKmsBackend::new(config).await?;
-                return Ok(Self::new(backend).with_cache_ttl(ttl));
+                Ok(Self::new(backend).with_cache_ttl(ttl))
             }
             #[cfg(not(feature = "aws"))]
-            return Err(Error::unsupported(
+            BackendUri::AwsKms(_) => Err(Error::unsupported(
                 "keychain",
                 "the awskms backend in this build (compiled without the `aws` feature)",
-            ));
+            )),
         }
-        Err(Error::invalid_input(format!(
-            "unknown backend URI {uri:?}: expected software:PATH or awskms:…"
-        )))
     }
 
     /// Opens the backend named by `KEYCHAIN_BACKEND`, else the default software keystore.

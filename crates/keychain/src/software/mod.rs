@@ -88,17 +88,15 @@ impl SoftwareConfig {
     /// `software:` for the default keystore ([`crate::default_keystore_path`]). The password
     /// comes from `KEYCHAIN_PASSWORD`.
     pub fn from_uri(uri: &str) -> Result<Self> {
-        let uri = uri.trim();
-        let path = uri.strip_prefix("software:").ok_or_else(|| {
-            Error::invalid_input(format!("{uri:?} is not a software:PATH backend URI"))
-        })?;
-        let path = path.strip_prefix("//").unwrap_or(path);
-        let path = if path.is_empty() {
-            crate::handle::default_keystore_path()?
-        } else {
-            PathBuf::from(path)
-        };
-        Ok(Self::new(path))
+        match crate::backend_uri::BackendUri::parse(uri)? {
+            crate::backend_uri::BackendUri::Software { path: Some(path) } => Ok(Self::new(path)),
+            crate::backend_uri::BackendUri::Software { path: None } => {
+                Ok(Self::new(crate::handle::default_keystore_path()?))
+            }
+            _ => Err(Error::invalid_input(
+                "not a software:PATH backend URI (this needs a software keystore)",
+            )),
+        }
     }
 }
 

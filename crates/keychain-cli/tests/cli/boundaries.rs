@@ -1,0 +1,69 @@
+//! Values crossing a boundary are checked where they enter (issue 9, item 12): backend URIs,
+//! certificate subjects and SANs, JWT numbers, non-UTF-8 passwords, and what the CLI prints of
+//! keystore contents (control characters are escaped, so no output line can be forged).
+
+use crate::support::*;
+
+const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY";
+
+/// Every component of a backend URI is checked before anything connects: ports, regions,
+/// repeated and unknown attributes, credentials (never echoed), control characters, empty
+/// components. Each is one line and exit 4.
+#[test]
+fn malformed_backend_uris_are_4_and_never_echo_a_secret() {
+    let cli = Cli::new();
+    for (uri, says) in [
+        (
+            format!("awskms://AKIAIOSFODNN7EXAMPLE:{SECRET}@127.0.0.1:1/?region=us-east-1"),
+            "credentials",
+        ),
+        (
+            format!(
+                "awskms:?endpoint=http://AKIAIOSFODNN7EXAMPLE:{SECRET}@127.0.0.1:1&region=us-east-1"
+            ),
+            "credentials",
+        ),
+        (
+            format!("awskms:?region=us-east-1&secret_access_key={SECRET}"),
+            "credentials",
+        ),
+        ("awskms://127.0.0.1:0/?region=us-east-1".into(), "port"),
+        ("awskms://127.0.0.1:65536/?region=us-east-1".into(), "port"),
+        (
+            "awskms://127.0.0.1:99999999/?region=us-east-1".into(),
+            "port",
+        ),
+        ("awskms://127.0.0.1:1/?region=Not_A_Region".into(), "region"),
+        (
+            "awskms://127.0.0.1:1/?region=us-east-1&region=us-west-2".into(),
+            "twice",
+        ),
+        (
+            "awskms://127.0.0.1:1/?region=us-east-1&colour=blue".into(),
+            "known: region, endpoint, profile",
+        ),
+        ("awskms://127.0.0.1:1/?region=".into(), "empty"),
+        (
+            "awskms://127.0.0.1:1/?region=us-east-1%1b".into(),
+            "control",
+        ),
+        (
+            "awskms://127.0.0.1:1/\u{1b}[2J?region=us-east-1".into(),
+            "control",
+        ),
+    ] {
+        let line = cli.fails(["--backend", &uri, "key", "list"], 4);
+        assert!(line.contains(says), "{uri}: {line}");
+        assert!(
+            !line.contains(SECRET),
+            "{uri}: the secret is echoed: {line}"
+        );
+        assert!(!line.contains("AKIAIOSFODNN7EXAMPLE"), "{uri}: {line}");
+        assert!(!line.contains('\u{1b}'), "{uri}: {line:?}");
+    }
+    let mut cmd = cli.command();
+    cmd.env("KEYCHAIN_BACKEND", "software:/tmp/ks\rforged");
+    let run = cli.run_with(cmd, ["key", "list"]);
+    assert_one_error_line(&run, 4, "a control character in software:PATH");
+    assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
+}
