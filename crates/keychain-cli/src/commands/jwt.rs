@@ -212,7 +212,8 @@ async fn verify(ctx: &Context, args: JwtVerifyArgs) -> Result<Outcome> {
             } else {
                 let text = serde_json::to_string_pretty(&claims)
                     .map_err(|e| Error::invalid_input(format!("cannot render the claims: {e}")))?;
-                ctx.out.bytes(format!("{text}\n").as_bytes())?;
+                // Claims come from the token: printed as text for people, escaped.
+                ctx.out.text(&text)?;
             }
             Ok(Outcome::Success)
         }

@@ -67,3 +67,49 @@ fn malformed_backend_uris_are_4_and_never_echo_a_secret() {
     assert_one_error_line(&run, 4, "a control character in software:PATH");
     assert!(!run.stderr.contains('\r'), "{:?}", run.stderr);
 }
+
+/// A description or tag holding an ESC sequence, a CR and a newline is printed escaped by
+/// `key show`, `key tag` and in error lines: nothing clears the screen, returns the cursor or
+/// starts a forged line. JSON output keeps the exact value (escaped by JSON itself).
+#[test]
+fn keystore_text_is_escaped_on_the_terminal() {
+    let cli = Cli::new();
+    let hostile = "x\u{1b}[2J\rforged: yes\nstate: Enabled\u{7}\u{202e}";
+    cli.ok([
+        "key",
+        "create",
+        "app",
+        "--spec",
+        "p256",
+        "--description",
+        hostile,
+        "--tag",
+        &format!("team={hostile}"),
+    ]);
+    let shown = cli.ok(["key", "show", "app"]).text();
+    for text in [
+        shown.clone(),
+        cli.ok(["key", "tag", "app", "other=1"]).text(),
+    ] {
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert!(!text.contains('\r'), "{text:?}");
+        assert!(!text.contains('\u{7}'), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(
+            !text.lines().any(|l| l.starts_with("state: Enabled")),
+            "{text}"
+        );
+        assert!(
+            text.contains(r"x\x1b[2J\rforged: yes\nstate: Enabled\x07\u{202e}"),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("state:")).count(),
+        1,
+        "{shown}"
+    );
+    let v = cli.json(["key", "show", "app"]);
+    assert_eq!(v["description"], hostile);
+    assert_eq!(v["tags"]["team"], hostile);
+}
