@@ -89,7 +89,7 @@ impl BackendUri {
         }
         // Only the scheme is echoed: the rest may hold anything, a secret included.
         let scheme = match uri.split_once(':') {
-            Some((s, _)) if s.len() <= 32 => format!("scheme {s:?}"),
+            Some((s, _)) if s.len() <= 32 => format!("scheme {}", shown(s)),
             Some(_) | None => "no known scheme".to_string(),
         };
         Err(Error::invalid_input(format!(
@@ -251,9 +251,13 @@ fn attribute(name: &str) -> Result<Attribute> {
     )))
 }
 
-/// A component for an error message: quoted and escaped, and cut when long.
+/// A component for an error message: quoted and escaped, and cut when long. A component with
+/// an `@` is not shown: it may hold `user:secret@`.
 fn shown(s: &str) -> String {
     const MAX: usize = 64;
+    if s.contains('@') {
+        return "(not shown: it contains '@', which may hold credentials)".to_string();
+    }
     match s.char_indices().nth(MAX) {
         Some((i, _)) => format!("{:?}…", &s[..i]),
         None => format!("{s:?}"),
@@ -365,11 +369,7 @@ pub fn check_endpoint(endpoint: &str) -> Result<()> {
     let refuse = |why: &str| {
         Error::invalid_input(format!(
             "endpoint {}: {why} (expected http://HOST[:PORT] or https://HOST[:PORT])",
-            if endpoint.contains('@') {
-                "(not shown: it holds credentials)".to_string()
-            } else {
-                shown(endpoint)
-            }
+            shown(endpoint)
         ))
     };
     if endpoint.chars().any(|c| is_control(c) || c.is_whitespace()) {

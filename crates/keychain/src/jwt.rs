@@ -47,6 +47,9 @@ use crate::public_key::{PublicKey, PublicKeyKind};
 use crate::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use crate::signer::KeySigner;
 
+mod numbers;
+pub use self::numbers::{MAX_EXACT_INTEGER, check_exact_numbers};
+
 /// Tokens longer than this are refused before any parsing (see [`Validation::max_token_len`]).
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -423,10 +426,19 @@ impl Claims {
         self
     }
 
-    /// Sets `iat` to now and `exp` to now + `ttl`.
+    /// Sets `iat` to now and `exp` to now + `ttl`. A `ttl` beyond what the clock can hold
+    /// sets `exp` to `i64::MAX`, which [`JwtSigner::sign`] refuses (never a panic, never a
+    /// silently shortened lifetime).
     pub fn expires_in(self, ttl: Duration) -> Self {
         let now = SystemTime::now();
-        self.issued_at(now).expires_at(now + ttl)
+        let claims = self.issued_at(now);
+        match now.checked_add(ttl) {
+            Some(exp) => claims.expires_at(exp),
+            None => Claims {
+                exp: Some(i64::MAX),
+                ..claims
+            },
+        }
     }
 
     /// Sets `exp`.
@@ -875,7 +887,9 @@ impl JwtSigner {
         Ok(token)
     }
 
-    /// Signs claims (any serializable JSON object, usually [`Claims`]) as a JWT.
+    /// Signs claims (any serializable JSON object, usually [`Claims`]) as a JWT. A number
+    /// that JSON readers would round (beyond 2^53 − 1, see [`check_exact_numbers`]) is
+    /// refused with [`crate::Error::InvalidInput`].
     pub async fn sign<C: Serialize + ?Sized>(&self, claims: &C) -> crate::Result<String> {
         let value = serde_json::to_value(claims)
             .map_err(|e| crate::Error::invalid_input(format!("JWT claims: {e}")))?;
@@ -884,6 +898,7 @@ impl JwtSigner {
                 "JWT claims must be a JSON object",
             ));
         }
+        check_exact_numbers(&value, "claims")?;
         let payload = serde_json::to_vec(&value)
             .map_err(|e| crate::Error::invalid_input(format!("JWT claims: {e}")))?;
         self.sign_jws(None, &payload).await

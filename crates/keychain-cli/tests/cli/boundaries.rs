@@ -113,3 +113,56 @@ fn keystore_text_is_escaped_on_the_terminal() {
     assert_eq!(v["description"], hostile);
     assert_eq!(v["tags"]["team"], hostile);
 }
+
+/// `jwt sign` refuses numbers it would round (a date of 1e300, 2^64, a fraction of a second,
+/// integers beyond 2^53 - 1 that JSON readers round) and lifetimes past the clock's range,
+/// each with one line and exit 4, instead of signing a different value than was asked for.
+/// The largest exact integer is signed unchanged.
+#[test]
+fn jwt_numbers_that_would_be_rounded_are_4() {
+    use base64::Engine;
+    let cli = Cli::new();
+    cli.create("k", "p256", &[]);
+    for claims in [
+        r#"{"exp": 1e300}"#,
+        r#"{"exp": 18446744073709551616}"#,
+        r#"{"exp": 4102444800.5}"#,
+        r#"{"nbf": 9007199254740993}"#,
+        r#"{"iat": 1.5}"#,
+        r#"{"count": 9007199254740993}"#,
+        r#"{"count": 18446744073709551617}"#,
+        r#"{"nested": [1, {"n": -1e20}]}"#,
+    ] {
+        let line = cli.fails(["jwt", "sign", "k", "--claims", claims], 4);
+        assert!(line.contains("--claims"), "{claims}: {line}");
+    }
+    for exp in [
+        "99999999999999d",
+        "9999999999999999999s",
+        "-99999999999999d",
+    ] {
+        let line = cli.fails(["jwt", "sign", "k", "--exp", exp], 4);
+        assert!(line.contains("--exp"), "{exp}: {line}");
+    }
+    let token = cli
+        .ok([
+            "jwt",
+            "sign",
+            "k",
+            "--claims",
+            r#"{"count": 9007199254740991, "ratio": 0.25, "exp": 4102444800}"#,
+        ])
+        .text();
+    let payload = token.trim().split('.').nth(1).expect("a payload");
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    let text = String::from_utf8(payload).expect("UTF-8");
+    for exact in [
+        r#""count":9007199254740991"#,
+        r#""ratio":0.25"#,
+        r#""exp":4102444800"#,
+    ] {
+        assert!(text.contains(exact), "{exact} in {text}");
+    }
+}
