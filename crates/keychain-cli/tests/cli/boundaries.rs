@@ -166,3 +166,50 @@ fn jwt_numbers_that_would_be_rounded_are_4() {
         assert!(text.contains(exact), "{exact} in {text}");
     }
 }
+
+/// A `KEYCHAIN_PASSWORD` that is not UTF-8 (Latin-1 `café`, stray bytes) is used as its raw
+/// bytes, as OpenSSL reads a password: keys are created and used with it, OpenSSL opens the
+/// key file with `-passin file:` holding the same bytes, and the UTF-8 spelling of the "same"
+/// text is a wrong password (7).
+#[cfg(unix)]
+#[test]
+fn a_password_that_is_not_utf8_is_used_as_its_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::process::Command;
+    let raw: &[u8] = b"caf\xe9 \xff\xfe password";
+    let cli = Cli::new();
+    let with = |password: &[u8]| {
+        let mut cmd = cli.command();
+        cmd.env("KEYCHAIN_PASSWORD", std::ffi::OsStr::from_bytes(password));
+        cmd
+    };
+    let run = cli.run_with(
+        with(raw),
+        ["--json", "key", "create", "k", "--spec", "p256"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let id = serde_json::from_slice::<serde_json::Value>(&run.stdout).unwrap()["key_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let ours = cli.run_with(with(raw), ["pubkey", "k"]);
+    assert_eq!(ours.code, 0, "{}", ours.stderr);
+    let pw = cli.file("pw", raw);
+    let stored = cli.keystore().join("keys").join(&id).join("v1.pem");
+    let from_openssl = run_tool(
+        Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&stored)
+            .arg("-passin")
+            .arg(format!("file:{}", arg(&pw))),
+    );
+    assert_eq!(
+        ours.stdout, from_openssl,
+        "OpenSSL reads the key with the raw bytes"
+    );
+    let wrong = cli.run_with(
+        with("caf\u{e9} \u{ff}\u{fe} password".as_bytes()),
+        ["pubkey", "k"],
+    );
+    assert_one_error_line(&wrong, 7, "the UTF-8 spelling of a Latin-1 password");
+}

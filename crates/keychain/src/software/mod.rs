@@ -31,6 +31,31 @@ pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
 pub const ITERATIONS_ENV: &str = "KEYCHAIN_KDF_ITERATIONS";
 
+/// The password in `KEYCHAIN_PASSWORD`, as the bytes the environment holds. On Unix a
+/// password that is not UTF-8 is used as its raw bytes, exactly as OpenSSL's `-passin env:`
+/// and `-passin file:` read it, so the key files stay readable by OpenSSL; elsewhere it is
+/// refused with a clear error.
+fn password_from_env() -> Result<Secret> {
+    let Some(value) = std::env::var_os(PASSWORD_ENV) else {
+        return Err(Error::invalid_input(format!(
+            "the software keystore needs a password: set {PASSWORD_ENV}"
+        )));
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Ok(Secret::new(value.into_vec()))
+    }
+    #[cfg(not(unix))]
+    {
+        value.into_string().map(|p| Secret::new(p.into_bytes())).map_err(|_| {
+            Error::invalid_input(format!(
+                "{PASSWORD_ENV} is not valid Unicode; on this system the password must be Unicode text"
+            ))
+        })
+    }
+}
+
 /// Configuration of the software backend.
 #[derive(Clone)]
 pub struct SoftwareConfig {
@@ -119,13 +144,7 @@ impl SoftwareBackend {
     pub fn open_blocking(config: SoftwareConfig) -> Result<Self> {
         let password = match config.password {
             Some(p) => p,
-            None => std::env::var(PASSWORD_ENV)
-                .map(|p| Secret::new(p.into_bytes()))
-                .map_err(|_| {
-                    Error::invalid_input(format!(
-                        "the software keystore needs a password: set {PASSWORD_ENV}"
-                    ))
-                })?,
+            None => password_from_env()?,
         };
         let iterations = match config.kdf_iterations {
             Some(n) => n,
