@@ -213,3 +213,163 @@ fn a_password_that_is_not_utf8_is_used_as_its_bytes() {
     );
     assert_one_error_line(&wrong, 7, "the UTF-8 spelling of a Latin-1 password");
 }
+
+/// Certificate subjects and SANs are held to RFC 5280 (CN, O, OU at most 64 characters, C two
+/// letters, no empty or control-character values; DNS labels of at most 63 bytes and 253 in
+/// all, emails of at most 255 bytes) in `cert ca`, `cert csr`, `cert issue` and for the subject
+/// of a CSR made by OpenSSL; each refusal is exit 4. A certificate at the limits is produced
+/// and OpenSSL reads back exactly the subject and SANs asked for.
+#[test]
+fn certificate_subjects_and_sans_keep_rfc5280_limits() {
+    use std::process::Command;
+    let cli = Cli::new();
+    cli.create("root", "p256", &[]);
+    cli.create("leaf", "p256", &[]);
+    let root = cli.path("root.pem");
+    let cn64 = "c".repeat(64);
+    let subject = format!("CN={cn64},O={},OU={},C=US", "o".repeat(64), "u".repeat(64));
+    cli.ok([
+        "cert",
+        "ca",
+        "root",
+        "--subject",
+        &subject,
+        "--out",
+        arg(&root),
+    ]);
+    let shown = run_tool(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-subject", "-nameopt", "RFC2253", "-in"])
+            .arg(&root),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&shown).trim(),
+        format!("subject={subject}")
+    );
+    let bad_subjects = [
+        format!("CN={}", "c".repeat(65)),
+        format!("CN=x,O={}", "o".repeat(65)),
+        format!("CN=x,OU={}", "u".repeat(65)),
+        "CN=x,C=USA".to_string(),
+        "CN=x,C=1".to_string(),
+        "CN=".to_string(),
+        "CN=x,O=".to_string(),
+        "CN=a\u{1b}[2Jb".to_string(),
+        "CN=a\rb".to_string(),
+    ];
+    for bad in &bad_subjects {
+        cli.fails(["cert", "ca", "leaf", "--subject", bad], 4);
+        cli.fails(["cert", "csr", "leaf", "--subject", bad], 4);
+        let line = cli.fails(
+            [
+                "cert",
+                "issue",
+                "root",
+                "--key",
+                "leaf",
+                "--subject",
+                bad,
+                "--ca-cert",
+                arg(&root),
+            ],
+            4,
+        );
+        assert!(!line.contains('\u{1b}') && !line.contains('\r'), "{line:?}");
+    }
+    let label63 = "l".repeat(63);
+    let dns253 = format!("{label63}.{label63}.{label63}.{}", "d".repeat(61));
+    let email255 = format!("{}@example.com", "e".repeat(255 - "@example.com".len()));
+    for bad_san in [
+        format!("{}.example.com", "l".repeat(64)),
+        format!("{dns253}x"),
+        "dns:-leading.example.com".to_string(),
+        format!("email:e{email255}"),
+        "email:a\u{1b}b@example.com".to_string(),
+        "uri:https://x/\u{7}".to_string(),
+        "ip:1.2.3.4.5".to_string(),
+        "ip:::g".to_string(),
+    ] {
+        cli.fails(
+            [
+                "cert",
+                "issue",
+                "root",
+                "--key",
+                "leaf",
+                "--subject",
+                "CN=leaf",
+                "--san",
+                &bad_san,
+                "--ca-cert",
+                arg(&root),
+            ],
+            4,
+        );
+    }
+    let leaf = cli.path("leaf.pem");
+    cli.ok([
+        "cert",
+        "issue",
+        "root",
+        "--key",
+        "leaf",
+        "--subject",
+        "CN=leaf",
+        "--san",
+        &dns253,
+        "--san",
+        &format!("email:{email255}"),
+        "--san",
+        "ip:2001:db8::1",
+        "--san",
+        "ip:192.0.2.7",
+        "--ca-cert",
+        arg(&root),
+        "--out",
+        arg(&leaf),
+    ]);
+    let text = String::from_utf8(run_tool(
+        Command::new("openssl")
+            .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+            .arg(&leaf),
+    ))
+    .unwrap();
+    for expected in [
+        format!("DNS:{dns253}"),
+        format!("email:{email255}"),
+        "IP Address:2001:DB8:0:0:0:0:0:1".to_string(),
+        "IP Address:192.0.2.7".to_string(),
+    ] {
+        assert!(text.contains(&expected), "{expected} in {text}");
+    }
+    // A CSR made by OpenSSL with an ESC sequence in its CN is refused when issuing.
+    let (key, csr) = (cli.path("c.key"), cli.path("c.csr"));
+    run_tool(
+        Command::new("openssl")
+            .args([
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-utf8", "-subj", "/CN=a\u{1b}[2Jb", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&csr),
+    );
+    let line = cli.fails(
+        [
+            "cert",
+            "issue",
+            "root",
+            "--csr",
+            arg(&csr),
+            "--ca-cert",
+            arg(&root),
+        ],
+        4,
+    );
+    assert!(line.contains("control character"), "{line}");
+}
