@@ -55,10 +55,12 @@ pub fn check_exact_numbers(value: &Value, path: &str) -> Result<()> {
 }
 
 /// Checks the registered dates of a claims object: whole seconds (no fraction, no exponent
-/// form that would be rounded) within ±(2^53 − 1).
+/// form that would be rounded) within ±(2^53 − 1); `null` means absent.
 fn check_dates(map: &Map<String, Value>) -> Result<()> {
     for name in DATE_CLAIMS {
-        let Some(v) = map.get(name) else { continue };
+        let Some(v) = map.get(name).filter(|v| !v.is_null()) else {
+            continue;
+        };
         let whole = v
             .as_i64()
             .is_some_and(|i| i.unsigned_abs() <= MAX_EXACT_INTEGER.unsigned_abs());
@@ -137,6 +139,7 @@ mod tests {
             "exp": 9_007_199_254_740_991_i64,
             "nbf": -9_007_199_254_740_991_i64,
             "iat": 0,
+            "nbf_note": null,
             "score": 0.5,
             "big": 9_007_199_254_740_991_i64,
             "list": [1, -2, 3.25],
