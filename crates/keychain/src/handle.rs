@@ -150,11 +150,12 @@ impl Keychain {
         }
     }
 
-    /// Opens the backend named by `KEYCHAIN_BACKEND`, else the default software keystore.
+    /// Opens the backend named by `KEYCHAIN_BACKEND`, else (unset or empty) the default
+    /// software keystore. A value that is not UTF-8 is [`Error::InvalidInput`].
     pub async fn from_env() -> Result<Self> {
-        match std::env::var(BACKEND_ENV) {
-            Ok(uri) if !uri.trim().is_empty() => Self::open(&uri).await,
-            _ => Self::open("software:").await,
+        match backend_from_env(std::env::var(BACKEND_ENV))? {
+            Some(uri) => Self::open(&uri).await,
+            None => Self::open("software:").await,
         }
     }
 
@@ -471,6 +472,21 @@ impl Keychain {
     }
 }
 
+/// The backend URI a `KEYCHAIN_BACKEND` value names: `None` when unset or blank (the default
+/// keystore), an error when it is not UTF-8 (it names something, just not a URI we can read;
+/// falling back to the default keystore would act on the wrong keys).
+fn backend_from_env(
+    value: std::result::Result<String, std::env::VarError>,
+) -> Result<Option<String>> {
+    match value {
+        Ok(uri) if !uri.trim().is_empty() => Ok(Some(uri)),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_input(format!(
+            "{BACKEND_ENV} is not valid UTF-8, so it names no backend URI"
+        ))),
+        _ => Ok(None),
+    }
+}
+
 /// Hashes a stream in 64 KiB chunks.
 pub fn hash_reader(hash: Hash, mut reader: impl Read) -> Result<Vec<u8>> {
     let mut hasher = hash.hasher();
@@ -485,4 +501,24 @@ pub fn hash_reader(hash: Hash, mut reader: impl Read) -> Result<Vec<u8>> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::env::VarError;
+
+    #[test]
+    fn a_backend_variable_that_is_not_utf8_is_refused_not_the_default() {
+        assert!(matches!(
+            backend_from_env(Err(VarError::NotUnicode(std::ffi::OsString::from("x")))),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert_eq!(backend_from_env(Err(VarError::NotPresent)).ok(), Some(None));
+        assert_eq!(backend_from_env(Ok("  ".into())).ok(), Some(None));
+        assert_eq!(
+            backend_from_env(Ok("awskms".into())).ok(),
+            Some(Some("awskms".to_string()))
+        );
+    }
 }
