@@ -319,7 +319,10 @@ impl Audience {
 }
 
 mod numeric_date {
-    //! NumericDate: seconds since the epoch, an integer or a finite float (truncated).
+    //! NumericDate: seconds since the epoch, an integer or a finite fraction (RFC 7519 allows
+    //! fractions). A fraction is rounded toward the stricter side, never the laxer: `exp`
+    //! down (the token expires no later than it says), `nbf` and `iat` up (it is not valid
+    //! earlier than it says).
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -329,17 +332,36 @@ mod numeric_date {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    fn read<'de, D: Deserializer<'de>>(
+        d: D,
+        round: fn(f64) -> f64,
+    ) -> Result<Option<i64>, D::Error> {
         let v = Option::<serde_json::Number>::deserialize(d)?;
         let Some(n) = v else { return Ok(None) };
         if let Some(i) = n.as_i64() {
             return Ok(Some(i));
         }
         match n.as_f64() {
-            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.trunc() as i64)),
+            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(round(f) as i64)),
             _ => Err(serde::de::Error::custom(
                 "a NumericDate must be a number of seconds",
             )),
+        }
+    }
+
+    /// For `exp`: a fraction rounds down.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        read(d, f64::floor)
+    }
+
+    /// `nbf` and `iat`: a fraction rounds up.
+    pub mod up {
+        use serde::Deserializer;
+
+        pub use super::serialize;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            super::read(d, f64::ceil)
         }
     }
 }
@@ -367,14 +389,14 @@ pub struct Claims {
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
-        with = "numeric_date"
+        with = "numeric_date::up"
     )]
     pub nbf: Option<i64>,
     /// Issued at, Unix seconds.
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
-        with = "numeric_date"
+        with = "numeric_date::up"
     )]
     pub iat: Option<i64>,
     /// Token id.

@@ -134,6 +134,19 @@ mod tests {
     }
 
     #[test]
+    fn fractional_dates_in_tokens_round_toward_the_stricter_side() {
+        let claims: Claims = serde_json::from_value(json!({"exp": 10.9, "nbf": 10.1, "iat": -0.5}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (claims.exp, claims.nbf, claims.iat),
+            (Some(10), Some(11), Some(0))
+        );
+        let claims: Claims =
+            serde_json::from_value(json!({"exp": -1.5})).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(claims.exp, Some(-2));
+    }
+
+    #[test]
     fn exact_numbers_pass_unchanged() {
         let value = json!({
             "exp": 9_007_199_254_740_991_i64,
