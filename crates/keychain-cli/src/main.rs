@@ -32,10 +32,12 @@ use crate::cli::Cli;
 use crate::commands::Outcome;
 use crate::output::Output;
 
-/// The one line a failure prints: newlines in a message would break it, so they become spaces.
+/// The one line a failure prints: newlines in a message would break it, so they become spaces,
+/// and any other control character (an ESC sequence or a CR in a name the message echoes) is
+/// escaped, so no message can forge or hide a line.
 fn error_line(message: &str) -> String {
     let flat: Vec<&str> = message.split_whitespace().collect();
-    format!("keychain: error: {}", flat.join(" "))
+    format!("keychain: error: {}", output::field(&flat.join(" ")))
 }
 
 /// Reports a malformed command line in one line (exit 2); help and version print as usual.
@@ -129,4 +131,19 @@ fn main() -> ExitCode {
         Err(e) => return usage_failure(e),
     };
     std::panic::catch_unwind(|| run(cli)).unwrap_or(ExitCode::from(exit::INTERNAL))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_line;
+
+    #[test]
+    fn an_error_line_cannot_forge_or_hide_a_line() {
+        let line = error_line("no key \"a\u{1b}[2K\rkeychain: ok\nnext\u{7}\u{202e}\"");
+        assert_eq!(
+            line,
+            "keychain: error: no key \"a\\x1b[2K keychain: ok next\\x07\\u{202e}\""
+        );
+        assert!(!line.chars().any(char::is_control));
+    }
 }

@@ -1,6 +1,14 @@
 //! What the CLI prints: short plain text for people, or with `--json` one stable JSON object
 //! on stdout. Key metadata has one rendering of each kind, here.
+//!
+//! Text for people never carries a control character from a keystore, a backend or a file:
+//! [`Output::emit`] escapes every control character but the newlines that separate its lines,
+//! and each value placed in a line ([`field`]) has its newlines escaped as well, so a key's
+//! description, tags or name cannot clear the screen, move the cursor, or forge a line.
+//! (JSON output is escaped by `serde_json`.)
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,11 +32,21 @@ impl Output {
         self.json
     }
 
-    /// Prints `human` (a newline is added when missing) or, with `--json`, `value`.
+    /// Prints `human` (a newline is added when missing) or, with `--json`, `value`. Control
+    /// characters in `human` other than newlines are escaped ([`escape_controls`]).
     pub fn emit(&self, human: &str, value: &Value) -> Result<()> {
         if self.json {
             self.json_value(value)
-        } else if human.is_empty() {
+        } else {
+            self.text(human)
+        }
+    }
+
+    /// Prints text for people (a newline is added when missing), control characters other
+    /// than newlines escaped.
+    pub fn text(&self, human: &str) -> Result<()> {
+        let human = escape_controls(human, true);
+        if human.is_empty() {
             Ok(())
         } else if human.ends_with('\n') {
             self.bytes(human.as_bytes())
@@ -54,6 +72,54 @@ impl Output {
             _ => Ok(()),
         }
     }
+}
+
+/// Whether `c` must not reach a terminal raw: C0 and C1 control characters and DEL (ESC
+/// sequences, CR, BEL…), and the invisible formatting characters that reorder or hide text
+/// (bidirectional overrides and isolates such as U+202E, zero-width characters, line and
+/// paragraph separators). A newline is kept only when `keep_newlines`.
+fn must_escape(c: char, keep_newlines: bool) -> bool {
+    if c == '\n' {
+        return !keep_newlines;
+    }
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// `text` with its control characters written as escapes (`\n`, `\r`, `\t`, `\x1b`,
+/// `\u{202e}`), newlines kept when `keep_newlines`. Text without any is returned as it is.
+pub fn escape_controls(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    if !text.chars().any(|c| must_escape(c, keep_newlines)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            c if !must_escape(c, keep_newlines) => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii() => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A value for one line of text for people: every control character escaped, newlines too.
+pub fn field(value: &str) -> Cow<'_, str> {
+    escape_controls(value, false)
 }
 
 /// A key state as AWS KMS spells it in its API (`Enabled`, `PendingDeletion`…).
@@ -131,7 +197,7 @@ pub fn key_details(info: &KeyInfo) -> String {
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
     rows.iter()
-        .map(|(k, v)| format!("{:<width$} {v}\n", format!("{k}:")))
+        .map(|(k, v)| format!("{:<width$} {}\n", format!("{k}:"), field(v)))
         .collect()
 }
 
@@ -139,8 +205,8 @@ pub fn key_details(info: &KeyInfo) -> String {
 pub fn key_row(info: &KeyInfo) -> String {
     format!(
         "{}  {}  {}  {}  {}",
-        info.key_id,
-        primary_alias(info).unwrap_or_else(|| "-".into()),
+        field(&info.key_id),
+        field(&primary_alias(info).unwrap_or_else(|| "-".into())),
         info.spec,
         info.usage,
         state_name(info.state)
@@ -209,5 +275,26 @@ mod tests {
         assert_eq!(v["spec"], "ECC_NIST_P256");
         assert_eq!(v["state"], "PendingDeletion");
         assert!(key_details(&info).contains("state:"));
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(field("plain text é"), "plain text é");
+        assert_eq!(
+            field("a\u{1b}[2J\rb\nc\td\u{7}\u{85}\u{202e}e"),
+            "a\\x1b[2J\\rb\\nc\\td\\x07\\u{0085}\\u{202e}e"
+        );
+        assert_eq!(escape_controls("one\ntwo\u{1b}", true), "one\ntwo\\x1b");
+        let mut info = KeyInfo::new(
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            keychain::KeySpec::EccNistP256,
+            keychain::KeyUsage::SignVerify,
+        );
+        info.description = "x\ndescription: forged".into();
+        info.tags.insert("t\n".into(), "v\u{1b}".into());
+        let text = key_details(&info);
+        let starting = |p: &str| text.lines().filter(|l| l.starts_with(p)).count();
+        assert_eq!(starting("description:"), 1, "{text}");
+        assert!(text.contains("tags:        t\\n=v\\x1b"), "{text}");
     }
 }

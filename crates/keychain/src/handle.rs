@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SigningAlgorithm};
 use crate::backend::Backend;
+use crate::backend_uri::BackendUri;
 use crate::data_key::EncryptionContext;
 use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
 use crate::key_ref::KeyRef;
@@ -122,7 +123,7 @@ impl Keychain {
     /// environment and the SDK's default chain: `AWS_REGION`, `AWS_PROFILE`,
     /// `AWS_ENDPOINT_URL`…), `awskms://HOST:PORT/?region=R` (an emulator at
     /// `http://HOST:PORT`) or `awskms:?endpoint=URL&region=R` (see
-    /// `awskms::config_from_uri`).
+    /// `awskms::config_from_uri`). Every component is checked first ([`BackendUri::parse`]).
     ///
     /// A software keystore that does not exist is created (see [`Keychain::open_with`]).
     pub async fn open(uri: &str) -> Result<Self> {
@@ -134,36 +135,37 @@ impl Keychain {
     /// [`Error::NoKeystore`], and nothing is created). Other backends have nothing to create
     /// and ignore `mode`.
     pub async fn open_with(uri: &str, mode: OpenMode) -> Result<Self> {
-        let uri = uri.trim();
-        if uri.starts_with("software:") {
-            return Ok(Self::new(
-                SoftwareBackend::open(SoftwareConfig::from_uri(uri)?.mode(mode)).await?,
-            ));
-        }
-        if uri == "awskms" || uri.starts_with("awskms:") {
+        match BackendUri::parse(uri)? {
+            BackendUri::Software { path } => {
+                let path = match path {
+                    Some(p) => p,
+                    None => default_keystore_path()?,
+                };
+                Ok(Self::new(
+                    SoftwareBackend::open(SoftwareConfig::new(path).mode(mode)).await?,
+                ))
+            }
             #[cfg(feature = "aws")]
-            {
-                let config = crate::awskms::config_from_uri(uri)?;
+            BackendUri::AwsKms(parsed) => {
+                let config = crate::awskms::config_from_parsed(parsed)?;
                 let ttl = config.cache_ttl;
                 let backend = crate::awskms::AwsKmsBackend::new(config).await?;
-                return Ok(Self::new(backend).with_cache_ttl(ttl));
+                Ok(Self::new(backend).with_cache_ttl(ttl))
             }
             #[cfg(not(feature = "aws"))]
-            return Err(Error::unsupported(
+            BackendUri::AwsKms(_) => Err(Error::unsupported(
                 "keychain",
                 "the awskms backend in this build (compiled without the `aws` feature)",
-            ));
+            )),
         }
-        Err(Error::invalid_input(format!(
-            "unknown backend URI {uri:?}: expected software:PATH or awskms:…"
-        )))
     }
 
-    /// Opens the backend named by `KEYCHAIN_BACKEND`, else the default software keystore.
+    /// Opens the backend named by `KEYCHAIN_BACKEND`, else (unset or empty) the default
+    /// software keystore. A value that is not UTF-8 is [`Error::InvalidInput`].
     pub async fn from_env() -> Result<Self> {
-        match std::env::var(BACKEND_ENV) {
-            Ok(uri) if !uri.trim().is_empty() => Self::open(&uri).await,
-            _ => Self::open("software:").await,
+        match backend_from_env(std::env::var(BACKEND_ENV))? {
+            Some(uri) => Self::open(&uri).await,
+            None => Self::open("software:").await,
         }
     }
 
@@ -479,6 +481,21 @@ impl Keychain {
     }
 }
 
+/// The backend URI a `KEYCHAIN_BACKEND` value names: `None` when unset or blank (the default
+/// keystore), an error when it is not UTF-8 (it names something, just not a URI we can read;
+/// falling back to the default keystore would act on the wrong keys).
+fn backend_from_env(
+    value: std::result::Result<String, std::env::VarError>,
+) -> Result<Option<String>> {
+    match value {
+        Ok(uri) if !uri.trim().is_empty() => Ok(Some(uri)),
+        Err(std::env::VarError::NotUnicode(_)) => Err(Error::invalid_input(format!(
+            "{BACKEND_ENV} is not valid UTF-8, so it names no backend URI"
+        ))),
+        _ => Ok(None),
+    }
+}
+
 /// Hashes a stream in 64 KiB chunks.
 pub fn hash_reader(hash: Hash, mut reader: impl Read) -> Result<Vec<u8>> {
     let mut hasher = hash.hasher();
@@ -493,4 +510,24 @@ pub fn hash_reader(hash: Hash, mut reader: impl Read) -> Result<Vec<u8>> {
         hasher.update(&buf[..n]);
     }
     Ok(hasher.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::env::VarError;
+
+    #[test]
+    fn a_backend_variable_that_is_not_utf8_is_refused_not_the_default() {
+        assert!(matches!(
+            backend_from_env(Err(VarError::NotUnicode(std::ffi::OsString::from("x")))),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert_eq!(backend_from_env(Err(VarError::NotPresent)).ok(), Some(None));
+        assert_eq!(backend_from_env(Ok("  ".into())).ok(), Some(None));
+        assert_eq!(
+            backend_from_env(Ok("awskms".into())).ok(),
+            Some(Some("awskms".to_string()))
+        );
+    }
 }

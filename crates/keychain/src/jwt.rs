@@ -47,6 +47,9 @@ use crate::public_key::{PublicKey, PublicKeyKind};
 use crate::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use crate::signer::KeySigner;
 
+mod numbers;
+pub use self::numbers::{MAX_EXACT_INTEGER, check_exact_numbers};
+
 /// Tokens longer than this are refused before any parsing (see [`Validation::max_token_len`]).
 pub const DEFAULT_MAX_TOKEN_LEN: usize = 16 * 1024;
 
@@ -316,7 +319,10 @@ impl Audience {
 }
 
 mod numeric_date {
-    //! NumericDate: seconds since the epoch, an integer or a finite float (truncated).
+    //! NumericDate: seconds since the epoch, an integer or a finite fraction (RFC 7519 allows
+    //! fractions). A fraction is rounded toward the stricter side, never the laxer: `exp`
+    //! down (the token expires no later than it says), `nbf` and `iat` up (it is not valid
+    //! earlier than it says).
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(v: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
@@ -326,17 +332,36 @@ mod numeric_date {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    fn read<'de, D: Deserializer<'de>>(
+        d: D,
+        round: fn(f64) -> f64,
+    ) -> Result<Option<i64>, D::Error> {
         let v = Option::<serde_json::Number>::deserialize(d)?;
         let Some(n) = v else { return Ok(None) };
         if let Some(i) = n.as_i64() {
             return Ok(Some(i));
         }
         match n.as_f64() {
-            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(f.trunc() as i64)),
+            Some(f) if f.is_finite() && f.abs() < 1e15 => Ok(Some(round(f) as i64)),
             _ => Err(serde::de::Error::custom(
                 "a NumericDate must be a number of seconds",
             )),
+        }
+    }
+
+    /// For `exp`: a fraction rounds down.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        read(d, f64::floor)
+    }
+
+    /// `nbf` and `iat`: a fraction rounds up.
+    pub mod up {
+        use serde::Deserializer;
+
+        pub use super::serialize;
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+            super::read(d, f64::ceil)
         }
     }
 }
@@ -364,14 +389,14 @@ pub struct Claims {
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
-        with = "numeric_date"
+        with = "numeric_date::up"
     )]
     pub nbf: Option<i64>,
     /// Issued at, Unix seconds.
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
-        with = "numeric_date"
+        with = "numeric_date::up"
     )]
     pub iat: Option<i64>,
     /// Token id.
@@ -423,10 +448,19 @@ impl Claims {
         self
     }
 
-    /// Sets `iat` to now and `exp` to now + `ttl`.
+    /// Sets `iat` to now and `exp` to now + `ttl`. A `ttl` beyond what the clock can hold
+    /// sets `exp` to `i64::MAX`, which [`JwtSigner::sign`] refuses (never a panic, never a
+    /// silently shortened lifetime).
     pub fn expires_in(self, ttl: Duration) -> Self {
         let now = SystemTime::now();
-        self.issued_at(now).expires_at(now + ttl)
+        let claims = self.issued_at(now);
+        match now.checked_add(ttl) {
+            Some(exp) => claims.expires_at(exp),
+            None => Claims {
+                exp: Some(i64::MAX),
+                ..claims
+            },
+        }
     }
 
     /// Sets `exp`.
@@ -875,7 +909,9 @@ impl JwtSigner {
         Ok(token)
     }
 
-    /// Signs claims (any serializable JSON object, usually [`Claims`]) as a JWT.
+    /// Signs claims (any serializable JSON object, usually [`Claims`]) as a JWT. A number
+    /// that JSON readers would round (beyond 2^53 − 1, see [`check_exact_numbers`]) is
+    /// refused with [`crate::Error::InvalidInput`].
     pub async fn sign<C: Serialize + ?Sized>(&self, claims: &C) -> crate::Result<String> {
         let value = serde_json::to_value(claims)
             .map_err(|e| crate::Error::invalid_input(format!("JWT claims: {e}")))?;
@@ -884,6 +920,7 @@ impl JwtSigner {
                 "JWT claims must be a JSON object",
             ));
         }
+        check_exact_numbers(&value, "claims")?;
         let payload = serde_json::to_vec(&value)
             .map_err(|e| crate::Error::invalid_input(format!("JWT claims: {e}")))?;
         self.sign_jws(None, &payload).await

@@ -43,6 +43,7 @@ pub mod algorithm;
 #[cfg(feature = "aws")]
 pub mod awskms;
 pub mod backend;
+pub mod backend_uri;
 pub mod codesign;
 pub mod data_key;
 mod ed25519ph;
@@ -69,6 +70,7 @@ pub use crate::algorithm::{
 #[cfg(feature = "aws")]
 pub use crate::awskms::{AwsKmsBackend, AwsKmsConfig};
 pub use crate::backend::{Backend, Capabilities};
+pub use crate::backend_uri::BackendUri;
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, default_keystore_path, hash_reader};

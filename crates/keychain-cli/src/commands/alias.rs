@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Context, Outcome};
 use crate::cli::AliasCommand;
+use crate::output::field;
 
 /// `alias/NAME` for NAME or `alias/NAME`.
 fn full(alias: &str) -> String {
@@ -44,7 +45,13 @@ pub async fn run(ctx: &Context, cmd: AliasCommand) -> Result<Outcome> {
             let aliases = backend.list_aliases(key.as_ref()).await?;
             let human: String = aliases
                 .iter()
-                .map(|a| format!("{}  {}\n", a.alias, a.key_id.as_deref().unwrap_or("-")))
+                .map(|a| {
+                    format!(
+                        "{}  {}\n",
+                        field(&a.alias),
+                        field(a.key_id.as_deref().unwrap_or("-"))
+                    )
+                })
                 .collect();
             let value =
                 json!({ "aliases": aliases.iter().map(alias_json).collect::<Vec<Value>>() });

@@ -54,11 +54,17 @@ fn unix_rfc3339(secs: i64) -> String {
     t.map_or_else(|| format!("{secs} (Unix time)"), rfc3339)
 }
 
-/// Now plus a duration option's value, in Unix seconds.
+/// Now plus a duration option's value, in Unix seconds: within ±(2^53 − 1), the range every
+/// JWT reader holds exactly.
 fn now_plus(text: &str, option: &str) -> Result<i64> {
     now_unix()
         .checked_add(parse::duration_secs(text, option)?)
-        .ok_or_else(|| Error::invalid_input(format!("{option} {text:?} is out of range")))
+        .filter(|t| t.unsigned_abs() <= jwt::MAX_EXACT_INTEGER.unsigned_abs())
+        .ok_or_else(|| {
+            Error::invalid_input(format!(
+                "{option} {text:?} is out of range (a date must stay within 2^53-1 seconds                  of 1970)"
+            ))
+        })
 }
 
 /// The claims of `--claims`: inline JSON, or `@FILE` (`@-` for stdin).
@@ -72,8 +78,11 @@ fn read_claims(text: &str) -> Result<Claims> {
     if !value.is_object() {
         return Err(Error::invalid_input("--claims must be a JSON object"));
     }
-    serde_json::from_value(value)
-        .map_err(|e| Error::invalid_input(format!("--claims has a bad registered claim: {e}")))
+    // Checked, not rounded: dates in whole seconds, every number exact.
+    Claims::from_json(value).map_err(|e| match e {
+        Error::InvalidInput { message } => Error::invalid_input(format!("--claims: {message}")),
+        other => other,
+    })
 }
 
 /// `keychain jwt sign`: prints the compact token.
@@ -212,7 +221,8 @@ async fn verify(ctx: &Context, args: JwtVerifyArgs) -> Result<Outcome> {
             } else {
                 let text = serde_json::to_string_pretty(&claims)
                     .map_err(|e| Error::invalid_input(format!("cannot render the claims: {e}")))?;
-                ctx.out.bytes(format!("{text}\n").as_bytes())?;
+                // Claims come from the token: printed as text for people, escaped.
+                ctx.out.text(&text)?;
             }
             Ok(Outcome::Success)
         }

@@ -9,7 +9,7 @@ use crate::cli::{
     CreateArgs, DeleteArgs, KeyCommand, ListArgs, RotationCommand, RotationEnableArgs, TagArgs,
     UntagArgs,
 };
-use crate::output::{key_details, key_json, key_row, primary_alias, rfc3339, state_name};
+use crate::output::{field, key_details, key_json, key_row, primary_alias, rfc3339, state_name};
 use crate::parse;
 
 /// Runs a `key` subcommand.
@@ -115,8 +115,8 @@ async fn changed(ctx: &Context, name: &str, what: &str) -> Result<Outcome> {
     let info = ctx.keychain.describe(name).await?;
     let mut human = format!(
         "{} ({}): {what}; state {}",
-        info.display_name(),
-        info.key_id,
+        field(&info.display_name()),
+        field(&info.key_id),
         state_name(info.state)
     );
     if let Some(when) = info.deletion_date {
@@ -193,10 +193,14 @@ async fn untag(ctx: &Context, args: UntagArgs) -> Result<Outcome> {
 
 async fn print_tags(ctx: &Context, name: &str) -> Result<Outcome> {
     let info = ctx.keychain.describe(name).await?;
-    let tags: Vec<String> = info.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let tags: Vec<String> = info
+        .tags
+        .iter()
+        .map(|(k, v)| format!("{}={}", field(k), field(v)))
+        .collect();
     let human = format!(
         "{} tags: {}",
-        info.display_name(),
+        field(&info.display_name()),
         if tags.is_empty() {
             "(none)".to_string()
         } else {

@@ -92,7 +92,7 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
         (None, None) => return Err(Error::invalid_input("give --in FILE or --digest HEX")),
     };
     if let Some(note) = &signed.note {
-        eprintln!("keychain: note: {note}");
+        eprintln!("keychain: note: {}", crate::output::field(note));
     }
 
     let encoding = args.encoding.unwrap_or(SigEncoding::Der);

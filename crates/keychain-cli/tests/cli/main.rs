@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod awskms;
+mod boundaries;
 mod bundle;
 mod cert;
 mod crypt;

@@ -318,36 +318,7 @@ impl AwsKmsConfig {
     }
 }
 
-/// Checks the shape of a region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`…).
-pub(crate) fn check_region(region: &str) -> Result<()> {
-    let ok = !region.is_empty()
-        && region.len() <= 64
-        && region
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(format!(
-            "{region:?} is not an AWS region name (like us-east-1)"
-        )))
-    }
-}
-
-/// Checks that an endpoint is an http(s) URL with a host.
-pub(crate) fn check_endpoint(endpoint: &str) -> Result<()> {
-    let rest = endpoint
-        .strip_prefix("https://")
-        .or_else(|| endpoint.strip_prefix("http://"));
-    match rest {
-        Some(r) if !r.is_empty() && !r.starts_with('/') && !r.contains(char::is_whitespace) => {
-            Ok(())
-        }
-        _ => Err(Error::invalid_input(format!(
-            "endpoint {endpoint:?} must be an http:// or https:// URL with a host"
-        ))),
-    }
-}
+pub(crate) use crate::backend_uri::{check_endpoint, check_region};
 
 #[cfg(test)]
 mod tests {

@@ -60,6 +60,7 @@ pub use self::import::{
 };
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
+use crate::backend_uri::{AwsKmsUri, BackendUri};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{
     AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
@@ -354,97 +355,37 @@ impl Backend for AwsKmsBackend {
 /// environment and the SDK's default chain), `awskms://HOST:PORT/?region=R` (an emulator at
 /// `http://HOST:PORT`), `awskms:?endpoint=URL&region=R`. Query attributes: `region`,
 /// `endpoint`, `profile`, `max_attempts`, `cache_ttl` (seconds). Credentials never go in a
-/// URI.
+/// URI. Every component is checked by [`BackendUri::parse`].
 pub fn config_from_uri(uri: &str) -> Result<AwsKmsConfig> {
-    let uri = uri.trim();
-    let rest = if uri == "awskms" {
-        ""
-    } else {
-        uri.strip_prefix("awskms:")
-            .ok_or_else(|| Error::invalid_input(format!("{uri:?} is not an awskms: backend URI")))?
+    let BackendUri::AwsKms(parsed) = BackendUri::parse(uri)? else {
+        return Err(Error::invalid_input(
+            "not an awskms: backend URI (this needs AWS KMS)",
+        ));
     };
+    config_from_parsed(parsed)
+}
+
+/// The configuration of a parsed `awskms` URI: the environment's, overridden by what the URI
+/// names.
+pub fn config_from_parsed(uri: AwsKmsUri) -> Result<AwsKmsConfig> {
     let mut config = AwsKmsConfig::from_env()?;
-    let query = if let Some(hier) = rest.strip_prefix("//") {
-        let (authority, after) = match hier.find(['/', '?']) {
-            Some(i) => (&hier[..i], &hier[i..]),
-            None => (hier, ""),
-        };
-        if !authority.is_empty() {
-            config.endpoint = Some(format!("http://{authority}"));
-        }
-        let after = after.strip_prefix('/').unwrap_or(after);
-        match after.strip_prefix('?') {
-            Some(q) => q,
-            None if after.is_empty() => "",
-            None => {
-                return Err(Error::invalid_input(format!(
-                    "backend URI {uri:?} has a path; keys are named separately \
-                     (expected awskms://HOST:PORT/?region=REGION)"
-                )));
-            }
-        }
-    } else {
-        rest.strip_prefix('?').unwrap_or(rest)
-    };
-    for part in query.split(['&', ';']).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| {
-            Error::invalid_input(format!("backend URI {uri:?}: {part:?} is not NAME=VALUE"))
-        })?;
-        let v = percent_decode(v)?;
-        match k {
-            "region" => config.region = Some(v),
-            "endpoint" => config.endpoint = Some(v),
-            "profile" => config.profile = Some(v),
-            "max_attempts" | "max-attempts" => {
-                config.max_attempts = v.parse().map_err(|_| {
-                    Error::invalid_input(format!("backend URI {uri:?}: bad max_attempts {v:?}"))
-                })?;
-            }
-            "cache_ttl" | "cache-ttl" => {
-                let secs: u64 = v.parse().map_err(|_| {
-                    Error::invalid_input(format!("backend URI {uri:?}: bad cache_ttl {v:?}"))
-                })?;
-                config.cache_ttl = Duration::from_secs(secs);
-            }
-            "access_key_id" | "secret_access_key" | "session_token" | "access-key-id"
-            | "secret-access-key" | "session-token" => {
-                return Err(Error::invalid_input(
-                    "credentials do not belong in a backend URI; use the environment, a \
-                     profile or an instance role",
-                ));
-            }
-            other => {
-                return Err(Error::invalid_input(format!(
-                    "backend URI {uri:?}: unknown attribute {other:?} (known: region, endpoint, \
-                     profile, max_attempts, cache_ttl)"
-                )));
-            }
-        }
+    if let Some(endpoint) = uri.endpoint {
+        config.endpoint = Some(endpoint);
+    }
+    if let Some(region) = uri.region {
+        config.region = Some(region);
+    }
+    if let Some(profile) = uri.profile {
+        config.profile = Some(profile);
+    }
+    if let Some(n) = uri.max_attempts {
+        config.max_attempts = n;
+    }
+    if let Some(ttl) = uri.cache_ttl {
+        config.cache_ttl = ttl;
     }
     config.validate()?;
     Ok(config)
-}
-
-/// Decodes `%XX` escapes (for endpoints inside a query).
-fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| Error::invalid_input(format!("bad %-escape in {s:?}")))?;
-            out.push(hex);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).map_err(|_| Error::invalid_input(format!("{s:?} is not UTF-8")))
 }
 
 #[cfg(test)]

@@ -55,6 +55,31 @@ pub enum OpenMode {
     Create,
 }
 
+/// The password in `KEYCHAIN_PASSWORD`, as the bytes the environment holds. On Unix a
+/// password that is not UTF-8 is used as its raw bytes, exactly as OpenSSL's `-passin env:`
+/// and `-passin file:` read it, so the key files stay readable by OpenSSL; elsewhere it is
+/// refused with a clear error.
+fn password_from_env() -> Result<Secret> {
+    let Some(value) = std::env::var_os(PASSWORD_ENV) else {
+        return Err(Error::invalid_input(format!(
+            "the software keystore needs a password: set {PASSWORD_ENV}"
+        )));
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStringExt;
+        Ok(Secret::new(value.into_vec()))
+    }
+    #[cfg(not(unix))]
+    {
+        value.into_string().map(|p| Secret::new(p.into_bytes())).map_err(|_| {
+            Error::invalid_input(format!(
+                "{PASSWORD_ENV} is not valid Unicode; on this system the password must be Unicode text"
+            ))
+        })
+    }
+}
+
 /// Configuration of the software backend.
 #[derive(Clone)]
 pub struct SoftwareConfig {
@@ -123,17 +148,15 @@ impl SoftwareConfig {
     /// `software:` for the default keystore ([`crate::default_keystore_path`]). The password
     /// comes from `KEYCHAIN_PASSWORD`.
     pub fn from_uri(uri: &str) -> Result<Self> {
-        let uri = uri.trim();
-        let path = uri.strip_prefix("software:").ok_or_else(|| {
-            Error::invalid_input(format!("{uri:?} is not a software:PATH backend URI"))
-        })?;
-        let path = path.strip_prefix("//").unwrap_or(path);
-        let path = if path.is_empty() {
-            crate::handle::default_keystore_path()?
-        } else {
-            PathBuf::from(path)
-        };
-        Ok(Self::new(path))
+        match crate::backend_uri::BackendUri::parse(uri)? {
+            crate::backend_uri::BackendUri::Software { path: Some(path) } => Ok(Self::new(path)),
+            crate::backend_uri::BackendUri::Software { path: None } => {
+                Ok(Self::new(crate::handle::default_keystore_path()?))
+            }
+            _ => Err(Error::invalid_input(
+                "not a software:PATH backend URI (this needs a software keystore)",
+            )),
+        }
     }
 }
 
@@ -159,13 +182,7 @@ impl SoftwareBackend {
     pub fn open_blocking(config: SoftwareConfig) -> Result<Self> {
         let password = match config.password {
             Some(p) => p,
-            None => std::env::var(PASSWORD_ENV)
-                .map(|p| Secret::new(p.into_bytes()))
-                .map_err(|_| {
-                    Error::invalid_input(format!(
-                        "the software keystore needs a password: set {PASSWORD_ENV}"
-                    ))
-                })?,
+            None => password_from_env()?,
         };
         let iterations = match config.kdf_iterations {
             Some(n) => n,

@@ -233,6 +233,8 @@ async fn sign_certificate(
     issuer: Option<Name>,
     authority_key_id: Option<Vec<u8>>,
 ) -> Result<Certificate> {
+    // Whatever the subject came from (parameters or a CSR), RFC 5280's limits hold.
+    super::limits::check_name(&params.subject)?;
     let spki = SubjectPublicKeyInfoOwned::from_der(subject_key.to_der())
         .map_err(|e| Error::invalid_input(format!("subject public key: {e}")))?;
     let profile = Profile {

@@ -21,6 +21,7 @@ pub async fn create_csr(
     subject_alt_names: &[SubjectAltName],
 ) -> Result<CertificateRequest> {
     use x509_cert::builder::AsyncBuilder;
+    super::limits::check_name(subject)?;
     let mut builder = RequestBuilder::new(subject.clone()).map_err(x509_err("building the CSR"))?;
     if !subject_alt_names.is_empty() {
         let names = subject_alt_names

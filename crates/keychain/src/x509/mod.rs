@@ -34,6 +34,7 @@
 
 mod ca;
 mod csr;
+mod limits;
 
 use std::net::IpAddr;
 use std::str::FromStr;
@@ -64,15 +65,19 @@ fn der_err(what: &str) -> impl Fn(der::Error) -> Error + '_ {
 }
 
 /// Parses a distinguished name in RFC 4514 form, most specific first:
-/// `CN=Example Root CA,O=Example,C=US`. Spaces after the commas are tolerated.
+/// `CN=Example Root CA,O=Example,C=US`. Spaces after the commas are tolerated. Values are
+/// checked against RFC 5280: CN, O and OU at most 64 characters, L and ST 128, C two letters,
+/// emailAddress 255; no empty values and no control characters.
 pub fn parse_name(s: &str) -> Result<Name> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(Name::default());
     }
-    Name::from_str(s)
+    let name = Name::from_str(s)
         .or_else(|_| Name::from_str(&s.replace(", ", ",")))
-        .map_err(|e| Error::invalid_input(format!("invalid distinguished name {s:?}: {e}")))
+        .map_err(|e| Error::invalid_input(format!("invalid distinguished name {s:?}: {e}")))?;
+    limits::check_name(&name)?;
+    Ok(name)
 }
 
 /// A certificate as PEM.
@@ -110,49 +115,51 @@ impl FromStr for SubjectAltName {
     fn from_str(s: &str) -> Result<Self> {
         let s = s.trim();
         let bad = |what: &str| Error::invalid_input(format!("invalid {what} SAN {s:?}"));
-        let ascii = |v: &str, what: &str| {
-            if v.is_empty() || !v.is_ascii() || v.chars().any(|c| c.is_ascii_whitespace()) {
-                Err(bad(what))
-            } else {
-                Ok(v.to_string())
-            }
-        };
         let lower = s.to_ascii_lowercase();
-        if let Some(v) = lower.strip_prefix("ip:").map(|_| &s[3..]) {
-            return v.parse().map(SubjectAltName::Ip).map_err(|_| bad("IP"));
-        }
-        if let Some(v) = lower.strip_prefix("email:").map(|_| &s[6..]) {
-            if !v.contains('@') {
-                return Err(bad("email"));
-            }
-            return ascii(v, "email").map(SubjectAltName::Email);
-        }
-        if let Some(v) = lower.strip_prefix("uri:").map(|_| &s[4..]) {
-            if !v.contains(':') {
-                return Err(bad("URI"));
-            }
-            return ascii(v, "URI").map(SubjectAltName::Uri);
-        }
-        let v = lower.strip_prefix("dns:").map(|_| &s[4..]).unwrap_or(s);
-        let ok = !v.is_empty()
-            && v.len() <= 253
-            && v.split('.').enumerate().all(|(i, label)| {
-                (i == 0 && label == "*")
-                    || (!label.is_empty()
-                        && label.len() <= 63
-                        && label
-                            .chars()
-                            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-            });
-        if !ok {
-            return Err(bad("DNS"));
-        }
-        Ok(SubjectAltName::Dns(v.to_string()))
+        let san = if let Some(v) = lower.strip_prefix("ip:").map(|_| &s[3..]) {
+            SubjectAltName::Ip(v.parse().map_err(|_| bad("IP"))?)
+        } else if let Some(v) = lower.strip_prefix("email:").map(|_| &s[6..]) {
+            SubjectAltName::Email(v.to_string())
+        } else if let Some(v) = lower.strip_prefix("uri:").map(|_| &s[4..]) {
+            SubjectAltName::Uri(v.to_string())
+        } else {
+            SubjectAltName::Dns(
+                lower
+                    .strip_prefix("dns:")
+                    .map(|_| &s[4..])
+                    .unwrap_or(s)
+                    .to_string(),
+            )
+        };
+        san.check()?;
+        Ok(san)
     }
 }
 
 impl SubjectAltName {
+    /// Checks the name's shape: a DNS name of 1-63-byte labels and 253 bytes in all (a `*`
+    /// first label allowed), an email `local@domain` of at most 255 bytes, a URI with a scheme;
+    /// ASCII without spaces or control characters.
+    pub fn check(&self) -> Result<()> {
+        let (ok, what, text) = match self {
+            SubjectAltName::Ip(_) => return Ok(()),
+            SubjectAltName::Dns(d) => (limits::is_dns_name(d), "DNS", d),
+            SubjectAltName::Email(e) => (limits::is_email(e), "email", e),
+            SubjectAltName::Uri(u) => (
+                limits::is_printable_ascii(u) && u.contains(':') && u.len() <= 2048,
+                "URI",
+                u,
+            ),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::invalid_input(format!("invalid {what} SAN {text:?}")))
+        }
+    }
+
     fn to_general_name(&self) -> Result<GeneralName> {
+        self.check()?;
         let ia5 = |s: &str| {
             Ia5String::new(s).map_err(|e| Error::invalid_input(format!("SAN {s:?}: {e}")))
         };
