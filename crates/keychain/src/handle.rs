@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,26 +19,6 @@ use crate::{Error, Result};
 
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).
 pub const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
-/// Environment variable naming the default software keystore directory.
-pub const HOME_ENV: &str = "KEYCHAIN_HOME";
-
-/// The default software keystore: `$KEYCHAIN_HOME`, else `$XDG_DATA_HOME/keychain`, else
-/// `~/.local/share/keychain`.
-pub fn default_keystore_path() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os(HOME_ENV).filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p).join("keychain"));
-    }
-    if let Some(home) = std::env::var_os("HOME").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(home).join(".local/share/keychain"));
-    }
-    Err(Error::invalid_input(format!(
-        "no keystore location: set {HOME_ENV} or pass --backend software:PATH"
-    )))
-}
-
 /// A signature and how it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {
@@ -118,7 +97,7 @@ impl Keychain {
     }
 
     /// Opens the backend a URI names: `software:PATH` (or `software:` for the default
-    /// keystore, see [`default_keystore_path`]; the password comes from `KEYCHAIN_PASSWORD`),
+    /// keystore, see [`crate::default_keystore_path`]; the password comes from `KEYCHAIN_PASSWORD`),
     /// or AWS KMS: `awskms` / `awskms:` (region, credentials and endpoint from the
     /// environment and the SDK's default chain: `AWS_REGION`, `AWS_PROFILE`,
     /// `AWS_ENDPOINT_URL`…), `awskms://HOST:PORT/?region=R` (an emulator at
@@ -137,13 +116,8 @@ impl Keychain {
     pub async fn open_with(uri: &str, mode: OpenMode) -> Result<Self> {
         match BackendUri::parse(uri)? {
             BackendUri::Software { path } => {
-                let path = match path {
-                    Some(p) => p,
-                    None => default_keystore_path()?,
-                };
-                Ok(Self::new(
-                    SoftwareBackend::open(SoftwareConfig::new(path).mode(mode)).await?,
-                ))
+                let config = SoftwareConfig::from_parsed(path)?.mode(mode);
+                Ok(Self::new(SoftwareBackend::open(config).await?))
             }
             #[cfg(feature = "aws")]
             BackendUri::AwsKms(parsed) => {

@@ -73,7 +73,7 @@ pub use crate::backend::{Backend, Capabilities};
 pub use crate::backend_uri::BackendUri;
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
-pub use crate::handle::{Keychain, Signed, default_keystore_path, hash_reader};
+pub use crate::handle::{Keychain, Signed, hash_reader};
 pub use crate::key::{
     Algorithm, AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
     KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
@@ -81,7 +81,7 @@ pub use crate::key::{
 pub use crate::key_ref::{KeyRef, KeyTarget};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
-pub use crate::software::{SoftwareBackend, SoftwareConfig};
+pub use crate::software::{SoftwareBackend, SoftwareConfig, default_keystore_path};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

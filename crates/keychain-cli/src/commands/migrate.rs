@@ -1,10 +1,10 @@
 //! `keychain migrate`: a software key moved to AWS KMS under its name, with proof. The work is
 //! `keychain::migrate`; this opens the two backends and prints the report.
 
-use keychain::awskms::{AwsKmsBackend, config_from_uri};
+use keychain::awskms::{AwsKmsBackend, config_from_parsed};
 use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
 use keychain::software::OpenMode;
-use keychain::{Backend, Error, Result, SoftwareBackend, SoftwareConfig};
+use keychain::{Backend, BackendUri, Error, Result, SoftwareBackend, SoftwareConfig};
 use serde_json::json;
 
 use super::Outcome;
@@ -13,23 +13,22 @@ use crate::output::{Output, key_json};
 
 /// Runs `keychain migrate`.
 pub async fn run(out: &Output, args: MigrateArgs) -> Result<Outcome> {
-    if !args.from.trim().starts_with("software:") {
-        return Err(Error::invalid_input(format!(
-            "--from {:?}: migrate moves keys out of a software keystore (software:PATH)",
-            args.from
-        )));
-    }
-    let to_uri = args.to.trim();
-    if !(to_uri == "awskms" || to_uri.starts_with("awskms:")) {
-        return Err(Error::invalid_input(format!(
-            "--to {:?}: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
+    // Both URIs go through the library's one parser: every component is checked, and the
+    // scheme decides which side they may be on.
+    let BackendUri::Software { path } = BackendUri::parse(&args.from)? else {
+        return Err(Error::invalid_input(
+            "--from: migrate moves keys out of a software keystore (software:PATH)",
+        ));
+    };
+    let BackendUri::AwsKms(to_uri) = BackendUri::parse(&args.to)? else {
+        return Err(Error::invalid_input(
+            "--to: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
              awskms:?endpoint=URL&region=R)",
-            args.to
-        )));
-    }
+        ));
+    };
     let from =
-        SoftwareBackend::open(SoftwareConfig::from_uri(&args.from)?.mode(OpenMode::Open)).await?;
-    let to = AwsKmsBackend::new(config_from_uri(to_uri)?).await?;
+        SoftwareBackend::open(SoftwareConfig::from_parsed(path)?.mode(OpenMode::Open)).await?;
+    let to = AwsKmsBackend::new(config_from_parsed(to_uri)?).await?;
     let mut options = MigrateOptions::new().generate(args.generate);
     if let Some(d) = args.description {
         options = options.description(d);

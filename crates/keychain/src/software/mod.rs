@@ -28,6 +28,26 @@ use crate::public_key::PublicKey;
 use crate::secret::Secret;
 use crate::{Error, Result};
 
+/// Environment variable naming the default software keystore directory.
+pub const HOME_ENV: &str = "KEYCHAIN_HOME";
+
+/// The default software keystore: `$KEYCHAIN_HOME`, else `$XDG_DATA_HOME/keychain`, else
+/// `~/.local/share/keychain`.
+pub fn default_keystore_path() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(HOME_ENV).filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p).join("keychain"));
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(home).join(".local/share/keychain"));
+    }
+    Err(Error::invalid_input(format!(
+        "no keystore location: set {HOME_ENV} or pass --backend software:PATH"
+    )))
+}
+
 /// Environment variable holding the keystore password.
 pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
@@ -145,18 +165,25 @@ impl SoftwareConfig {
     }
 
     /// The configuration a backend URI names: `software:PATH` (also `software://PATH`), or
-    /// `software:` for the default keystore ([`crate::default_keystore_path`]). The password
+    /// `software:` for the default keystore ([`default_keystore_path`]). The password
     /// comes from `KEYCHAIN_PASSWORD`.
     pub fn from_uri(uri: &str) -> Result<Self> {
         match crate::backend_uri::BackendUri::parse(uri)? {
-            crate::backend_uri::BackendUri::Software { path: Some(path) } => Ok(Self::new(path)),
-            crate::backend_uri::BackendUri::Software { path: None } => {
-                Ok(Self::new(crate::handle::default_keystore_path()?))
-            }
+            crate::backend_uri::BackendUri::Software { path } => Self::from_parsed(path),
             _ => Err(Error::invalid_input(
                 "not a software:PATH backend URI (this needs a software keystore)",
             )),
         }
+    }
+
+    /// The configuration of a parsed `software:` URI ([`crate::BackendUri::Software`]): the
+    /// keystore at `path`, or the default keystore ([`default_keystore_path`]) when the URI
+    /// names none.
+    pub fn from_parsed(path: Option<PathBuf>) -> Result<Self> {
+        Ok(Self::new(match path {
+            Some(path) => path,
+            None => default_keystore_path()?,
+        }))
     }
 }
 
