@@ -46,7 +46,7 @@ async fn main() -> Result<()> {
         }
     }
 
-    // The seed's call: sign a SHA-256 digest; the algorithm follows from the key.
+    // Sign a SHA-256 digest; the algorithm follows from the key.
     let digest = Hash::Sha256.digest(message);
     let sig = kc.sign("rsa-2048", &digest, Hash::Sha256).await?;
     let pk = kc.public_key("alias/rsa-2048").await?;

@@ -189,7 +189,8 @@ impl Keychain {
         Ok(info)
     }
 
-    /// Creates a key named `name` (alias `alias/NAME`) with the seed-shaped parameters.
+    /// Creates a key named `name` (alias `alias/NAME`) from simple parameters (an algorithm
+    /// family and a size or curve, [`KeyParams`]).
     pub async fn generate_key(&self, name: &str, params: &KeyParams) -> Result<KeyInfo> {
         self.create_key(&CreateKeyRequest::from_params(name, params)?)
             .await

@@ -165,13 +165,13 @@ async fn ecdsa_on_every_curve() {
     .await;
 }
 
-/// The seed's call shape, `Sign(ctx, key, digest, crypto.SHA256)`, on every spec of the
-/// seed's tables: the natural algorithm is picked and the signature verifies.
+/// `Keychain::sign(name, digest, hash)`, which names no algorithm, on every signing spec: the
+/// natural algorithm for the key and hash is picked and the signature verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn seed_shaped_sign_picks_the_natural_algorithm() {
+async fn sign_by_hash_picks_the_natural_algorithm() {
     let b = backend().await;
     let kc = Keychain::new(b.clone());
-    let prefix = unique_prefix("seed");
+    let prefix = unique_prefix("by-hash");
     for (spec, hash, natural) in [
         (
             KeySpec::Rsa2048,
@@ -210,11 +210,11 @@ async fn seed_shaped_sign_picks_the_natural_algorithm() {
         assert!(
             pk.verify(Message::Digest(&digest), &sig, natural)
                 .must("verify"),
-            "{spec}: the seed-shaped signature does not verify with {natural}"
+            "{spec}: the signature by hash does not verify with {natural}"
         );
         assert!(
             openssl_verify(&pk.to_pem(), natural, b"Hello, AWS KMS!", &sig),
-            "{spec}: openssl rejects the seed-shaped signature"
+            "{spec}: openssl rejects the signature by hash"
         );
     }
 }

@@ -490,7 +490,7 @@ async fn gap_reimported_key_material_is_unusable() {
     }
 }
 
-/// NOT a gap any more (DESIGN.md listed one): LocalStack 2026.3 resolves alias ARNs. Every
+/// NOT a gap any more (older LocalStack releases had one): LocalStack 2026.3 resolves alias ARNs. Every
 /// reference form reaches the same key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_reference_form_reaches_the_key() {

@@ -183,8 +183,8 @@ impl Signer<'_> {
     }
 }
 
-/// The algorithm the seed-shaped `Keychain::sign(name, digest, hash)` must pick, if any.
-fn seed_algorithm(spec: KeySpec, hash: Hash) -> Option<SigningAlgorithm> {
+/// The algorithm `Keychain::sign(name, digest, hash)` must pick, if any.
+fn natural_algorithm(spec: KeySpec, hash: Hash) -> Option<SigningAlgorithm> {
     use SigningAlgorithm::*;
     match (spec.family(), hash) {
         (KeyFamily::Rsa(_), Hash::Sha256) => Some(RsassaPkcs1V15Sha256),
@@ -293,7 +293,7 @@ pub async fn sign_ml_dsa_87(kc: &Keychain, prefix: &str) {
 /// One SIGN_VERIFY key of `spec` (created once), then for every algorithm of the spec's
 /// table: a digest and a raw message are signed by the backend and each signature (and its
 /// one-bit-flipped twin) is judged by our `PublicKey::verify`, the backend's `verify`,
-/// `Keychain::verify`, OpenSSL and Python `cryptography`. Then the seed-shaped
+/// `Keychain::verify`, OpenSSL and Python `cryptography`. Then the by-hash
 /// `Keychain::sign(name, digest, hash)` for every hash (the natural algorithm, or an error),
 /// `sign_reader`, and the raw-message limit.
 pub async fn sign_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
@@ -390,12 +390,12 @@ pub async fn sign_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
         }
     }
 
-    // The seed's call: Keychain::sign(name, digest, hash) picks the natural algorithm.
+    // Keychain::sign(name, digest, hash), naming no algorithm, picks the natural one.
     for &hash in Hash::ALL {
         let digest = hash.digest(&message);
         let result = kc.sign(&name, &digest, hash).await;
         let what = format!("{spec}: Keychain::sign with a {hash} digest");
-        match seed_algorithm(spec, hash) {
+        match natural_algorithm(spec, hash) {
             Some(SigningAlgorithm::Ed25519PhSha512) if !caps.ed25519ph => {
                 assert_err!(what, result, Error::Unsupported { .. });
             }
@@ -403,7 +403,7 @@ pub async fn sign_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
                 let signature = result.must(&what);
                 signer
                     .judge(
-                        "seed",
+                        "by-hash",
                         Message::Digest(&digest),
                         &message,
                         &signature,

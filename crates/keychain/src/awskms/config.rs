@@ -1,5 +1,5 @@
-//! Configuration of the AWS KMS backend: the seed's `Config { Region, AccessKeyID,
-//! SecretAccessKey, SessionToken, Endpoint, Client }`, plus retries, timeouts and the cache.
+//! Configuration of the AWS KMS backend: region, credentials (static, a profile or the SDK's
+//! default chain), endpoint, a ready-made SDK client, retries, timeouts and the cache.
 
 use std::time::Duration;
 
@@ -204,7 +204,7 @@ impl AwsKmsConfig {
         self
     }
 
-    /// Sets static credentials (the seed's `AccessKeyID`, `SecretAccessKey`, `SessionToken`).
+    /// Sets static credentials: an access key id, its secret and an optional session token.
     pub fn static_credentials(
         mut self,
         access_key_id: impl Into<String>,
