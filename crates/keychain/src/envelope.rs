@@ -52,6 +52,45 @@ const MAX_WRAPPED_KEY: usize = 8192;
 const MAX_CONTEXT_PAIRS: usize = 64;
 const MAX_CONTEXT_ITEM: usize = 4096;
 
+/// The most plaintext a backend encrypts directly (the AWS KMS `Encrypt` limit, which every
+/// backend keeps); more than this goes in an envelope.
+pub const MAX_DIRECT_PLAINTEXT: usize = 4096;
+/// The largest direct ciphertext read back (AWS KMS ciphertexts are at most 6144 bytes; RSA-4096
+/// OAEP ones 512): anything larger that is not an envelope is not a keychain ciphertext.
+pub const MAX_DIRECT_CIPHERTEXT: usize = 64 * 1024;
+
+/// How data is encrypted under a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// An envelope file: a data key from the backend, AES-256-GCM in chunks, any size in
+    /// constant memory, the encryption context bound to every chunk.
+    Envelope,
+    /// The backend encrypts the data itself (at most [`MAX_DIRECT_PLAINTEXT`] bytes) with this
+    /// algorithm.
+    Direct(EncryptionAlgorithm),
+}
+
+impl Format {
+    /// The format for a key whose natural encryption algorithm is `algorithm`
+    /// ([`crate::Keychain::default_encryption_algorithm`]): symmetric keys make envelopes unless
+    /// `direct` is asked for; other keys (RSA, OAEP) can only encrypt directly.
+    pub fn for_algorithm(algorithm: EncryptionAlgorithm, direct: bool) -> Format {
+        if algorithm == EncryptionAlgorithm::SymmetricDefault && !direct {
+            Format::Envelope
+        } else {
+            Format::Direct(algorithm)
+        }
+    }
+}
+
+/// Whether a ciphertext is an envelope, from its first bytes (at least [`MAGIC`]'s length, or
+/// the whole input when it is shorter): anything that starts with [`MAGIC_PREFIX`] is one, of
+/// whatever version, so damage after the prefix is reported as damage ([`Error::Crypto`]), not
+/// as "not a ciphertext". Anything else can only be a direct ciphertext.
+pub fn is_envelope(prefix: &[u8]) -> bool {
+    prefix.starts_with(MAGIC_PREFIX)
+}
+
 /// The header of an envelope file: everything needed to decrypt it but the backend key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeHeader {
@@ -530,6 +569,19 @@ mod tests {
     use super::*;
     use crate::key::{CreateKeyRequest, KeySpec};
     use crate::software::{SoftwareBackend, SoftwareConfig};
+
+    #[test]
+    fn symmetric_keys_make_envelopes_unless_direct_is_asked() {
+        let sym = EncryptionAlgorithm::SymmetricDefault;
+        let oaep = EncryptionAlgorithm::RsaesOaepSha256;
+        assert_eq!(Format::for_algorithm(sym, false), Format::Envelope);
+        assert_eq!(Format::for_algorithm(sym, true), Format::Direct(sym));
+        assert_eq!(Format::for_algorithm(oaep, false), Format::Direct(oaep));
+        assert!(is_envelope(MAGIC));
+        assert!(is_envelope(b"KCENV\x07 a later version"));
+        assert!(!is_envelope(b"KCEN"));
+        assert!(!is_envelope(b""));
+    }
 
     async fn backend() -> (tempfile::TempDir, SoftwareBackend, KeyRef) {
         let dir = tempfile::tempdir().unwrap();

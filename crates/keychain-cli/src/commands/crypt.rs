@@ -8,7 +8,10 @@
 
 use std::io::Read;
 
-use keychain::envelope::{EnvelopeHeader, MAGIC, MAGIC_PREFIX, SealingKey};
+use keychain::envelope::{
+    EnvelopeHeader, Format, MAGIC, MAX_DIRECT_CIPHERTEXT, MAX_DIRECT_PLAINTEXT, SealingKey,
+    is_envelope,
+};
 use keychain::{EncryptionAlgorithm, Error, Result, Secret};
 use serde_json::json;
 
@@ -17,11 +20,6 @@ use crate::cli::{DecryptArgs, EncryptArgs};
 use crate::files::{self, Mode};
 use crate::parse;
 use crate::progress::Progress;
-
-/// The most plaintext the backend encrypts directly (the AWS KMS limit).
-pub const MAX_PLAINTEXT: usize = 4096;
-/// The largest direct ciphertext file read (KMS ciphertexts are at most 6144 bytes).
-const MAX_CIPHERTEXT: usize = 64 * 1024;
 
 fn input_size(path: &std::path::Path) -> Option<u64> {
     std::fs::metadata(path).ok().map(|m| m.len())
@@ -34,7 +32,7 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
         .keychain
         .default_encryption_algorithm(&args.name)
         .await?;
-    if algorithm == EncryptionAlgorithm::SymmetricDefault && !args.direct {
+    if Format::for_algorithm(algorithm, args.direct) == Format::Envelope {
         let key = ctx.key_ref(&args.name)?;
         let sealing = SealingKey::generate(ctx.keychain.backend().as_ref(), &key, &context).await?;
         let key_id = sealing.header().key_id.clone();
@@ -56,14 +54,14 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
-    let plaintext = Secret::new(files::read(&args.input, Some(MAX_PLAINTEXT)).map_err(
-        |e| match e {
+    let plaintext = Secret::new(
+        files::read(&args.input, Some(MAX_DIRECT_PLAINTEXT)).map_err(|e| match e {
             Error::InvalidInput { message } => Error::invalid_input(format!(
-                "{message}: direct encryption takes at most {MAX_PLAINTEXT} bytes"
+                "{message}: direct encryption takes at most {MAX_DIRECT_PLAINTEXT} bytes"
             )),
             other => other,
-        },
-    )?);
+        })?,
+    );
     let ciphertext = ctx
         .keychain
         .encrypt(&args.name, plaintext.expose(), &context)
@@ -92,9 +90,7 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
         .take(MAGIC.len() as u64)
         .read_to_end(&mut magic)
         .map_err(|e| Error::io("reading the ciphertext", e))?;
-    // The prefix marks an envelope of any version: damage after it (the version byte
-    // included) is reported as damage (`Crypto`), not as "not a ciphertext".
-    if magic.starts_with(MAGIC_PREFIX) {
+    if is_envelope(&magic) {
         let mut input = Progress::new(
             std::io::Cursor::new(magic).chain(input),
             "decrypting",
@@ -119,12 +115,12 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
     }
     let mut ciphertext = magic;
     input
-        .take(MAX_CIPHERTEXT as u64)
+        .take(MAX_DIRECT_CIPHERTEXT as u64)
         .read_to_end(&mut ciphertext)
         .map_err(|e| Error::io("reading the ciphertext", e))?;
-    if ciphertext.len() > MAX_CIPHERTEXT {
+    if ciphertext.len() > MAX_DIRECT_CIPHERTEXT {
         return Err(Error::invalid_input(format!(
-            "not an envelope file, and larger than a direct ciphertext ({MAX_CIPHERTEXT} bytes)"
+            "not an envelope file, and larger than a direct ciphertext ({MAX_DIRECT_CIPHERTEXT} bytes)"
         )));
     }
     let (plaintext, algorithm) = match &args.key {
