@@ -13,6 +13,10 @@ pub const USAGE: u8 = 2;
 /// A panic: a bug, reported in one line like any error.
 pub const INTERNAL: u8 = 70;
 
+/// The signals that interrupt a command cleanly (its temporary files removed), with the code
+/// it then exits with: 128 + the signal's number, as shells report it.
+pub const SIGNALS: &[(&str, u8)] = &[("SIGHUP", 129), ("SIGINT", 130), ("SIGTERM", 143)];
+
 /// The exit codes of the error kinds, in table order (the source of the table in
 /// `docs/ERRORS.md` and of `--help`).
 const TABLE: &[(ErrorKind, u8, &str)] = &[
@@ -83,6 +87,11 @@ pub fn help_text() -> String {
     s.push_str(&format!(
         "  {INTERNAL}  internal error (a bug in keychain)\n"
     ));
+    for (signal, code) in SIGNALS {
+        s.push_str(&format!(
+            " {code}  interrupted by {signal} (temporary files removed)\n"
+        ));
+    }
     s
 }
 
@@ -166,6 +175,7 @@ mod tests {
         let rows = documented_codes();
         let mut expected: Vec<(u8, Option<String>)> =
             vec![(0, None), (INVALID, None), (USAGE, None), (INTERNAL, None)];
+        expected.extend(SIGNALS.iter().map(|(_, c)| (*c, None)));
         expected.extend(TABLE.iter().map(|(k, c, _)| (*c, Some(k.to_string()))));
         expected.sort();
         let mut documented: Vec<(u8, Option<String>)> = rows
