@@ -42,7 +42,7 @@ fn mu<P: MlDsaParams>(
     let mu = key.compute_mu(
         |h| {
             source
-                .pass(&mut |chunk| digest::Update::update(h, chunk))
+                .pass(&mut |chunk| keychain_shake::absorb(h, chunk))
                 .map(|_| ())
                 .map_err(|e| {
                     failure = Some(e);

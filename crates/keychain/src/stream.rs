@@ -8,7 +8,7 @@
 
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 
-use crate::{Error, Result};
+use crate::{Error, Hash, Result};
 
 /// The most bytes of a stream that cannot be read twice (a pipe) that are held in memory to
 /// sign it with pure Ed25519: 16 MiB. Larger messages must come from a file (read twice), or
@@ -80,6 +80,13 @@ impl<'a> MessageSource<'a> {
     /// Whether the message can be read more than once (pure Ed25519 signing needs that).
     pub fn rereadable(&self) -> bool {
         !matches!(self.kind, Kind::Once(_))
+    }
+
+    /// The digest of the whole message with `hash` (one pass).
+    pub fn digest(&mut self, hash: Hash) -> Result<Vec<u8>> {
+        let mut hasher = hash.hasher();
+        self.pass(&mut |chunk| hasher.update(chunk))?;
+        Ok(hasher.finish())
     }
 
     /// Reads the whole message from its start, handing each chunk to `sink`; returns its

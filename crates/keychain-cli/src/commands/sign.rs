@@ -1,5 +1,6 @@
-//! `keychain sign` and `keychain verify`: files are hashed as they stream (pure Ed25519 reads
-//! the whole message, as it must); `--digest` signs or verifies a given digest.
+//! `keychain sign` and `keychain verify`: files are read in constant memory (hashed as they
+//! stream; pure Ed25519 reads a file twice and holds standard input up to a limit);
+//! `--digest` signs or verifies a given digest.
 //!
 //! Signatures are binary as OpenSSL makes and expects them (DER for ECDSA), `raw` (`r‖s` for
 //! ECDSA) or base64 text; `verify` detects base64 text and, for ECDSA, DER versus `r‖s`.
@@ -87,8 +88,13 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                     note: None,
                 }
             }
-            None => {
+            // A file can be read twice (pure Ed25519 needs that); standard input cannot.
+            None if path.as_path() == std::path::Path::new("-") => {
                 kc.sign_reader(&args.name, files::open(path)?, algorithm)
+                    .await?
+            }
+            None => {
+                kc.sign_seekable(&args.name, files::open_file(path)?, algorithm)
                     .await?
             }
         },

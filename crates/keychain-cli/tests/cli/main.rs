@@ -12,6 +12,7 @@ mod errors;
 mod jwt;
 mod lifecycle;
 mod mac;
+mod memory;
 mod pubkey;
 mod signing;
 mod support;
