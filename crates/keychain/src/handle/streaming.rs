@@ -153,7 +153,8 @@ impl Keychain {
         if algorithm != SigningAlgorithm::Ed25519Sha512 {
             return Err(Error::invalid_input(format!(
                 "{algorithm} signs the message itself and the {backend} backend signs at most \
-                 {limit} bytes; this input is longer"
+                 {limit} bytes of message (keychain does not send ML-DSA's external μ to it); \
+                 this input is longer"
             )));
         }
         let fallback = SigningAlgorithm::Ed25519PhSha512;
