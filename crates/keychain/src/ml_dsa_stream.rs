@@ -58,7 +58,9 @@ fn mu<P: MlDsaParams>(
 }
 
 fn sign_level<P: MlDsaParams>(seed: &[u8; 32], source: &mut MessageSource<'_>) -> Result<Vec<u8>> {
-    let key = SigningKey::<P>::from_seed(&(*seed).into());
+    let mut xi = Zeroizing::new(ml_dsa::Seed::default());
+    xi.copy_from_slice(seed);
+    let key = SigningKey::<P>::from_seed(&xi);
     let mu = mu(&key.verifying_key(), source)?;
     let mu = mu
         .as_ref()
