@@ -138,3 +138,32 @@ async fn ml_dsa_signs_and_verifies_a_stream() {
     }
     assert_eq!(python_verify_batch(&cases), vec![true; 3]);
 }
+
+/// Streaming signs with the same checks as any signature: a disabled key signs nothing, by
+/// either path.
+#[tokio::test]
+async fn a_disabled_key_signs_no_stream() {
+    let specs = [
+        ("ed", KeySpec::EccNistEdwards25519),
+        ("pq", KeySpec::MlDsa44),
+    ];
+    let (_dir, kc) = keychain_with(&specs).await;
+    for (name, _) in specs {
+        let key = keychain::KeyRef::parse(name).unwrap();
+        kc.backend().disable_key(&key).await.unwrap();
+        let mut file = Cursor::new(vec![1u8; 100_000]);
+        let err = kc.sign_seekable(name, &mut file, None).await.unwrap_err();
+        assert!(
+            matches!(err, keychain::Error::InvalidKeyState { .. }),
+            "{err}"
+        );
+        let err = kc
+            .sign_reader(name, &[1u8; 10][..], None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, keychain::Error::InvalidKeyState { .. }),
+            "{err}"
+        );
+    }
+}
