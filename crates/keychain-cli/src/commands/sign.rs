@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use keychain::codesign::{SignatureBundle, sign_artifact};
+use keychain::codesign::{SignatureBundle, sign_artifact, sign_artifact_seekable};
 use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use keychain::{
     Curve, Error, KeyFamily, KeyUsage, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
@@ -79,8 +79,13 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "-".to_string());
-                let bundle =
-                    sign_artifact(kc, &args.name, &name, files::open(path)?, algorithm).await?;
+                // A file can be read twice (pure Ed25519 needs that); standard input cannot.
+                let bundle = if path.as_path() == std::path::Path::new("-") {
+                    sign_artifact(kc, &args.name, &name, files::open(path)?, algorithm).await?
+                } else {
+                    let file = files::open_file(path)?;
+                    sign_artifact_seekable(kc, &args.name, &name, file, algorithm).await?
+                };
                 files::write(bundle_path, bundle.to_json().as_bytes(), Mode::Public)?;
                 Signed {
                     signature: bundle.signature_bytes()?,
