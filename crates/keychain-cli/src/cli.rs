@@ -300,7 +300,10 @@ pub enum SigEncoding {
 pub struct SignArgs {
     /// The key.
     pub name: String,
-    /// The file to sign (`-` for stdin); hashed as it streams.
+    /// The file to sign (`-` for stdin), read in constant memory: hashed as it streams, or
+    /// for ML-DSA streamed into its μ. Pure Ed25519 reads its message twice: a file is read
+    /// twice; standard input or a pipe is held in memory up to 16 MiB and refused past that
+    /// (give a file, or --algorithm ED25519_PH_SHA_512).
     #[arg(
         long = "in",
         value_name = "FILE",
@@ -358,7 +361,7 @@ pub struct MigrateArgs {
 pub struct VerifyBundleArgs {
     /// The bundle written by `keychain sign --bundle`.
     pub bundle: PathBuf,
-    /// The signed file (`-` for stdin).
+    /// The signed file (`-` for stdin), read once in constant memory.
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
     /// A trusted signer's public key (PEM; repeatable). Without one, the bundle's own key is

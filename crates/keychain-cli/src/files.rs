@@ -32,8 +32,12 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
     if path == Path::new("-") {
         return Ok(Box::new(std::io::stdin()));
     }
-    let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-    Ok(Box::new(file))
+    Ok(Box::new(open_file(path)?))
+}
+
+/// Opens a file given by path (not `-`): a reader that can seek, if the file can.
+pub fn open_file(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))
 }
 
 /// Reads a whole input; with `max`, more than `max` bytes is an error (the input is not read

@@ -4,7 +4,8 @@ not implement.
 
 Reads a JSON list of cases on stdin, prints a JSON list of booleans (valid or not).
 Each case: {"pem": SPKI PEM, "alg": KMS signing algorithm, "sig": base64,
-            "message": base64 (raw message) | "digest": base64 (precomputed digest)}
+            "message": base64 (raw message) | "digest": base64 (precomputed digest)
+            | "path": a file holding the raw message}
 """
 import base64
 import json
@@ -26,7 +27,7 @@ def verify(case):
     if "digest" in case:
         data = base64.b64decode(case["digest"])
     else:
-        data = base64.b64decode(case["message"])
+        data = message_of(case)
     if alg == "ED25519_PH_SHA_512":
         return verify_ed25519ph(case, sig)
     try:
@@ -57,6 +58,13 @@ def verify(case):
         return False
 
 
+def message_of(case):
+    if "path" in case:
+        with open(case["path"], "rb") as f:
+            return f.read()
+    return base64.b64decode(case["message"])
+
+
 def verify_ed25519ph(case, sig):
     """RFC 8032 HashEdDSA: PyCryptodome signs and verifies over a SHA-512 hash object of the
     message, so the case must carry the message, not a digest."""
@@ -64,11 +72,11 @@ def verify_ed25519ph(case, sig):
     from Crypto.PublicKey import ECC
     from Crypto.Signature import eddsa
 
-    if "message" not in case:
+    if "digest" in case:
         raise ValueError("the Ed25519ph judge needs the message, not a digest")
     verifier = eddsa.new(ECC.import_key(case["pem"]), "rfc8032")
     try:
-        verifier.verify(SHA512.new(base64.b64decode(case["message"])), sig)
+        verifier.verify(SHA512.new(message_of(case)), sig)
         return True
     except ValueError:
         return False

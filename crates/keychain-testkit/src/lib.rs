@@ -8,6 +8,7 @@
 pub mod conformance;
 pub mod fault_proxy;
 pub mod localstack;
+pub mod memory;
 pub mod mount;
 
 use std::io::Write;
@@ -66,10 +67,33 @@ pub fn python_verify_batch(cases: &[SignatureCase]) -> Vec<bool> {
             v
         })
         .collect();
+    python_judge(&input)
+}
+
+/// [`python_verify_batch`] for messages in files, too large to pass around: each case is
+/// `(public key PEM, algorithm, the message's path, signature)`.
+pub fn python_verify_files(
+    cases: &[(String, SigningAlgorithm, &std::path::Path, Vec<u8>)],
+) -> Vec<bool> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(pem, algorithm, path, signature)| {
+            serde_json::json!({
+                "pem": pem,
+                "alg": algorithm.as_str(),
+                "sig": B64.encode(signature),
+                "path": path.to_string_lossy(),
+            })
+        })
+        .collect();
+    python_judge(&input)
+}
+
+fn python_judge(input: &[serde_json::Value]) -> Vec<bool> {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/judge.py");
     let out = run_with_stdin(
         Command::new(python()).arg(script),
-        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+        serde_json::to_vec(input).unwrap_or_default().as_slice(),
     );
     serde_json::from_slice(&out).unwrap_or_else(|e| {
         panic!(

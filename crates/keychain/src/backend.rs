@@ -13,6 +13,7 @@ use crate::key::{
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
+use crate::stream::MessageSource;
 use crate::{Error, Result};
 
 /// What a backend can do, so callers (and the conformance suite) can adapt without trial and
@@ -67,6 +68,24 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         message: Message<'_>,
         algorithm: SigningAlgorithm,
     ) -> Result<Vec<u8>>;
+
+    /// Signs the message `source` yields, in constant memory: pure Ed25519 reads it twice (so
+    /// the source must be re-readable), ML-DSA once through its μ, digest algorithms hash it
+    /// as it streams. A backend that cannot (AWS KMS signs at most 4096 bytes of message) keeps
+    /// this provided method, which reads nothing and returns [`Error::Unsupported`];
+    /// [`crate::Keychain::sign_reader`] then does what the backend can.
+    async fn sign_source(
+        &self,
+        key: &KeyRef,
+        source: &mut MessageSource<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        let _ = (key, source, algorithm);
+        Err(Error::unsupported(
+            self.name(),
+            "signing a streamed message",
+        ))
+    }
 
     /// Verifies a signature in the backend. `Ok(false)` means the signature is wrong.
     async fn verify(

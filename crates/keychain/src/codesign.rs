@@ -15,7 +15,7 @@
 //! anyone can change them without invalidating the bundle, so they are informational, never
 //! part of a [`BundleVerdict`], and `keychain verify-bundle` does not report them.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::time::SystemTime;
 
 use base64::Engine;
@@ -24,7 +24,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::algorithm::{Message, SigningAlgorithm};
 use crate::handle::{Keychain, hash_reader};
 use crate::public_key::PublicKey;
-use crate::{Error, Result};
+use crate::{Error, Result, Signed};
+
+mod streaming;
 
 /// The bundle format name and version.
 pub const BUNDLE_FORMAT: &str = "keychain-signature-bundle/v1";
@@ -134,32 +136,74 @@ fn digest_artifact(reader: impl Read, algorithm: SigningAlgorithm) -> Result<Art
 }
 
 /// Signs an artifact and returns the bundle. The signature alone
-/// ([`SignatureBundle::signature_bytes`]) is what `openssl dgst -verify` checks.
+/// ([`SignatureBundle::signature_bytes`]) is what `openssl dgst -verify` checks. The artifact
+/// is read in constant memory: hashed as it streams, or for pure Ed25519 and ML-DSA streamed
+/// to the signer (pure Ed25519 holds a stream up to [`crate::MAX_BUFFERED_MESSAGE`] bytes:
+/// give a file to [`sign_artifact_seekable`]).
 pub async fn sign_artifact(
     keychain: &Keychain,
     key: &str,
     artifact_name: &str,
-    reader: impl Read,
+    reader: impl Read + Send,
     algorithm: Option<SigningAlgorithm>,
 ) -> Result<SignatureBundle> {
     let algorithm = match algorithm {
         Some(a) => a,
         None => keychain.default_signing_algorithm(key).await?,
     };
-    let public_key = keychain.public_key(key).await?;
+    if !algorithm.accepts_digest() {
+        return streaming::sign_stream(keychain, key, artifact_name, reader, algorithm).await;
+    }
     let artifact = digest_artifact(reader, algorithm)?;
-    let signature = match &artifact.bytes {
-        Some(bytes) => {
-            keychain
-                .sign_with(key, Message::Raw(bytes), algorithm)
-                .await?
-        }
-        None => {
-            keychain
-                .sign_with(key, Message::Digest(&artifact.digest), algorithm)
-                .await?
-        }
+    let signature = keychain
+        .sign_with(key, Message::Digest(&artifact.digest), algorithm)
+        .await?;
+    let signed = Signed {
+        signature,
+        algorithm,
+        note: None,
     };
+    bundle(
+        keychain,
+        key,
+        artifact_name,
+        signed,
+        artifact.digest,
+        artifact.size,
+    )
+    .await
+}
+
+/// [`sign_artifact`] for an artifact that can seek (a file): pure Ed25519 reads it twice
+/// from its current position, in constant memory, whatever its size.
+pub async fn sign_artifact_seekable(
+    keychain: &Keychain,
+    key: &str,
+    artifact_name: &str,
+    reader: impl Read + Seek + Send,
+    algorithm: Option<SigningAlgorithm>,
+) -> Result<SignatureBundle> {
+    let algorithm = match algorithm {
+        Some(a) => a,
+        None => keychain.default_signing_algorithm(key).await?,
+    };
+    if algorithm.accepts_digest() {
+        return sign_artifact(keychain, key, artifact_name, reader, Some(algorithm)).await;
+    }
+    streaming::sign_seekable(keychain, key, artifact_name, reader, algorithm).await
+}
+
+/// The bundle of a signature over an artifact of `digest` (made with the algorithm's hash)
+/// and `size`.
+async fn bundle(
+    keychain: &Keychain,
+    key: &str,
+    artifact_name: &str,
+    signed: Signed,
+    digest: Vec<u8>,
+    size: u64,
+) -> Result<SignatureBundle> {
+    let public_key = keychain.public_key(key).await?;
     let signed_at = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -167,14 +211,14 @@ pub async fn sign_artifact(
     Ok(SignatureBundle {
         format: BUNDLE_FORMAT.to_string(),
         artifact: artifact_name.to_string(),
-        size: artifact.size,
-        digest_algorithm: algorithm.hash().to_string(),
-        digest: hex(&artifact.digest),
-        algorithm,
+        size,
+        digest_algorithm: signed.algorithm.hash().to_string(),
+        digest: hex(&digest),
+        algorithm: signed.algorithm,
         key: key.to_string(),
         public_key: public_key.to_pem(),
         key_thumbprint: public_key.jwk_thumbprint(),
-        signature: B64.encode(signature),
+        signature: B64.encode(signed.signature),
         signed_at,
     })
 }

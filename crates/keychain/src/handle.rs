@@ -17,6 +17,8 @@ use crate::secret::Secret;
 use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
+mod streaming;
+
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).
 pub const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
 /// A signature and how it was made.
@@ -245,72 +247,6 @@ impl Keychain {
         })
     }
 
-    /// Signs everything `reader` yields, hashing it as it streams (constant memory), with
-    /// `algorithm` or the key's default. Pure Ed25519 needs the whole message: it is read
-    /// into memory when the backend signs messages of any length, and otherwise falls back to
-    /// Ed25519ph (the note says so). ML-DSA is read the same way, but has no fallback: input
-    /// over the backend's raw-message limit is an error.
-    pub async fn sign_reader(
-        &self,
-        key: &str,
-        mut reader: impl Read,
-        algorithm: Option<SigningAlgorithm>,
-    ) -> Result<Signed> {
-        let algorithm = match algorithm {
-            Some(a) => a,
-            None => self.default_signing_algorithm(key).await?,
-        };
-        if !algorithm.accepts_digest() {
-            let mut data = Vec::new();
-            reader
-                .read_to_end(&mut data)
-                .map_err(|e| Error::io("reading the input", e))?;
-            let limit = self.backend.capabilities().max_raw_message;
-            if limit.is_none_or(|max| data.len() <= max) {
-                let signature = self.sign_with(key, Message::Raw(&data), algorithm).await?;
-                return Ok(Signed {
-                    signature,
-                    algorithm,
-                    note: None,
-                });
-            }
-            if algorithm != SigningAlgorithm::Ed25519Sha512 {
-                // ML-DSA has no digest form keychain can use (no external μ).
-                return Err(Error::invalid_input(format!(
-                    "{algorithm} signs the message itself and the {} backend signs at most \
-                     {} bytes; this input is {} bytes",
-                    self.backend.name(),
-                    limit.unwrap_or_default(),
-                    data.len()
-                )));
-            }
-            let fallback = SigningAlgorithm::Ed25519PhSha512;
-            let digest = Hash::Sha512.digest(&data);
-            let signature = self
-                .sign_with(key, Message::Digest(&digest), fallback)
-                .await?;
-            return Ok(Signed {
-                signature,
-                algorithm: fallback,
-                note: Some(format!(
-                    "the {} backend signs at most {} bytes with pure Ed25519; signed the \
-                     SHA-512 digest with ED25519_PH_SHA_512 instead",
-                    self.backend.name(),
-                    limit.unwrap_or_default()
-                )),
-            });
-        }
-        let digest = hash_reader(algorithm.hash(), reader)?;
-        let signature = self
-            .sign_with(key, Message::Digest(&digest), algorithm)
-            .await?;
-        Ok(Signed {
-            signature,
-            algorithm,
-            note: None,
-        })
-    }
-
     /// The public key, cached.
     pub async fn public_key(&self, key: &str) -> Result<PublicKey> {
         let key = KeyRef::parse(key)?;
@@ -345,9 +281,22 @@ impl Keychain {
     ) -> Result<bool> {
         let key = KeyRef::parse(key)?;
         message.check(algorithm)?;
-        let info = self.info(&key).await?;
-        // Usage, algorithm and state as the backend checks them (AWS KMS refuses Verify with a
-        // disabled key or one pending deletion): the same answer on every backend, local or not.
+        let pk = self.verifying_key(&key, algorithm).await?;
+        match pk.verify(message, signature, algorithm) {
+            Err(Error::Unsupported { .. }) => {
+                self.backend
+                    .verify(&key, message, signature, algorithm)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    /// The public key that verifies `key`'s signatures made with `algorithm`, after the checks
+    /// the backend would make: usage, algorithm and state (AWS KMS refuses Verify with a
+    /// disabled key or one pending deletion), so every backend answers the same, local or not.
+    async fn verifying_key(&self, key: &KeyRef, algorithm: SigningAlgorithm) -> Result<PublicKey> {
+        let info = self.info(key).await?;
         if info.usage != KeyUsage::SignVerify {
             return Err(Error::key_usage(
                 info.display_name(),
@@ -361,15 +310,7 @@ impl Keychain {
             ));
         }
         info.check_enabled()?;
-        let pk = self.public_key_of(&key).await?;
-        match pk.verify(message, signature, algorithm) {
-            Err(Error::Unsupported { .. }) => {
-                self.backend
-                    .verify(&key, message, signature, algorithm)
-                    .await
-            }
-            other => other,
-        }
+        self.public_key_of(key).await
     }
 
     /// Verifies with the backend (KMS `Verify`), never locally.
@@ -383,28 +324,6 @@ impl Keychain {
         let key = KeyRef::parse(key)?;
         self.backend
             .verify(&key, message, signature, algorithm)
-            .await
-    }
-
-    /// Verifies a signature over everything `reader` yields (see [`Keychain::sign_reader`]).
-    pub async fn verify_reader(
-        &self,
-        key: &str,
-        mut reader: impl Read,
-        signature: &[u8],
-        algorithm: SigningAlgorithm,
-    ) -> Result<bool> {
-        if !algorithm.accepts_digest() {
-            let mut data = Vec::new();
-            reader
-                .read_to_end(&mut data)
-                .map_err(|e| Error::io("reading the input", e))?;
-            return self
-                .verify(key, Message::Raw(&data), signature, algorithm)
-                .await;
-        }
-        let digest = hash_reader(algorithm.hash(), reader)?;
-        self.verify(key, Message::Digest(&digest), signature, algorithm)
             .await
     }
 

@@ -46,6 +46,7 @@ pub mod backend;
 pub mod backend_uri;
 pub mod codesign;
 pub mod data_key;
+mod ed25519_stream;
 mod ed25519ph;
 pub mod envelope;
 pub mod error;
@@ -55,12 +56,14 @@ pub mod key;
 pub mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
+mod ml_dsa_stream;
 pub mod public_key;
 mod random;
 pub mod secret;
 pub mod signature;
 pub mod signer;
 pub mod software;
+pub mod stream;
 pub mod x509;
 
 pub use crate::algorithm::{
@@ -82,6 +85,7 @@ pub use crate::key_ref::{KeyRef, KeyTarget};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
 pub use crate::software::{SoftwareBackend, SoftwareConfig, default_keystore_path};
+pub use crate::stream::{MAX_BUFFERED_MESSAGE, MessageSource, ReadSeek};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ use spki::SubjectPublicKeyInfoRef;
 
 use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SignatureScheme, SigningAlgorithm};
 use crate::key::{Curve, KeySpec};
+use crate::stream::MessageSource;
 use crate::{Error, Result};
 
 pub(crate) const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -327,6 +328,34 @@ impl PublicKey {
             }
         };
         Ok(ok)
+    }
+
+    /// Verifies `signature` over the message `source` yields, read once and in constant
+    /// memory whatever the algorithm: hashed as it streams for the digest algorithms, streamed
+    /// through pure Ed25519's challenge hash or ML-DSA's μ for those. Results as
+    /// [`PublicKey::verify`].
+    pub fn verify_source(
+        &self,
+        source: &mut MessageSource<'_>,
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<bool> {
+        if !self.supports(algorithm) {
+            // The same error `verify` gives, before anything is read.
+            self.verification_algorithm(algorithm)?;
+        }
+        match (self.kind, algorithm) {
+            (PublicKeyKind::Ed25519, SigningAlgorithm::Ed25519Sha512) => {
+                crate::ed25519_stream::verify(&self.key_bytes, source, signature)
+            }
+            (PublicKeyKind::MlDsa(level), SigningAlgorithm::MlDsaShake256) => {
+                crate::ml_dsa_stream::verify(level, &self.key_bytes, source, signature)
+            }
+            _ => {
+                let digest = source.digest(algorithm.hash())?;
+                self.verify(Message::Digest(&digest), signature, algorithm)
+            }
+        }
     }
 
     /// Encrypts `plaintext` locally with RSA-OAEP; the backend's private key decrypts it.

@@ -11,16 +11,6 @@ use keychain::{KeyParams, Keychain, SigningAlgorithm};
 const GIB: u64 = 1 << 30;
 const CHILD_ENV: &str = "KEYCHAIN_CODESIGN_CHILD_DIR";
 
-/// Peak resident set size of this process, from /proc (KiB).
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 async fn keychain_in(dir: &std::path::Path) -> Keychain {
     let config = keychain::SoftwareConfig::new(dir.join("ks"))
         .password(keychain_testkit::PASSWORD)
@@ -44,7 +34,7 @@ async fn child_signs_one_gib() {
         .unwrap();
     std::fs::write(dir.join("bundle.json"), bundle.to_json()).unwrap();
     std::fs::write(dir.join("artifact.sig"), bundle.signature_bytes().unwrap()).unwrap();
-    println!("PEAK_RSS_KIB={}", peak_rss_kib());
+    println!("PEAK_RSS_KIB={}", keychain_testkit::memory::peak_rss_kib());
 }
 
 #[tokio::test]

@@ -124,7 +124,7 @@ async fn child_multi_gib_round_trip() {
     let len = (2u64 << 30) + 12_345;
     let (expected, got) = round_trip_through_a_pipe(&backend, &key, len).await;
     assert_eq!(got, expected, "2 GiB decrypted to different bytes");
-    println!("PEAK_RSS_KIB={}", peak_rss_kib());
+    println!("PEAK_RSS_KIB={}", keychain_testkit::memory::peak_rss_kib());
 }
 
 #[test]
@@ -153,15 +153,6 @@ fn multi_gib_round_trip_in_constant_memory() {
         .unwrap_or_else(|| panic!("no peak RSS in the child's output: {stdout}"));
     // Holding the stream would take gigabytes; two chunks and buffers take a few MiB.
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB over a 2 GiB stream");
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 #[cfg(feature = "aws")]

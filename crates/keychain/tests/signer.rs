@@ -353,10 +353,39 @@ async fn ml_dsa_signs_the_message_within_the_backend_limit() {
         .sign_reader("pq", &[9u8; 5000][..], None)
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("5000"), "{err}");
+    // Refused after reading just past the limit, not after reading (and holding) it all.
+    assert!(matches!(err, keychain::Error::InvalidInput { .. }), "{err}");
+    assert!(err.to_string().contains("at most 4096"), "{err}");
     // JWTs: ML-DSA has no registered JOSE name.
     let err = keychain::jwt::JwtSigner::new(signer).unwrap_err();
     assert!(err.to_string().contains("JOSE"), "{err}");
+}
+
+/// On a backend that signs short messages only, pure Ed25519 over a longer stream signs its
+/// SHA-512 with Ed25519ph instead (hashed as it streams), and says so.
+#[tokio::test]
+async fn ed25519_past_the_backend_limit_falls_back_to_ed25519ph() {
+    let (_dir, backend) = temp_software_backend().await;
+    let kc = Keychain::new(capped::CappedBackend::new(backend, 4096));
+    kc.generate_key("ed", &KeyParams::ed25519()).await.unwrap();
+    let short = kc.sign_reader("ed", &[5u8; 4096][..], None).await.unwrap();
+    assert_eq!(short.algorithm, SigningAlgorithm::Ed25519Sha512);
+    assert_eq!(short.note, None);
+    let message = vec![5u8; 1 << 20];
+    let long = kc.sign_reader("ed", &message[..], None).await.unwrap();
+    assert_eq!(long.algorithm, SigningAlgorithm::Ed25519PhSha512);
+    assert!(
+        long.note.as_deref().unwrap().contains("at most 4096"),
+        "{long:?}"
+    );
+    let case = SignatureCase {
+        public_key_pem: kc.public_key("ed").await.unwrap().to_pem(),
+        algorithm: long.algorithm,
+        data: message,
+        prehashed: false,
+        signature: long.signature,
+    };
+    assert_eq!(python_verify_batch(&[case]), vec![true]);
 }
 
 #[cfg(feature = "rcgen")]

@@ -1,12 +1,13 @@
-//! `keychain sign` and `keychain verify`: files are hashed as they stream (pure Ed25519 reads
-//! the whole message, as it must); `--digest` signs or verifies a given digest.
+//! `keychain sign` and `keychain verify`: files are read in constant memory (hashed as they
+//! stream; pure Ed25519 reads a file twice and holds standard input up to a limit);
+//! `--digest` signs or verifies a given digest.
 //!
 //! Signatures are binary as OpenSSL makes and expects them (DER for ECDSA), `raw` (`r‖s` for
 //! ECDSA) or base64 text; `verify` detects base64 text and, for ECDSA, DER versus `r‖s`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use keychain::codesign::{SignatureBundle, sign_artifact};
+use keychain::codesign::{SignatureBundle, sign_artifact, sign_artifact_seekable};
 use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
 use keychain::{
     Curve, Error, KeyFamily, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
@@ -75,8 +76,13 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "-".to_string());
-                let bundle =
-                    sign_artifact(kc, &args.name, &name, files::open(path)?, algorithm).await?;
+                // A file can be read twice (pure Ed25519 needs that); standard input cannot.
+                let bundle = if path.as_path() == std::path::Path::new("-") {
+                    sign_artifact(kc, &args.name, &name, files::open(path)?, algorithm).await?
+                } else {
+                    let file = files::open_file(path)?;
+                    sign_artifact_seekable(kc, &args.name, &name, file, algorithm).await?
+                };
                 files::write(bundle_path, bundle.to_json().as_bytes(), Mode::Public)?;
                 Signed {
                     signature: bundle.signature_bytes()?,
@@ -84,8 +90,13 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                     note: None,
                 }
             }
-            None => {
+            // A file can be read twice (pure Ed25519 needs that); standard input cannot.
+            None if path.as_path() == std::path::Path::new("-") => {
                 kc.sign_reader(&args.name, files::open(path)?, algorithm)
+                    .await?
+            }
+            None => {
+                kc.sign_seekable(&args.name, files::open_file(path)?, algorithm)
                     .await?
             }
         },

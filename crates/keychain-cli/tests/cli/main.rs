@@ -16,6 +16,7 @@ mod jwt;
 mod keystore;
 mod lifecycle;
 mod mac;
+mod memory;
 mod outputs;
 mod pubkey;
 mod signing;

@@ -733,6 +733,18 @@ impl Keystore {
             .sign(message, algorithm)
     }
 
+    /// The current material of a key allowed to sign with `algorithm`, for signing a streamed
+    /// message outside the blocking pool.
+    pub(crate) fn signing_material(
+        &self,
+        key: &KeyRef,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Arc<Material>> {
+        let stored = self.current(key)?;
+        stored.info.check_signing(algorithm)?;
+        self.material(&stored, stored.info.versions)
+    }
+
     /// Signs without touching the lock and without loading key material: `None` when the
     /// key's material is not loaded yet, maintenance (a due deletion or rotation) is pending,
     /// or the algorithm is slow (RSA), so the caller takes the blocking path. What this does

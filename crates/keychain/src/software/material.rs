@@ -23,6 +23,7 @@ use crate::public_key::PublicKey;
 use crate::random::random_bytes;
 use crate::secret::Secret;
 use crate::signature::normalize_low_s;
+use crate::stream::MessageSource;
 use crate::{Error, Result};
 
 fn ecdsa_signing(curve: Curve) -> Result<&'static EcdsaSigningAlgorithm> {
@@ -103,7 +104,14 @@ pub(crate) enum Material {
         /// The seed, for Ed25519ph (signed outside aws-lc); zeroized on drop.
         seed: Zeroizing<[u8; 32]>,
     },
-    MlDsa(PqdsaKeyPair),
+    MlDsa {
+        key: PqdsaKeyPair,
+        /// 44, 65 or 87.
+        level: u16,
+        /// The seed, for signing a streamed message (outside aws-lc); zeroized on drop.
+        /// `None` for a key stored without it (expanded form only).
+        seed: Option<Zeroizing<[u8; 32]>>,
+    },
     Symmetric(LessSafeKey),
     Hmac(aws_lc_rs::hmac::Key),
 }
@@ -114,7 +122,7 @@ impl std::fmt::Debug for Material {
             Material::Rsa { .. } => "Material::Rsa(redacted)",
             Material::Ec { .. } => "Material::Ec(redacted)",
             Material::Ed25519 { .. } => "Material::Ed25519(redacted)",
-            Material::MlDsa(_) => "Material::MlDsa(redacted)",
+            Material::MlDsa { .. } => "Material::MlDsa(redacted)",
             Material::Symmetric(_) => "Material::Symmetric(redacted)",
             Material::Hmac(_) => "Material::Hmac(redacted)",
         })
@@ -157,9 +165,11 @@ impl Material {
                 key: Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes).map_err(rejected)?,
                 seed: crate::ed25519ph::seed_from_pkcs8(bytes)?,
             },
-            KeyFamily::MlDsa(level) => Material::MlDsa(
-                PqdsaKeyPair::from_pkcs8(ml_dsa_signing(level), bytes).map_err(rejected)?,
-            ),
+            KeyFamily::MlDsa(level) => Material::MlDsa {
+                key: PqdsaKeyPair::from_pkcs8(ml_dsa_signing(level), bytes).map_err(rejected)?,
+                level,
+                seed: crate::ml_dsa_stream::seed_from_pkcs8(level, bytes),
+            },
             KeyFamily::Symmetric => {
                 let key = UnboundKey::new(&AES_256_GCM, bytes)
                     .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;
@@ -181,7 +191,7 @@ impl Material {
             Material::Rsa { signing, .. } => signing.public_key().as_der(),
             Material::Ec { key, .. } => key.public_key().as_der(),
             Material::Ed25519 { key, .. } => key.public_key().as_der(),
-            Material::MlDsa(key) => key.public_key().as_der(),
+            Material::MlDsa { key, .. } => key.public_key().as_der(),
             Material::Symmetric(_) | Material::Hmac(_) => {
                 return Err(Error::invalid_input("symmetric keys have no public key"));
             }
@@ -236,7 +246,7 @@ impl Material {
             (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519Ph) => {
                 crate::ed25519ph::sign(seed, &message.to_digest(algorithm)?)
             }
-            (Material::MlDsa(key), SignatureScheme::MlDsa) => match message {
+            (Material::MlDsa { key, .. }, SignatureScheme::MlDsa) => match message {
                 Message::Raw(m) => {
                     let mut sig = vec![0u8; key.algorithm().signature_len()];
                     let n = key.sign(m, &mut sig).map_err(failed)?;
@@ -247,6 +257,35 @@ impl Material {
                     "ML-DSA signs the message itself, not a digest",
                 )),
             },
+            _ => Err(Error::invalid_input(format!(
+                "{algorithm} does not fit this key"
+            ))),
+        }
+    }
+
+    /// Signs the message `source` yields with an algorithm that signs the message itself, in
+    /// constant memory: pure Ed25519 reads it twice (the source must be re-readable), ML-DSA
+    /// once. Digest algorithms hash it as it streams.
+    pub(crate) fn sign_source(
+        &self,
+        source: &mut MessageSource<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        match (self, algorithm.scheme()) {
+            (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519) => {
+                crate::ed25519_stream::sign(seed, source)
+            }
+            (Material::MlDsa { level, seed, .. }, SignatureScheme::MlDsa) => match seed {
+                Some(seed) => crate::ml_dsa_stream::sign(*level, seed, source),
+                None => Err(Error::unsupported(
+                    "software",
+                    "signing a streamed message with an ML-DSA key stored without its seed",
+                )),
+            },
+            _ if algorithm.accepts_digest() => {
+                let digest = source.digest(algorithm.hash())?;
+                self.sign(Message::Digest(&digest), algorithm)
+            }
             _ => Err(Error::invalid_input(format!(
                 "{algorithm} does not fit this key"
             ))),

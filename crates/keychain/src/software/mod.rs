@@ -26,6 +26,7 @@ use crate::key::{
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
+use crate::stream::MessageSource;
 use crate::{Error, Result};
 
 /// Environment variable naming the default software keystore directory.
@@ -334,6 +335,21 @@ impl Backend for SoftwareBackend {
         let (key, message) = (key.clone(), OwnedMessage::new(message));
         self.run(move |s| s.sign(&key, message.borrow(), algorithm))
             .await
+    }
+
+    async fn sign_source(
+        &self,
+        key: &KeyRef,
+        source: &mut MessageSource<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Vec<u8>> {
+        // Loading the material may decrypt it (blocking pool); reading the message streams on
+        // this task, as `hash_reader` does, since the source is borrowed.
+        let key = key.clone();
+        let material = self
+            .run(move |s| s.signing_material(&key, algorithm))
+            .await?;
+        material.sign_source(source, algorithm)
     }
 
     async fn verify(
