@@ -72,17 +72,27 @@ enum Target {
     Replace(PathBuf),
 }
 
-/// A path that names an open descriptor of this process (`/dev/stdout`, `/dev/fd/1`,
-/// `/proc/self/fd/1`…), found by following its links one by one. Writing to one must go
-/// through the descriptor, not replace the file behind it (a `>> log` would lose the log).
-fn names_a_descriptor(path: &Path) -> bool {
+/// A path that names an open descriptor (`/dev/stdout`, `/dev/fd/1`, `/proc/self/fd/1`…),
+/// found by following its links one by one: `Some` with the descriptor's number when it is one
+/// of this process's. Writing to one must go through the descriptor, not replace the file
+/// behind it (a `>> log` would lose the log).
+fn descriptor(path: &Path) -> Option<Option<u32>> {
+    let own = |p: &Path| {
+        let process = p.components().nth(2)?.as_os_str().to_str()?.to_string();
+        let ours = process == "self"
+            || process == "thread-self"
+            || process == std::process::id().to_string();
+        ours.then(|| p.file_name()?.to_str()?.parse::<u32>().ok())?
+    };
     let mut current = path.to_path_buf();
     for _ in 0..40 {
-        if current.starts_with("/dev/fd")
-            || (current.starts_with("/proc")
-                && current.parent().and_then(Path::file_name) == Some("fd".as_ref()))
+        if current.starts_with("/dev/fd") {
+            return Some(current.file_name()?.to_str()?.parse::<u32>().ok());
+        }
+        if current.starts_with("/proc")
+            && current.parent().and_then(Path::file_name) == Some("fd".as_ref())
         {
-            return true;
+            return Some(own(&current));
         }
         match fs::read_link(&current) {
             Ok(next) => {
@@ -91,10 +101,10 @@ fn names_a_descriptor(path: &Path) -> bool {
                     None => next,
                 }
             }
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
-    false
+    None
 }
 
 fn refuse(target: &Path, what: &str) -> Error {
@@ -135,7 +145,13 @@ fn resolve(target: &Path) -> Result<Target> {
     if kind.is_dir() {
         return Err(refuse(target, "a directory"));
     }
-    if link && names_a_descriptor(target) {
+    if link && let Some(number) = descriptor(target) {
+        // This process's standard output, named as a path: written through the inherited
+        // descriptor, as `-` is, so the shell's file offset moves with what is written (an
+        // `open` of the path would start a new offset and write over what follows).
+        if number == Some(1) {
+            return Ok(Target::Stdout);
+        }
         return Ok(Target::InPlace(target.to_path_buf()));
     }
     if kind.is_file() {

@@ -22,6 +22,8 @@ struct File {
 pub struct Io {
     inputs: Vec<File>,
     outputs: Vec<File>,
+    /// Directories no output may be written into (the software keystore the command uses).
+    protected: Vec<PathBuf>,
 }
 
 fn add(mut list: Vec<File>, option: &'static str, path: Option<&Path>) -> Vec<File> {
@@ -36,14 +38,14 @@ impl Io {
     fn input(self, option: &'static str, path: Option<&Path>) -> Self {
         Io {
             inputs: add(self.inputs, option, path),
-            outputs: self.outputs,
+            ..self
         }
     }
 
     fn output(self, option: &'static str, path: Option<&Path>) -> Self {
         Io {
-            inputs: self.inputs,
             outputs: add(self.outputs, option, path),
+            ..self
         }
     }
 
@@ -103,10 +105,33 @@ impl Io {
         }
     }
 
+    /// No output may be written inside `dir` (the software keystore the command opens): a
+    /// signature or plaintext written over a key file or `keystore.json` would destroy keys.
+    pub fn protect(mut self, dir: Option<PathBuf>) -> Self {
+        self.protected.extend(dir);
+        self
+    }
+
     /// Refuses (`invalid_input`, one line naming both files) an output that is an input or
-    /// another output, and `--out -` with `--json`. Nothing is read or written.
+    /// another output, an output inside the keystore, two inputs from standard input, and
+    /// `--out -` with `--json`. Nothing is read or written.
     pub fn check(&self, json: bool) -> Result<()> {
+        let stdin: Vec<&File> = self.inputs.iter().filter(|f| is_stdio(&f.path)).collect();
+        if let [first, second, ..] = stdin.as_slice() {
+            return Err(Error::invalid_input(format!(
+                "{} - and {} - would both read standard input: give one of them a file",
+                first.option, second.option
+            )));
+        }
         for (i, output) in self.outputs.iter().enumerate() {
+            if let Some(dir) = self.protected.iter().find(|dir| inside(&output.path, dir)) {
+                return Err(Error::invalid_input(format!(
+                    "{} {} is inside the keystore {}: refusing to write over keystore files",
+                    output.option,
+                    output.path.display(),
+                    dir.display()
+                )));
+            }
             if json && is_stdio(&output.path) {
                 return Err(Error::invalid_input(format!(
                     "{} - and --json would both write to standard output: give {} a file",
@@ -156,41 +181,58 @@ fn lexical(path: &Path) -> PathBuf {
         .collect()
 }
 
-/// The identity (device, inode) of the regular file `path` names, following links; for `-`
-/// (an input), of standard input when it is a regular file (`< file`). Only a regular file can
-/// be destroyed by writing over it: a terminal or a FIFO that is read and written is not.
+/// The identity (device, inode) of the regular file `path` names, following links; for `-`,
+/// of standard input (`as_output` false: `< file`) or standard output (`as_output` true:
+/// `> file`, `1<> file`) when it is a regular file. Only a regular file can be destroyed by
+/// writing over it: a terminal or a FIFO that is read and written is not.
 #[cfg(unix)]
-fn identity(path: &Path) -> Option<(u64, u64)> {
+fn identity(path: &Path, as_output: bool) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(if is_stdio(path) {
-        Path::new("/dev/stdin")
-    } else {
-        path
-    })
-    .ok()
-    .filter(std::fs::Metadata::is_file)?;
+    let path = match (is_stdio(path), as_output) {
+        (true, false) => Path::new("/dev/stdin"),
+        (true, true) => Path::new("/dev/stdout"),
+        (false, _) => path,
+    };
+    let meta = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file)?;
     Some((meta.dev(), meta.ino()))
 }
 
 #[cfg(not(unix))]
-fn identity(_path: &Path) -> Option<(u64, u64)> {
+fn identity(_path: &Path, _as_output: bool) -> Option<(u64, u64)> {
     None
+}
+
+/// Whether `path` (an output) lies inside the directory `dir`, by its resolved location: the
+/// nearest existing ancestor is resolved through links, so `ks/keys/../keystore.json` and a
+/// link into the keystore are caught. Standard output is not a path.
+fn inside(path: &Path, dir: &Path) -> bool {
+    if is_stdio(path) {
+        return false;
+    }
+    let Ok(dir) = std::fs::canonicalize(dir) else {
+        return false;
+    };
+    let resolved = std::fs::canonicalize(path).ok().or_else(|| {
+        let parent = lexical(path).parent()?.to_path_buf();
+        Some(std::fs::canonicalize(parent).ok()?.join(path.file_name()?))
+    });
+    resolved.is_some_and(|p| p.starts_with(&dir))
 }
 
 /// Whether output `b` would write over `a` (an input, or with `both_outputs` another output):
 /// the same path, or the same regular file by device and inode. Standard input and standard
-/// output (`-`) are two streams; `-` is `-` again only as two outputs.
+/// output (`-`) are two streams unless both are redirected to the same regular file; `-` is
+/// `-` again as two outputs.
 fn same_file(a: &Path, b: &Path, both_outputs: bool) -> bool {
-    if is_stdio(b) {
-        return both_outputs && is_stdio(a);
-    }
-    if !is_stdio(a) && lexical(a) == lexical(b) {
+    if is_stdio(a) && is_stdio(b) && both_outputs {
         return true;
     }
-    if is_stdio(a) && both_outputs {
-        return false;
+    if !is_stdio(a) && !is_stdio(b) && lexical(a) == lexical(b) {
+        return true;
     }
-    matches!((identity(a), identity(b)), (Some(x), Some(y)) if x == y)
+    matches!((identity(a, both_outputs), identity(b, true)), (Some(x), Some(y)) if x == y)
 }
 
 #[cfg(test)]

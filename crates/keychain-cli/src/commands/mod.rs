@@ -53,6 +53,16 @@ fn backend_uri(backend: Option<&str>) -> &str {
         .unwrap_or("software:")
 }
 
+/// The directory of the software keystore the command would use, if it is one.
+fn keystore_dir(backend: Option<&str>) -> Option<std::path::PathBuf> {
+    match keychain::BackendUri::parse(backend_uri(backend)).ok()? {
+        keychain::BackendUri::Software { path } => keychain::SoftwareConfig::from_parsed(path)
+            .ok()
+            .map(|config| config.path),
+        _ => None,
+    }
+}
+
 /// Opens the backend: only `key create` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
 async fn open(backend: Option<&str>, command: &Command) -> Result<Keychain> {
@@ -65,8 +75,11 @@ async fn open(backend: Option<&str>, command: &Command) -> Result<Keychain> {
 
 /// Runs the command line.
 pub async fn run(cli: Cli) -> Result<Outcome> {
-    // No output may overwrite an input: refused before the backend opens or a file is read.
-    Io::of(&cli.command).check(cli.json)?;
+    // No output may overwrite an input or a keystore file: refused before the backend opens
+    // or a file is read.
+    Io::of(&cli.command)
+        .protect(keystore_dir(cli.backend.as_deref()))
+        .check(cli.json)?;
     // Offline commands need no backend (and no password).
     let cli = match cli.command {
         Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),

@@ -314,3 +314,95 @@ fn through_a_symbolic_link_the_target_is_replaced_and_the_link_kept() {
             .is_socket()
     );
 }
+
+/// What a hostile review found after the first round: an output inside the keystore (a key
+/// file, `keystore.json`), `--out -` with standard output redirected onto the input, and two
+/// inputs from standard input are refused (exit 4) with every file as it was; `--out
+/// /dev/stdout` writes through the inherited descriptor, so the shell's offset moves with it.
+#[test]
+fn keystore_files_and_redirected_standard_streams_are_never_overwritten() {
+    let cli = Cli::new();
+    cli.create("k", "p256", &[]);
+    cli.create("s", "aes-256", &[]);
+    let data = cli.file("data.txt", b"the only copy");
+    let d = arg(&data);
+
+    // Every file of the keystore, the header and each key file, through any spelling.
+    let keystore = cli.keystore();
+    let header = keystore.join("keystore.json");
+    let mut key_files = Vec::new();
+    for entry in fs::read_dir(keystore.join("keys")).unwrap() {
+        for file in fs::read_dir(entry.unwrap().path()).unwrap() {
+            key_files.push(file.unwrap().path());
+        }
+    }
+    assert!(!key_files.is_empty(), "no key files found in the keystore");
+    let dotted = keystore.join("keys").join("..").join("keystore.json");
+    let new_inside = keystore.join("keys").join("new-file");
+    for target in key_files.iter().chain([&header, &dotted, &new_inside]) {
+        let before = fs::read(target).ok();
+        let run = cli.run(["sign", "k", "--in", d, "--out", arg(target)]);
+        assert_one_error_line(&run, 4, &format!("sign --out {}", target.display()));
+        assert!(run.stderr.contains("keystore"), "{}", run.stderr);
+        assert_eq!(
+            fs::read(target).ok(),
+            before,
+            "{} changed",
+            target.display()
+        );
+    }
+    cli.ok(["sign", "k", "--in", d, "--out", arg(&cli.path("data.sig"))]);
+
+    // `--out -` with standard output opened onto the input (`1<> data`, `>> data`).
+    for append in [false, true] {
+        let mut cmd = cli.command();
+        let stdout = fs::OpenOptions::new()
+            .read(!append)
+            .write(!append)
+            .append(append)
+            .open(&data)
+            .unwrap();
+        cmd.stdout(Stdio::from(stdout));
+        let run = cli.run_with(cmd, ["encrypt", "s", "--in", d, "--out", "-"]);
+        assert_eq!(
+            run.code, 4,
+            "encrypt --out - onto its input: {}",
+            run.stderr
+        );
+        assert_eq!(fs::read(&data).unwrap(), b"the only copy");
+    }
+
+    // Two inputs from standard input.
+    let sig = cli.path("data.sig");
+    let mut cmd = cli.command();
+    cmd.stdin(Stdio::from(fs::File::open(&data).unwrap()));
+    let run = cli.run_with(cmd, ["verify", "k", "--in", "-", "--signature", "-"]);
+    assert_one_error_line(&run, 4, "verify --in - --signature -");
+    cli.ok(["verify", "k", "--in", d, "--signature", arg(&sig)]);
+
+    // `--out /dev/stdout` into a file the shell keeps writing: what follows the signature
+    // comes after it, not over it.
+    let log = cli.path("log.txt");
+    let script = format!(
+        "{{ echo before; '{}' sign k --in '{d}' --out /dev/stdout --encoding base64; echo after; }} > '{}'",
+        env!("CARGO_BIN_EXE_keychain"),
+        log.display()
+    );
+    // The shell gets the environment the test kit gives the binary (password, backend).
+    let env = cli.command();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .envs(env.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{script}");
+    let text = fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text:?}");
+    assert_eq!((lines[0], lines[2]), ("before", "after"), "{text:?}");
+    assert!(
+        lines[1].starts_with("MEY") || lines[1].starts_with("MEU"),
+        "{text:?}"
+    );
+}
