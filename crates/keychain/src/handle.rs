@@ -292,6 +292,24 @@ impl Keychain {
         }
     }
 
+    /// The public key to verify `key`'s signatures with outside the backend (a JWT, a
+    /// certificate chain), under the rule [`Keychain::verify`] follows: a key that does not
+    /// sign, or that is disabled or pending deletion, is refused ([`Error::InvalidKeyUsage`],
+    /// [`Error::InvalidKeyState`]), as AWS KMS refuses Verify with it. For the key whatever
+    /// its state, use [`Keychain::public_key`].
+    pub async fn verification_key(&self, key: &str) -> Result<PublicKey> {
+        let key = KeyRef::parse(key)?;
+        let info = self.info(&key).await?;
+        if info.usage != KeyUsage::SignVerify {
+            return Err(Error::key_usage(
+                info.display_name(),
+                format!("usage is {}, verifying needs SIGN_VERIFY", info.usage),
+            ));
+        }
+        info.check_enabled()?;
+        self.public_key_of(&key).await
+    }
+
     /// The public key that verifies `key`'s signatures made with `algorithm`, after the checks
     /// the backend would make: usage, algorithm and state (AWS KMS refuses Verify with a
     /// disabled key or one pending deletion), so every backend answers the same, local or not.

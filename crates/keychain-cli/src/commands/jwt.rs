@@ -205,7 +205,8 @@ async fn verify(ctx: &Context, args: JwtVerifyArgs) -> Result<Outcome> {
     if args.allow_no_exp {
         validation.required.retain(|c| c != "exp");
     }
-    let key = ctx.keychain.public_key(&args.name).await?;
+    // A disabled key, or one pending deletion, verifies nothing, as `keychain verify` says.
+    let key = ctx.keychain.verification_key(&args.name).await?;
     match jwt::verify(&token, &key, &validation) {
         Ok(verified) => {
             let claims = serde_json::to_value(&verified.claims)

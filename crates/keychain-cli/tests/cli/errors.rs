@@ -131,7 +131,10 @@ fn disabled_key_is_6() {
     let (cli, msg) = with_signing_key();
     let sig = cli.path("sig");
     cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
+    let token = String::from_utf8(cli.ok(["jwt", "sign", "k"]).stdout).unwrap();
     cli.ok(["key", "disable", "k"]);
+    // A token is verified through the key as a signature is: refused.
+    cli.fails(["jwt", "verify", "k", token.trim()], 6);
     let line = cli.fails(["sign", "k", "--in", arg(&msg)], 6);
     assert!(
         line.contains("DISABLED") || line.contains("Disabled"),
@@ -149,7 +152,9 @@ fn pending_deletion_key_is_6() {
     let (cli, msg) = with_signing_key();
     let sig = cli.path("sig");
     cli.ok(["sign", "k", "--in", arg(&msg), "--out", arg(&sig)]);
+    let token = String::from_utf8(cli.ok(["jwt", "sign", "k"]).stdout).unwrap();
     cli.ok(["key", "delete", "k", "--pending-days", "7"]);
+    cli.fails(["jwt", "verify", "k", token.trim()], 6);
     cli.fails(["sign", "k", "--in", arg(&msg)], 6);
     // Verifying through the key is refused too, as AWS KMS refuses it; the public key saved
     // before still verifies the signature (`openssl dgst -verify`, `verify-bundle`).

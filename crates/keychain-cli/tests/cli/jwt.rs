@@ -220,11 +220,13 @@ fn expired_and_not_yet_valid_tokens_exit_1() {
     assert_eq!(v["valid"], false);
     assert_eq!(v["reason"], "expired");
 
-    let short = sign(&cli, "k", &["--exp", "1s"]);
+    // Five seconds: room for a loaded machine between signing and the first verify.
+    let signed_at = std::time::Instant::now();
+    let short = sign(&cli, "k", &["--exp", "5s"]);
     cli.ok(["jwt", "verify", "k", &short, "--leeway", "0"]);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(6100).saturating_sub(signed_at.elapsed()));
     let r = cli.run(["jwt", "verify", "k", &short, "--leeway", "0"]);
-    assert_eq!(r.code, 1, "expired after 2 s: {}", r.stderr);
+    assert_eq!(r.code, 1, "expired after 6 s: {}", r.stderr);
     assert!(r.text().contains("expired"), "{}", r.text());
     // Within the default 60 s leeway it still passes.
     cli.ok(["jwt", "verify", "k", &short]);
