@@ -74,23 +74,13 @@ impl Output {
     }
 }
 
-/// Whether `c` must not reach a terminal raw: C0 and C1 control characters and DEL (ESC
-/// sequences, CR, BEL…), and the invisible formatting characters that reorder or hide text
-/// (bidirectional overrides and isolates such as U+202E, zero-width characters, line and
-/// paragraph separators). A newline is kept only when `keep_newlines`.
+/// Whether `c` must not reach a terminal raw ([`keychain::is_control_or_invisible`]); a
+/// newline is kept only when `keep_newlines`.
 fn must_escape(c: char, keep_newlines: bool) -> bool {
     if c == '\n' {
         return !keep_newlines;
     }
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{feff}'
-        )
+    keychain::is_control_or_invisible(c)
 }
 
 /// `text` with its control characters written as escapes (`\n`, `\r`, `\t`, `\x1b`,

@@ -55,9 +55,9 @@ fn bad(message: impl std::fmt::Display) -> Error {
     Error::invalid_input(format!("backend URI: {message}"))
 }
 
-/// Whether `c` may not appear in a URI component: C0 and C1 controls and DEL.
+/// Whether `c` may not appear in a URI component: controls and invisible formatting.
 fn is_control(c: char) -> bool {
-    c.is_control()
+    crate::text::is_control_or_invisible(c)
 }
 
 impl BackendUri {

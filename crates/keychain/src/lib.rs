@@ -64,6 +64,7 @@ pub mod signature;
 pub mod signer;
 pub mod software;
 pub mod stream;
+mod text;
 pub mod x509;
 
 pub use crate::algorithm::{
@@ -86,6 +87,7 @@ pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
 pub use crate::software::{SoftwareBackend, SoftwareConfig, default_keystore_path};
 pub use crate::stream::{MAX_BUFFERED_MESSAGE, MessageSource, ReadSeek};
+pub use crate::text::is_control_or_invisible;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

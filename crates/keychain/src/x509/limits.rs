@@ -40,9 +40,9 @@ const UB_NAME: usize = 32768;
 /// The longest email address (`ub-emailaddress-length`).
 pub(crate) const MAX_EMAIL_LEN: usize = 255;
 
-/// Whether `c` may not appear in a name or a SAN: C0 and C1 controls and DEL.
+/// Whether `c` may not appear in a name or a SAN: controls and invisible formatting.
 fn is_control(c: char) -> bool {
-    c.is_control()
+    crate::text::is_control_or_invisible(c)
 }
 
 /// The text of an attribute value of a string type; other types are refused.
@@ -155,6 +155,8 @@ mod tests {
             "CN=a,O=".to_string(),
             "CN=a\u{1b}[2Jb".to_string(),
             "CN=a\rb".to_string(),
+            "CN=a\u{202e}b".to_string(),
+            "CN=a\u{200b}b".to_string(),
             "CN=a\u{85}b".to_string(),
             "CN=#0401ff".to_string(),
         ] {
