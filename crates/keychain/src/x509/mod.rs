@@ -73,6 +73,12 @@ pub fn parse_name(s: &str) -> Result<Name> {
     if s.is_empty() {
         return Ok(Name::default());
     }
+    // The parser below drops a final lone backslash (`CN=a\` would silently be `CN=a`).
+    if s.chars().rev().take_while(|&c| c == '\\').count() % 2 == 1 {
+        return Err(Error::invalid_input(format!(
+            "invalid distinguished name {s:?}: it ends with an unfinished escape (\\)"
+        )));
+    }
     let name = Name::from_str(s)
         .or_else(|_| Name::from_str(&s.replace(", ", ",")))
         .map_err(|e| Error::invalid_input(format!("invalid distinguished name {s:?}: {e}")))?;
@@ -340,5 +346,25 @@ impl CertificateParams {
     /// Whether the parameters are for a CA.
     pub fn is_ca(&self) -> bool {
         matches!(self.basic_constraints, BasicConstraints::Ca { .. })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_never_loses_a_trailing_escape() {
+        assert!(matches!(
+            parse_name("CN=a\\"),
+            Err(Error::InvalidInput { .. })
+        ));
+        assert!(matches!(
+            parse_name("CN=a\\\\\\"),
+            Err(Error::InvalidInput { .. })
+        ));
+        // An escaped backslash is a backslash in the value.
+        let name = parse_name("CN=a\\\\").unwrap_or_else(|e| panic!("{e}"));
+        assert!(name.to_string().contains("a\\\\"), "{name}");
     }
 }
