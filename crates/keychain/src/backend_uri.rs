@@ -379,12 +379,17 @@ pub fn check_endpoint(endpoint: &str) -> Result<()> {
         .strip_prefix("https://")
         .or_else(|| endpoint.strip_prefix("http://"))
         .ok_or_else(|| refuse("not an http:// or https:// URL"))?;
-    let authority = match rest.find(['/', '?', '#']) {
-        Some(i) => &rest[..i],
-        None => rest,
+    let (authority, after) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
     };
     if authority.is_empty() {
         return Err(refuse("no host"));
+    }
+    // KMS answers at the root: a path, query or fragment would only carry something else
+    // (a credential) where nobody checks it.
+    if !after.is_empty() && after != "/" {
+        return Err(refuse("a path, query or fragment is not allowed"));
     }
     check_authority(authority).map_err(|e| match e {
         Error::InvalidInput { message } => Error::invalid_input(format!("endpoint: {message}")),
@@ -508,6 +513,8 @@ mod tests {
             ("awskms:?cache_ttl=1.5", "cache_ttl"),
             ("awskms:?endpoint=ftp://x", "endpoint"),
             ("awskms:?endpoint=http://h:0", "port"),
+            ("awskms:?endpoint=http://h:1/pfx", "path"),
+            ("awskms:?endpoint=http://h:1/?x=1", "query"),
             ("awskms:?endpoint=%ZZ", "hex"),
             ("awskms://h/alias/x", "path"),
             ("awskms://h/#frag", "fragment"),
