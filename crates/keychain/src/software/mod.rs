@@ -3,8 +3,12 @@
 //! them. See [`OpenMode`] for when a keystore is created; the layout, the durability rules and
 //! what is checked before a keystore is trusted are in the (private) `keystore` and `fs` modules.
 
+mod aliases;
+mod crypto;
 mod fs;
+mod keys;
 mod keystore;
+mod lifecycle;
 mod material;
 pub mod pbes2;
 

@@ -1,0 +1,14 @@
+//! Key specs, usages, states and metadata, and the one table of which algorithm each spec
+//! allows: `spec` (specs, families, curves, usages and the table), `info` (what a backend
+//! reports about a key), `params` (what creating one takes) and `validation` (the KMS limits
+//! on tags and periods).
+
+mod info;
+mod params;
+mod spec;
+mod validation;
+
+pub use self::info::{AliasInfo, KeyInfo, KeyOrigin, KeyState, Page, PageRequest, RotationStatus};
+pub use self::params::{Algorithm, CreateKeyRequest, KeyParams};
+pub use self::spec::{Curve, KeyFamily, KeySpec, KeyUsage};
+pub use self::validation::{check_pending_window, check_rotation_period, validate_tag};

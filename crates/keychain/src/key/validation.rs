@@ -1,0 +1,46 @@
+//! The limits AWS KMS sets on tags, deletion waiting periods and rotation periods, checked
+//! the same way by every backend.
+
+use crate::{Error, Result};
+
+/// Checks a tag against the KMS limits (key 1–128 characters, value up to 256).
+pub fn validate_tag(key: &str, value: &str) -> Result<()> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(Error::invalid_input(format!(
+            "tag key {key:?} must be 1 to 128 characters"
+        )));
+    }
+    if value.chars().count() > 256 {
+        return Err(Error::invalid_input(format!(
+            "tag value for {key:?} must be at most 256 characters"
+        )));
+    }
+    if key.starts_with("aws:") {
+        return Err(Error::invalid_input(format!(
+            "tag key {key:?} uses the reserved prefix aws:"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a KMS-style pending window for scheduled deletion (7 to 30 days).
+pub fn check_pending_window(days: u32) -> Result<()> {
+    if (7..=30).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "the deletion waiting period must be 7 to 30 days, not {days}"
+        )))
+    }
+}
+
+/// Validates a rotation period (90 to 2560 days, as KMS requires).
+pub fn check_rotation_period(days: u32) -> Result<()> {
+    if (90..=2560).contains(&days) {
+        Ok(())
+    } else {
+        Err(Error::invalid_input(format!(
+            "the rotation period must be 90 to 2560 days, not {days}"
+        )))
+    }
+}

@@ -1,0 +1,410 @@
+//! The proof that a migrated KMS key is the software key (or, after generate-and-switch, that
+//! the new key works): public keys compared, signatures, OAEP ciphertexts, ECDH secrets and
+//! MACs made on one side and checked on the other, and an encrypt/decrypt round trip in KMS.
+
+use aws_lc_rs::agreement;
+use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+
+use super::Proof;
+use crate::algorithm::{EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::awskms::AwsKmsBackend;
+use crate::backend::Backend;
+use crate::data_key::EncryptionContext;
+use crate::key::{Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
+use crate::key_ref::KeyRef;
+use crate::public_key::PublicKey;
+use crate::random::random_bytes;
+use crate::secret::Secret;
+use crate::software::SoftwareBackend;
+use crate::{Error, Result};
+
+/// A failed proof.
+fn disproved(check: &str, what: impl std::fmt::Display) -> Error {
+    Error::crypto(format!("migration proof failed ({check}): {what}"))
+}
+
+/// A short fingerprint of a public key for messages: SHA-256 of the SPKI, first 8 bytes.
+fn fingerprint(pk: &PublicKey) -> String {
+    crate::algorithm::Hash::Sha256.digest(pk.to_der())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `alias/NAME` in KMS names the new key.
+pub(super) async fn check_alias(to: &AwsKmsBackend, alias: &KeyRef, key_id: &str) -> Result<Proof> {
+    let info = to.describe_key(alias).await?;
+    if info.key_id != key_id {
+        return Err(disproved(
+            "alias",
+            format!(
+                "{alias} names KMS key {}, not the new key {key_id}",
+                info.key_id
+            ),
+        ));
+    }
+    Ok(Proof {
+        check: "alias",
+        detail: format!("{alias} in AWS KMS names the new key {key_id}"),
+    })
+}
+
+/// The algorithms a signing proof uses: both RSA paddings, else the spec's default.
+fn proof_algorithms(spec: KeySpec) -> Vec<SigningAlgorithm> {
+    match spec.family() {
+        KeyFamily::Rsa(_) => vec![
+            SigningAlgorithm::RsassaPkcs1V15Sha256,
+            SigningAlgorithm::RsassaPssSha256,
+        ],
+        _ => spec.default_signing_algorithm().into_iter().collect(),
+    }
+}
+
+/// The ECDH curve of a KEY_AGREEMENT key.
+fn ecdh_algorithm(spec: KeySpec) -> Result<&'static agreement::Algorithm> {
+    match spec.family() {
+        KeyFamily::Ec(Curve::P256) => Ok(&agreement::ECDH_P256),
+        KeyFamily::Ec(Curve::P384) => Ok(&agreement::ECDH_P384),
+        KeyFamily::Ec(Curve::P521) => Ok(&agreement::ECDH_P521),
+        _ => Err(Error::invalid_input(format!(
+            "{spec} keys do not do key agreement"
+        ))),
+    }
+}
+
+/// ECDH: KMS derives the secret of its key and a fresh peer; the peer derives it locally
+/// with `expected`, the public key the KMS key should have. Equal secrets prove KMS holds
+/// the private half of `expected`.
+async fn ecdh_matches(
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    spec: KeySpec,
+    expected: &PublicKey,
+) -> Result<bool> {
+    let alg = ecdh_algorithm(spec)?;
+    let failed = |_| Error::crypto("local ECDH failed");
+    let peer = agreement::PrivateKey::generate(alg).map_err(failed)?;
+    let peer_der: PublicKeyX509Der<'static> = peer
+        .compute_public_key()
+        .map_err(failed)?
+        .as_der()
+        .map_err(failed)?;
+    let peer_public = PublicKey::from_der(peer_der.as_ref())?;
+    let from_kms = to.derive_shared_secret(dst, &peer_public).await?;
+    let local = agreement::agree(
+        &peer,
+        agreement::UnparsedPublicKey::new(alg, expected.raw_key()),
+        Error::crypto("local ECDH with the expected public key failed"),
+        |s| Ok(Secret::new(s.to_vec())),
+    )?;
+    Ok(from_kms == local)
+}
+
+/// A random message (and its digest, for algorithms that sign digests) for a proof.
+struct ProofMessage {
+    raw: Vec<u8>,
+    digest: Vec<u8>,
+}
+
+impl ProofMessage {
+    fn new() -> Result<Self> {
+        Ok(ProofMessage {
+            raw: random_bytes(64)?,
+            digest: Vec::new(),
+        })
+    }
+
+    fn for_algorithm(&mut self, alg: SigningAlgorithm) -> Message<'_> {
+        if alg.accepts_digest() {
+            self.digest = alg.hash().digest(&self.raw);
+            Message::Digest(&self.digest)
+        } else {
+            Message::Raw(&self.raw)
+        }
+    }
+}
+
+/// The name of what a proof signs (for messages).
+fn signed_what(m: Message<'_>) -> &'static str {
+    match m {
+        Message::Digest(_) => "digest",
+        Message::Raw(_) => "message",
+    }
+}
+
+/// The proofs that the KMS key is the software key (import).
+pub(super) async fn prove_same_key(
+    from: &SoftwareBackend,
+    src: &KeyRef,
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    source: &KeyInfo,
+) -> Result<(Vec<Proof>, Vec<String>)> {
+    let spec = source.spec;
+    let mut proofs = Vec::new();
+    let mut notes = Vec::new();
+
+    if spec.is_asymmetric() {
+        let source_pk = from.public_key(src).await?;
+        let kms_pk = to.public_key(dst).await?;
+        if kms_pk.to_der() != source_pk.to_der() {
+            return Err(disproved(
+                "public-key",
+                format!(
+                    "the KMS public key ({}) differs from the software key's ({})",
+                    fingerprint(&kms_pk),
+                    fingerprint(&source_pk)
+                ),
+            ));
+        }
+        proofs.push(Proof {
+            check: "public-key",
+            detail: format!(
+                "the KMS public key equals the software key's (SPKI SHA-256 {}…)",
+                fingerprint(&kms_pk)
+            ),
+        });
+        match source.usage {
+            KeyUsage::SignVerify => {
+                for alg in proof_algorithms(spec) {
+                    let mut pm = ProofMessage::new()?;
+                    let m = pm.for_algorithm(alg);
+                    let what = signed_what(m);
+                    let by_kms = to.sign(dst, m, alg).await?;
+                    if !source_pk.verify(m, &by_kms, alg)? {
+                        return Err(disproved(
+                            "signature",
+                            format!(
+                                "a {alg} signature by KMS does not verify with the software \
+                                 key's public key"
+                            ),
+                        ));
+                    }
+                    let by_source = from.sign(src, m, alg).await?;
+                    if !kms_pk.verify(m, &by_source, alg)? {
+                        return Err(disproved(
+                            "signature",
+                            format!(
+                                "a {alg} signature by the software key does not verify with \
+                                 the KMS public key"
+                            ),
+                        ));
+                    }
+                    if !to.verify(dst, m, &by_source, alg).await? {
+                        return Err(disproved(
+                            "signature",
+                            format!("KMS Verify refuses the software key's {alg} signature"),
+                        ));
+                    }
+                    proofs.push(Proof {
+                        check: "signature",
+                        detail: format!(
+                            "{alg}: a random {what} signed by KMS verifies with the software \
+                             key's public key, and one signed by the software key verifies \
+                             with the KMS public key and with KMS Verify"
+                        ),
+                    });
+                }
+            }
+            KeyUsage::EncryptDecrypt => {
+                let alg = EncryptionAlgorithm::RsaesOaepSha256;
+                let none = EncryptionContext::new();
+                let plaintext = Secret::new(random_bytes(32)?);
+                let to_source = source_pk.encrypt(plaintext.expose(), alg)?;
+                if to.decrypt(Some(dst), &to_source, alg, &none).await? != plaintext {
+                    return Err(disproved(
+                        "oaep",
+                        "KMS does not decrypt a ciphertext made to the software key's public key",
+                    ));
+                }
+                let to_kms = kms_pk.encrypt(plaintext.expose(), alg)?;
+                if from.decrypt(Some(src), &to_kms, alg, &none).await? != plaintext {
+                    return Err(disproved(
+                        "oaep",
+                        "the software key does not decrypt a ciphertext made to the KMS \
+                         public key",
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "oaep",
+                    detail: format!(
+                        "{alg}: random bytes encrypted to the software key's public key \
+                         decrypt in KMS, and bytes encrypted to the KMS public key decrypt \
+                         with the software key"
+                    ),
+                });
+            }
+            KeyUsage::KeyAgreement => {
+                if !ecdh_matches(to, dst, spec, &source_pk).await? {
+                    return Err(disproved(
+                        "ecdh",
+                        "KMS DeriveSharedSecret and local ECDH with the software key's public \
+                         key disagree",
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "ecdh",
+                    detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret \
+                             the peer derives with the software key's public key"
+                        .into(),
+                });
+            }
+            KeyUsage::GenerateVerifyMac => {}
+        }
+        return Ok((proofs, notes));
+    }
+
+    match spec.family() {
+        KeyFamily::Hmac(alg) => {
+            let message = random_bytes(64)?;
+            let by_source = from.generate_mac(src, &message, alg).await?;
+            let by_kms = to.generate_mac(dst, &message, alg).await?;
+            if by_source != by_kms {
+                return Err(disproved(
+                    "mac",
+                    format!("KMS and the software key compute different {alg} MACs"),
+                ));
+            }
+            if !to.verify_mac(dst, &message, &by_source, alg).await? {
+                return Err(disproved(
+                    "mac",
+                    "KMS VerifyMac refuses the software key's MAC",
+                ));
+            }
+            if !from.verify_mac(src, &message, &by_kms, alg).await? {
+                return Err(disproved(
+                    "mac",
+                    "the software key refuses the MAC made by KMS",
+                ));
+            }
+            proofs.push(Proof {
+                check: "mac",
+                detail: format!(
+                    "{alg}: KMS and the software key compute the same MAC of a random \
+                     message, and each verifies the other's"
+                ),
+            });
+        }
+        KeyFamily::Symmetric => {
+            proofs.push(round_trip(to, dst).await?);
+            notes.push(format!(
+                "equality with the software key cannot be observed: KMS ciphertexts are \
+                 opaque and KMS never returns key material; it follows from importing exactly \
+                 the bytes of the software key's version {} (KMS binds a key to the first \
+                 material imported into it and refuses other material later with \
+                 IncorrectKeyMaterialException)",
+                source.versions
+            ));
+        }
+        _ => {}
+    }
+    Ok((proofs, notes))
+}
+
+/// KMS encrypts and decrypts random bytes with the key.
+async fn round_trip(to: &AwsKmsBackend, dst: &KeyRef) -> Result<Proof> {
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let context: EncryptionContext = [("purpose".to_string(), "keychain-migration".to_string())]
+        .into_iter()
+        .collect();
+    let plaintext = Secret::new(random_bytes(32)?);
+    let ciphertext = to.encrypt(dst, plaintext.expose(), alg, &context).await?;
+    if to.decrypt(Some(dst), &ciphertext, alg, &context).await? != plaintext {
+        return Err(disproved(
+            "round-trip",
+            "KMS does not decrypt its own ciphertext to the plaintext",
+        ));
+    }
+    Ok(Proof {
+        check: "round-trip",
+        detail: "KMS encrypts random bytes with the new key and decrypts them back".into(),
+    })
+}
+
+/// Generate-and-switch: the new key works (it is, by design, not the software key).
+pub(super) async fn self_test(
+    to: &AwsKmsBackend,
+    dst: &KeyRef,
+    source: &KeyInfo,
+) -> Result<(Vec<Proof>, Vec<String>)> {
+    let spec = source.spec;
+    let mut proofs = Vec::new();
+    let notes = vec![format!(
+        "the KMS key was generated in KMS: it is a new {spec} key, not the software key"
+    )];
+    match (source.usage, spec.family()) {
+        (KeyUsage::SignVerify, _) => {
+            let kms_pk = to.public_key(dst).await?;
+            for alg in proof_algorithms(spec) {
+                let mut pm = ProofMessage::new()?;
+                let m = pm.for_algorithm(alg);
+                let signature = to.sign(dst, m, alg).await?;
+                if !kms_pk.verify(m, &signature, alg)? {
+                    return Err(disproved(
+                        "signature",
+                        format!("a {alg} signature by KMS does not verify with its public key"),
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "signature",
+                    detail: format!(
+                        "{alg}: a random {} signed by the new key verifies with its public key",
+                        signed_what(m)
+                    ),
+                });
+            }
+        }
+        (KeyUsage::EncryptDecrypt, KeyFamily::Symmetric) => proofs.push(round_trip(to, dst).await?),
+        (KeyUsage::EncryptDecrypt, _) => {
+            let alg = EncryptionAlgorithm::RsaesOaepSha256;
+            let kms_pk = to.public_key(dst).await?;
+            let plaintext = Secret::new(random_bytes(32)?);
+            let ciphertext = kms_pk.encrypt(plaintext.expose(), alg)?;
+            let none = EncryptionContext::new();
+            if to.decrypt(Some(dst), &ciphertext, alg, &none).await? != plaintext {
+                return Err(disproved(
+                    "oaep",
+                    "KMS does not decrypt a ciphertext made to its public key",
+                ));
+            }
+            proofs.push(Proof {
+                check: "oaep",
+                detail: format!(
+                    "{alg}: random bytes encrypted to the new public key decrypt in KMS"
+                ),
+            });
+        }
+        (KeyUsage::KeyAgreement, _) => {
+            let kms_pk = to.public_key(dst).await?;
+            if !ecdh_matches(to, dst, spec, &kms_pk).await? {
+                return Err(disproved(
+                    "ecdh",
+                    "KMS DeriveSharedSecret disagrees with local ECDH on its public key",
+                ));
+            }
+            proofs.push(Proof {
+                check: "ecdh",
+                detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret the \
+                         peer derives with the new public key"
+                    .into(),
+            });
+        }
+        (KeyUsage::GenerateVerifyMac, _) => {
+            let alg: MacAlgorithm = spec
+                .mac_algorithms()
+                .first()
+                .copied()
+                .ok_or_else(|| Error::invalid_input(format!("{spec} keys make no MACs")))?;
+            let message = random_bytes(64)?;
+            let mac = to.generate_mac(dst, &message, alg).await?;
+            if !to.verify_mac(dst, &message, &mac, alg).await? {
+                return Err(disproved("mac", "KMS VerifyMac refuses its own MAC"));
+            }
+            proofs.push(Proof {
+                check: "mac",
+                detail: format!("{alg}: the new key makes a MAC that KMS verifies"),
+            });
+        }
+    }
+    Ok((proofs, notes))
+}

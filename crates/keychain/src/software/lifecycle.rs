@@ -1,0 +1,177 @@
+//! The life of a software key: enabling and disabling, scheduled deletion (applied when a
+//! key is next read after its date), rotation of symmetric keys, and tags.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use super::keystore::{DAY, DEFAULT_ROTATION_DAYS, Keystore};
+use crate::key::{
+    KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window, check_rotation_period,
+    validate_tag,
+};
+use crate::key_ref::KeyRef;
+use crate::{Error, Result};
+
+impl Keystore {
+    fn state_error(info: &KeyInfo, message: &str) -> Error {
+        Error::InvalidKeyState {
+            key: info.display_name(),
+            state: info.state.to_string(),
+            message: message.to_string(),
+        }
+    }
+
+    pub(crate) fn enable_key(&self, key: &KeyRef) -> Result<()> {
+        self.update(key, |s, _| match s.info.state {
+            KeyState::Enabled | KeyState::Disabled => {
+                s.info.state = KeyState::Enabled;
+                Ok(())
+            }
+            _ => Err(Self::state_error(
+                &s.info,
+                "only a disabled key can be enabled",
+            )),
+        })
+    }
+
+    pub(crate) fn disable_key(&self, key: &KeyRef) -> Result<()> {
+        self.update(key, |s, _| match s.info.state {
+            KeyState::Enabled | KeyState::Disabled => {
+                s.info.state = KeyState::Disabled;
+                Ok(())
+            }
+            _ => Err(Self::state_error(
+                &s.info,
+                "only an enabled key can be disabled",
+            )),
+        })
+    }
+
+    pub(crate) fn schedule_key_deletion(&self, key: &KeyRef, days: u32) -> Result<SystemTime> {
+        check_pending_window(days)?;
+        let when = self.now() + DAY * days;
+        self.update(key, |s, _| {
+            if s.info.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(
+                    &s.info,
+                    "the key is already pending deletion",
+                ));
+            }
+            s.info.state = KeyState::PendingDeletion;
+            s.info.deletion_date = Some(when);
+            Ok(when)
+        })
+    }
+
+    pub(crate) fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()> {
+        self.update(key, |s, _| {
+            if s.info.state != KeyState::PendingDeletion {
+                return Err(Self::state_error(
+                    &s.info,
+                    "the key is not pending deletion",
+                ));
+            }
+            s.info.state = KeyState::Disabled;
+            s.info.deletion_date = None;
+            Ok(())
+        })
+    }
+
+    fn check_rotatable(info: &KeyInfo) -> Result<()> {
+        if info.spec != KeySpec::SymmetricDefault {
+            return Err(Error::unsupported(
+                "software",
+                format!(
+                    "rotation of {} keys (only symmetric encryption keys rotate)",
+                    info.spec
+                ),
+            ));
+        }
+        match info.state {
+            KeyState::Enabled => Ok(()),
+            _ => Err(Self::state_error(
+                info,
+                "only an enabled key can be rotated",
+            )),
+        }
+    }
+
+    pub(crate) fn enable_key_rotation(&self, key: &KeyRef, period_days: Option<u32>) -> Result<()> {
+        let days = period_days.unwrap_or(DEFAULT_ROTATION_DAYS);
+        check_rotation_period(days)?;
+        let now = self.now();
+        self.update(key, |s, _| {
+            Self::check_rotatable(&s.info)?;
+            s.rotation = RotationStatus {
+                enabled: true,
+                period_days: Some(days),
+                next_rotation: Some(now + DAY * days),
+            };
+            Ok(())
+        })
+    }
+
+    pub(crate) fn disable_key_rotation(&self, key: &KeyRef) -> Result<()> {
+        self.update(key, |s, _| {
+            Self::check_rotatable(&s.info)?;
+            s.rotation = RotationStatus {
+                enabled: false,
+                period_days: None,
+                next_rotation: None,
+            };
+            Ok(())
+        })
+    }
+
+    pub(crate) fn key_rotation_status(&self, key: &KeyRef) -> Result<RotationStatus> {
+        let stored = self.current(key)?;
+        if stored.info.spec != KeySpec::SymmetricDefault {
+            return Err(Error::unsupported(
+                "software",
+                format!(
+                    "rotation of {} keys (only symmetric encryption keys rotate)",
+                    stored.info.spec
+                ),
+            ));
+        }
+        Ok(stored.rotation)
+    }
+
+    pub(crate) fn rotate_key(&self, key: &KeyRef) -> Result<()> {
+        self.update(key, |s, lock| {
+            Self::check_rotatable(&s.info)?;
+            self.add_version(s, lock)
+        })
+    }
+
+    pub(crate) fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
+        for (k, v) in tags {
+            validate_tag(k, v)?;
+        }
+        self.update(key, |s, _| {
+            if s.info.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(
+                    &s.info,
+                    "a key pending deletion cannot be tagged",
+                ));
+            }
+            s.info.tags.extend(tags.clone());
+            Ok(())
+        })
+    }
+
+    pub(crate) fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
+        self.update(key, |s, _| {
+            if s.info.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(
+                    &s.info,
+                    "a key pending deletion cannot be untagged",
+                ));
+            }
+            for k in tag_keys {
+                s.info.tags.remove(k);
+            }
+            Ok(())
+        })
+    }
+}
