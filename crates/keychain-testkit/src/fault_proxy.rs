@@ -15,6 +15,12 @@
 //! - [`Fault::LoseAnswer`]: the request is forwarded and done, but its answer is lost (the
 //!   connection is reset instead).
 //!
+//! Before any random draw, two deterministic rules apply: answers scripted for an operation
+//! ([`FaultProxy::script`], each a [`Canned`] answer given once, in order) and a deny list
+//! ([`FaultProxy::deny_all_but`]: every other operation gets `AccessDeniedException`, as KMS
+//! answers a caller whose IAM policy lacks the permission). Both are counted as
+//! [`Outcome::Scripted`] and [`Outcome::Denied`] and never reach the upstream server.
+//!
 //! Except for [`Fault::Slow`] and [`Fault::LoseAnswer`], injected faults never reach the
 //! upstream server: LocalStack did not see the request, though the client cannot know that
 //! after a 5xx, a reset or silence. Every outcome is counted
@@ -96,6 +102,80 @@ pub enum Outcome {
     UpstreamError,
     /// A request the proxy cannot parse or relay (chunked request body…); HTTP 501.
     Unsupported,
+    /// Answered with the next [`Canned`] answer scripted for its operation.
+    Scripted,
+    /// Refused with `AccessDeniedException` by [`FaultProxy::deny_all_but`].
+    Denied,
+}
+
+/// An answer the proxy gives itself, in the shape of the AWS JSON 1.1 protocol KMS speaks:
+/// the HTTP status, `x-amzn-RequestId`, for errors `x-amzn-ErrorType` and the body
+/// `{"__type":CODE,"message":MESSAGE}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Canned {
+    /// HTTP status.
+    pub status: u16,
+    /// The exception name for an error answer (`x-amzn-ErrorType`), `None` for a success.
+    pub error_type: Option<String>,
+    /// The JSON body.
+    pub body: String,
+    /// The request id sent; `None` for one made up by the proxy.
+    pub request_id: Option<String>,
+}
+
+impl Canned {
+    /// An error answer: `status`, exception `code` and `message`.
+    pub fn error(status: u16, code: &str, message: &str) -> Self {
+        Canned {
+            status,
+            error_type: Some(code.to_string()),
+            body: serde_json::json!({ "__type": code, "message": message }).to_string(),
+            request_id: None,
+        }
+    }
+
+    /// A successful answer (HTTP 200) with this JSON body.
+    pub fn ok(body: serde_json::Value) -> Self {
+        Canned {
+            status: 200,
+            error_type: None,
+            body: body.to_string(),
+            request_id: None,
+        }
+    }
+
+    /// Sends `id` as the request id.
+    pub fn request_id(mut self, id: &str) -> Self {
+        self.request_id = Some(id.to_string());
+        self
+    }
+
+    fn to_bytes(&self, request_id: u64) -> Vec<u8> {
+        let id = self
+            .request_id
+            .clone()
+            .unwrap_or_else(|| format!("00000000-0000-4000-8000-{request_id:012x}"));
+        let error_type = self
+            .error_type
+            .as_deref()
+            .map(|t| format!("x-amzn-ErrorType: {t}\r\n"))
+            .unwrap_or_default();
+        let reason = match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            500 => "Internal Server Error",
+            503 => "Service Unavailable",
+            _ => "Answer",
+        };
+        format!(
+            "HTTP/1.1 {} {reason}\r\nx-amzn-RequestId: {id}\r\n{error_type}\
+             Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\r\n{}",
+            self.status,
+            self.body.len(),
+            self.body
+        )
+        .into_bytes()
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -105,6 +185,8 @@ impl fmt::Display for Outcome {
             Outcome::Injected(fault) => write!(f, "{fault:?}"),
             Outcome::UpstreamError => f.write_str("upstream-error"),
             Outcome::Unsupported => f.write_str("unsupported"),
+            Outcome::Scripted => f.write_str("scripted"),
+            Outcome::Denied => f.write_str("denied"),
         }
     }
 }
@@ -368,6 +450,9 @@ impl fmt::Display for ProxyStats {
 struct Shared {
     upstream: SocketAddr,
     plan: Mutex<FaultPlan>,
+    scripts: Mutex<BTreeMap<String, std::collections::VecDeque<Canned>>>,
+    allowed: Mutex<Option<Vec<String>>>,
+    last_bodies: Mutex<BTreeMap<String, Vec<u8>>>,
     rng: Mutex<XorShift>,
     counts: Mutex<BTreeMap<(String, Outcome), u64>>,
     stop: AtomicBool,
@@ -394,6 +479,34 @@ impl Shared {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The deterministic answer for a request of `operation`, if a rule gives one.
+    fn rule(&self, operation: &str) -> Option<(Outcome, Canned)> {
+        if let Some(answer) = lock(&self.scripts)
+            .get_mut(operation)
+            .and_then(|q| q.pop_front())
+        {
+            return Some((Outcome::Scripted, answer));
+        }
+        let allowed = lock(&self.allowed);
+        let allowed = allowed.as_ref()?;
+        if allowed.iter().any(|o| o == operation) {
+            return None;
+        }
+        let action = operation.strip_prefix("TrentService.").unwrap_or(operation);
+        Some((
+            Outcome::Denied,
+            Canned::error(
+                400,
+                "AccessDeniedException",
+                &format!(
+                    "User: arn:aws:iam::111122223333:user/least-privilege is not authorized \
+                     to perform: kms:{action} because no identity-based policy allows the \
+                     kms:{action} action"
+                ),
+            ),
+        ))
     }
 }
 
@@ -437,6 +550,9 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream,
             plan: Mutex::new(plan),
+            scripts: Mutex::new(BTreeMap::new()),
+            allowed: Mutex::new(None),
+            last_bodies: Mutex::new(BTreeMap::new()),
             rng: Mutex::new(XorShift::new(seed)),
             counts: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
@@ -498,6 +614,40 @@ impl FaultProxy {
     /// Forgets the counts.
     pub fn reset_stats(&self) {
         lock(&self.shared.counts).clear();
+    }
+
+    /// Queues answers for the next requests of `operation` (`Sign` or `TrentService.Sign`):
+    /// each is given once, in order, instead of forwarding; then requests are forwarded again.
+    pub fn script(&self, operation: &str, answers: impl IntoIterator<Item = Canned>) {
+        lock(&self.shared.scripts)
+            .entry(target(operation))
+            .or_default()
+            .extend(answers);
+    }
+
+    /// Refuses every operation but these with `AccessDeniedException` (HTTP 400), as KMS
+    /// refuses a caller whose policy grants only these permissions.
+    pub fn deny_all_but<I, S>(&self, operations: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        *lock(&self.shared.allowed) =
+            Some(operations.into_iter().map(|s| target(s.as_ref())).collect());
+    }
+
+    /// The body of the last request of `operation` the proxy read (whatever its outcome), as
+    /// text: to check what the client sent.
+    pub fn last_body(&self, operation: &str) -> Option<String> {
+        lock(&self.shared.last_bodies)
+            .get(&target(operation))
+            .map(|b| String::from_utf8_lossy(b).to_string())
+    }
+
+    /// Lifts [`FaultProxy::deny_all_but`] and drops every scripted answer not given yet.
+    pub fn clear_rules(&self) {
+        *lock(&self.shared.allowed) = None;
+        lock(&self.shared.scripts).clear();
     }
 }
 
@@ -706,6 +856,14 @@ fn serve(client: TcpStream, shared: &Shared) {
             Err(_) => return,
         };
         let request_id = shared.request_ids.fetch_add(1, Ordering::SeqCst);
+        lock(&shared.last_bodies).insert(operation.clone(), body.clone());
+        if let Some((outcome, answer)) = shared.rule(&operation) {
+            shared.count(&operation, outcome);
+            if writer.write_all(&answer.to_bytes(request_id)).is_err() {
+                return;
+            }
+            continue;
+        }
         let (fault, slow_delay) = shared.draw(&operation);
         match fault {
             Some(f @ (Fault::Throttle | Fault::InternalError | Fault::Unavailable)) => {
@@ -920,6 +1078,28 @@ mod tests {
             plan.choose("TrentService.CreateKey", 0.5),
             Some(Fault::Throttle)
         );
+    }
+
+    #[test]
+    fn canned_answers_have_the_aws_shape() {
+        let answer = Canned::error(400, "LimitExceededException", "too many")
+            .request_id("req-1")
+            .to_bytes(3);
+        let text = String::from_utf8_lossy(&answer);
+        assert!(text.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{text}");
+        assert!(text.contains("x-amzn-RequestId: req-1\r\n"), "{text}");
+        assert!(
+            text.contains("x-amzn-ErrorType: LimitExceededException\r\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(r#"{"__type":"LimitExceededException","message":"too many"}"#),
+            "{text}"
+        );
+        let ok = Canned::ok(serde_json::json!({"KeyId": "k"})).to_bytes(4);
+        let text = String::from_utf8_lossy(&ok);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(!text.contains("x-amzn-ErrorType"), "{text}");
     }
 
     #[test]
