@@ -40,8 +40,8 @@ use crate::algorithm::{
 };
 use crate::data_key::{DataKey, EncryptionContext, encode_context};
 use crate::key::{
-    AliasInfo, CreateKeyRequest, KeyInfo, KeyOrigin, KeySpec, KeyState, Page, PageRequest,
-    RotationStatus, check_pending_window, check_rotation_period, validate_tag,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyOrigin, KeySpec, KeyState, Page,
+    PageRequest, RotationStatus, check_pending_window, check_rotation_period, validate_tag,
 };
 use crate::key_ref::{KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 use crate::public_key::PublicKey;
@@ -639,6 +639,7 @@ impl Keystore {
                 enabled: false,
                 period_days: None,
                 next_rotation: None,
+                on_demand_rotation_start: None,
             },
             file_macs: BTreeMap::from([(1, B64.encode(mac))]),
         };
@@ -1122,7 +1123,11 @@ impl Keystore {
         })
     }
 
-    pub(crate) fn schedule_key_deletion(&self, key: &KeyRef, days: u32) -> Result<SystemTime> {
+    pub(crate) fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        days: u32,
+    ) -> Result<DeletionSchedule> {
         check_pending_window(days)?;
         let when = self.now() + DAY * days;
         self.update(key, |s, _| {
@@ -1134,7 +1139,11 @@ impl Keystore {
             }
             s.info.state = KeyState::PendingDeletion;
             s.info.deletion_date = Some(when);
-            Ok(when)
+            Ok(DeletionSchedule {
+                state: KeyState::PendingDeletion,
+                deletion_date: Some(when),
+                pending_days: days,
+            })
         })
     }
 
@@ -1181,6 +1190,7 @@ impl Keystore {
                 enabled: true,
                 period_days: Some(days),
                 next_rotation: Some(now + DAY * days),
+                on_demand_rotation_start: None,
             };
             Ok(())
         })
@@ -1193,6 +1203,7 @@ impl Keystore {
                 enabled: false,
                 period_days: None,
                 next_rotation: None,
+                on_demand_rotation_start: None,
             };
             Ok(())
         })
