@@ -1,14 +1,14 @@
 //! The [`Backend`] trait every key store implements, and what it reports about itself.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{
-    AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
+    RotationStatus,
 };
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
@@ -57,6 +57,17 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Describes a key.
     async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo>;
+
+    /// The metadata a data-path call needs (id, spec, usage, state), asked of the backend now.
+    /// Unlike [`Backend::describe_key`] it may leave out what costs other calls and other
+    /// permissions — aliases, tags, the rotation count (`versions`) — so signing, verifying,
+    /// encrypting and reading a public key need no permission beyond their own operation and
+    /// reading the key's metadata (on AWS KMS: `kms:DescribeKey`, not `kms:ListAliases`,
+    /// `kms:ListResourceTags` or `kms:ListKeyRotations`, which are also not cross-account).
+    /// The default describes the key.
+    async fn key_metadata(&self, key: &KeyRef) -> Result<KeyInfo> {
+        self.describe_key(key).await
+    }
 
     /// Lists keys, one page at a time.
     async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>>;
@@ -170,8 +181,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Disables a key: it refuses cryptographic operations until enabled.
     async fn disable_key(&self, key: &KeyRef) -> Result<()>;
 
-    /// Schedules deletion after `pending_days` (7–30); returns the deletion date.
-    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime>;
+    /// Schedules deletion after `pending_days` (7–30); returns the key's new state and its
+    /// deletion date, when the backend reports one (an AWS KMS multi-Region primary with
+    /// replicas has none yet: it waits in `PENDING_REPLICA_DELETION`).
+    async fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        pending_days: u32,
+    ) -> Result<DeletionSchedule>;
 
     /// Cancels a scheduled deletion; the key comes back disabled, as in KMS.
     async fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()>;

@@ -186,7 +186,9 @@ impl Keychain {
         if let Some((info, _)) = self.cached(key) {
             return Ok(info);
         }
-        let info = self.backend.describe_key(key).await?;
+        // Only the metadata the data path needs: no aliases, tags or rotations (least
+        // privilege; see `Backend::key_metadata`).
+        let info = self.backend.key_metadata(key).await?;
         self.remember(key, info.clone(), None);
         Ok(info)
     }
@@ -210,6 +212,14 @@ impl Keychain {
         let info = self.backend.describe_key(&key).await?;
         self.remember(&key, info.clone(), None);
         Ok(info)
+    }
+
+    /// The key's metadata as the data path needs it (id, spec, usage, state), from the cache
+    /// when fresh: unlike [`Keychain::describe`] it asks for no aliases, tags or rotations, so
+    /// a caller allowed only the key's data-path operations can read it (see
+    /// [`Backend::key_metadata`]).
+    pub async fn metadata(&self, key: &str) -> Result<KeyInfo> {
+        self.info(&KeyRef::parse(key)?).await
     }
 
     /// Signs a digest made with `hash`, choosing the natural algorithm for the key:

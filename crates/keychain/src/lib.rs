@@ -79,8 +79,8 @@ pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};
 pub use crate::key::{
-    Algorithm, AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
-    KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
+    Algorithm, AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin,
+    KeyParams, KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
 };
 pub use crate::key_ref::{KeyRef, KeyTarget};
 pub use crate::public_key::{PublicKey, PublicKeyKind};

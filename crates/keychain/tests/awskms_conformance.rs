@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
@@ -117,6 +116,10 @@ impl Backend for LocalStackProfile {
 
     async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo> {
         self.inner.describe_key(key).await
+    }
+
+    async fn key_metadata(&self, key: &KeyRef) -> Result<KeyInfo> {
+        self.inner.key_metadata(key).await
     }
 
     async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
@@ -220,7 +223,11 @@ impl Backend for LocalStackProfile {
         self.inner.disable_key(key).await
     }
 
-    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime> {
+    async fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        pending_days: u32,
+    ) -> Result<keychain::DeletionSchedule> {
         self.inner.schedule_key_deletion(key, pending_days).await
     }
 

@@ -14,7 +14,6 @@ use signature::{AsyncSigner, Keypair, Signer, Verifier};
 /// Delegates to a backend but caps raw messages, as AWS KMS does (4096 bytes).
 mod capped {
     use std::collections::BTreeMap;
-    use std::time::SystemTime;
 
     use keychain::key::{AliasInfo, CreateKeyRequest, KeyInfo, Page, PageRequest};
     use keychain::{
@@ -118,7 +117,11 @@ mod capped {
         async fn disable_key(&self, k: &KeyRef) -> Result<()> {
             self.inner.disable_key(k).await
         }
-        async fn schedule_key_deletion(&self, k: &KeyRef, d: u32) -> Result<SystemTime> {
+        async fn schedule_key_deletion(
+            &self,
+            k: &KeyRef,
+            d: u32,
+        ) -> Result<keychain::DeletionSchedule> {
             self.inner.schedule_key_deletion(k, d).await
         }
         async fn cancel_key_deletion(&self, k: &KeyRef) -> Result<()> {

@@ -237,10 +237,12 @@ async fn scheduled_deletion_happens_on_the_date() {
     };
 
     let start = clock.now();
-    let when = backend
+    let schedule = backend
         .schedule_key_deletion(&key("doomed"), 7)
         .await
         .unwrap();
+    assert_eq!(schedule.state, KeyState::PendingDeletion);
+    let when = schedule.deletion_date.unwrap();
     assert_eq!(
         when,
         start + days(7),

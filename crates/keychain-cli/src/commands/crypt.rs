@@ -68,7 +68,7 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
         .await?;
     files::write(&args.out, &ciphertext, Mode::Public)?;
     if ctx.out.is_json() {
-        let info = ctx.keychain.describe(&args.name).await?;
+        let info = ctx.keychain.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
             "key_id": info.key_id,
             "format": "direct",

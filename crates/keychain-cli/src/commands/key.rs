@@ -131,11 +131,18 @@ async fn changed(ctx: &Context, name: &str, what: &str) -> Result<Outcome> {
 
 async fn delete(ctx: &Context, args: DeleteArgs) -> Result<Outcome> {
     let key = ctx.key_ref(&args.name)?;
-    ctx.keychain
+    let schedule = ctx
+        .keychain
         .backend()
         .schedule_key_deletion(&key, args.pending_days)
         .await?;
-    changed(ctx, &args.name, "deletion scheduled").await
+    // No date: a multi-Region primary waits for its replicas to be deleted first.
+    let what = if schedule.deletion_date.is_some() {
+        "deletion scheduled"
+    } else {
+        "deletion scheduled once its replicas are deleted (no date yet)"
+    };
+    changed(ctx, &args.name, what).await
 }
 
 async fn rotation(ctx: &Context, cmd: RotationCommand) -> Result<Outcome> {

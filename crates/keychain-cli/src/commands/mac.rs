@@ -18,7 +18,7 @@ async fn algorithm(ctx: &Context, key: &str, given: Option<&str>) -> Result<MacA
     if let Some(text) = given {
         return text.parse();
     }
-    let info = ctx.keychain.describe(key).await?;
+    let info = ctx.keychain.metadata(key).await?;
     info.spec.mac_algorithms().first().copied().ok_or_else(|| {
         Error::key_usage(
             info.display_name(),
@@ -46,7 +46,7 @@ pub async fn mac(ctx: &Context, args: MacArgs) -> Result<Outcome> {
         files::write(out, &bytes, Mode::Public)?;
     }
     if ctx.out.is_json() {
-        let info = ctx.keychain.describe(&args.name).await?;
+        let info = ctx.keychain.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
             "key_id": info.key_id,
             "algorithm": algorithm.as_str(),
@@ -72,7 +72,7 @@ pub async fn verify(ctx: &Context, args: VerifyMacArgs) -> Result<Outcome> {
         .verify_mac(&key, &message, &mac, algorithm)
         .await?;
     if ctx.out.is_json() {
-        let info = ctx.keychain.describe(&args.name).await?;
+        let info = ctx.keychain.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
             "valid": valid,
             "key_id": info.key_id,

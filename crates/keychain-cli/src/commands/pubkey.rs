@@ -53,7 +53,7 @@ fn jwk(info: &KeyInfo, pk: &PublicKey) -> Value {
 /// `keychain pubkey`.
 pub async fn run(ctx: &Context, args: PubkeyArgs) -> Result<Outcome> {
     let pk = ctx.keychain.public_key(&args.name).await?;
-    let info = ctx.keychain.describe(&args.name).await?;
+    let info = ctx.keychain.metadata(&args.name).await?;
     let mut pem = pk.to_pem();
     if !pem.ends_with('\n') {
         pem.push('\n');

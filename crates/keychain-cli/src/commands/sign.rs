@@ -33,14 +33,14 @@ fn parse_algorithm(text: Option<&str>) -> Result<Option<SigningAlgorithm>> {
 async fn digest_algorithm(ctx: &Context, key: &str, digest: &[u8]) -> Result<SigningAlgorithm> {
     let hash = parse::hash_for_digest(digest)?;
     ctx.keychain
-        .describe(key)
+        .metadata(key)
         .await?
         .signing_algorithm_for_hash(hash)
 }
 
 /// The curve of an ECDSA key.
 async fn curve(ctx: &Context, key: &str) -> Result<Curve> {
-    let info = ctx.keychain.describe(key).await?;
+    let info = ctx.keychain.metadata(key).await?;
     match info.spec.family() {
         KeyFamily::Ec(c) => Ok(c),
         _ => Err(Error::key_usage(
@@ -122,7 +122,7 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
         files::write(out, &bytes, Mode::Public)?;
     }
     if ctx.out.is_json() {
-        let info = kc.describe(&args.name).await?;
+        let info = kc.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
             "key_id": info.key_id,
             "algorithm": signed.algorithm.as_str(),
@@ -195,7 +195,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     };
     let verdict = if valid { "valid" } else { "invalid" };
     if ctx.out.is_json() {
-        let info = kc.describe(&args.name).await?;
+        let info = kc.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
             "valid": valid,
             "key_id": info.key_id,

@@ -486,10 +486,15 @@ pub async fn lifecycle_scheduled_deletion(kc: &Keychain, prefix: &str) {
         };
         let key = key_ref(&name);
         let now = SystemTime::now();
-        let when = backend
+        let schedule = backend
             .schedule_key_deletion(&key, days_ahead)
             .await
             .must("ScheduleKeyDeletion");
+        assert_eq!(schedule.state, KeyState::PendingDeletion, "{schedule:?}");
+        assert_eq!(schedule.pending_days, days_ahead, "{schedule:?}");
+        let when = schedule
+            .deletion_date
+            .unwrap_or_else(|| panic!("a single-region key has a deletion date: {schedule:?}"));
         assert_near(
             &format!("the deletion date of a {days_ahead}-day window"),
             when,

@@ -15,6 +15,12 @@
 //! - [`Fault::LoseAnswer`]: the request is forwarded and done, but its answer is lost (the
 //!   connection is reset instead).
 //!
+//! Before any random draw, two deterministic rules apply: answers scripted for an operation
+//! ([`FaultProxy::script`], each a [`Canned`] answer given once, in order) and a deny list
+//! ([`FaultProxy::deny_all_but`]: every other operation gets `AccessDeniedException`, as KMS
+//! answers a caller whose IAM policy lacks the permission). Both are counted as
+//! [`Outcome::Scripted`] and [`Outcome::Denied`] and never reach the upstream server.
+//!
 //! Except for [`Fault::Slow`] and [`Fault::LoseAnswer`], injected faults never reach the
 //! upstream server: LocalStack did not see the request, though the client cannot know that
 //! after a 5xx, a reset or silence. Every outcome is counted
@@ -27,6 +33,7 @@
 //! [`Outcome::Unsupported`]); answers are relayed with their `Content-Length` or chunked
 //! framing.
 
+mod canned;
 mod connection;
 mod http;
 mod plan;
@@ -40,21 +47,25 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub use self::canned::Canned;
 use self::connection::serve;
-use self::plan::XorShift;
 pub use self::plan::{Fault, FaultPlan, Outcome};
+use self::plan::{XorShift, target};
 pub use self::stats::ProxyStats;
 
 struct Shared {
     upstream: SocketAddr,
     plan: Mutex<FaultPlan>,
+    scripts: Mutex<BTreeMap<String, std::collections::VecDeque<Canned>>>,
+    allowed: Mutex<Option<Vec<String>>>,
+    last_bodies: Mutex<BTreeMap<String, Vec<u8>>>,
     rng: Mutex<XorShift>,
     counts: Mutex<BTreeMap<(String, Outcome), u64>>,
     stop: AtomicBool,
     request_ids: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panicking connection thread must not take the proxy down with it.
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -74,6 +85,34 @@ impl Shared {
 
     fn stopped(&self) -> bool {
         self.stop.load(Ordering::SeqCst)
+    }
+
+    /// The deterministic answer for a request of `operation`, if a rule gives one.
+    fn rule(&self, operation: &str) -> Option<(Outcome, Canned)> {
+        if let Some(answer) = lock(&self.scripts)
+            .get_mut(operation)
+            .and_then(|q| q.pop_front())
+        {
+            return Some((Outcome::Scripted, answer));
+        }
+        let allowed = lock(&self.allowed);
+        let allowed = allowed.as_ref()?;
+        if allowed.iter().any(|o| o == operation) {
+            return None;
+        }
+        let action = operation.strip_prefix("TrentService.").unwrap_or(operation);
+        Some((
+            Outcome::Denied,
+            Canned::error(
+                400,
+                "AccessDeniedException",
+                &format!(
+                    "User: arn:aws:iam::111122223333:user/least-privilege is not authorized \
+                     to perform: kms:{action} because no identity-based policy allows the \
+                     kms:{action} action"
+                ),
+            ),
+        ))
     }
 }
 
@@ -117,6 +156,9 @@ impl FaultProxy {
         let shared = Arc::new(Shared {
             upstream,
             plan: Mutex::new(plan),
+            scripts: Mutex::new(BTreeMap::new()),
+            allowed: Mutex::new(None),
+            last_bodies: Mutex::new(BTreeMap::new()),
             rng: Mutex::new(XorShift::new(seed)),
             counts: Mutex::new(BTreeMap::new()),
             stop: AtomicBool::new(false),
@@ -178,6 +220,40 @@ impl FaultProxy {
     /// Forgets the counts.
     pub fn reset_stats(&self) {
         lock(&self.shared.counts).clear();
+    }
+
+    /// Queues answers for the next requests of `operation` (`Sign` or `TrentService.Sign`):
+    /// each is given once, in order, instead of forwarding; then requests are forwarded again.
+    pub fn script(&self, operation: &str, answers: impl IntoIterator<Item = Canned>) {
+        lock(&self.shared.scripts)
+            .entry(target(operation))
+            .or_default()
+            .extend(answers);
+    }
+
+    /// Refuses every operation but these with `AccessDeniedException` (HTTP 400), as KMS
+    /// refuses a caller whose policy grants only these permissions.
+    pub fn deny_all_but<I, S>(&self, operations: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        *lock(&self.shared.allowed) =
+            Some(operations.into_iter().map(|s| target(s.as_ref())).collect());
+    }
+
+    /// The body of the last request of `operation` the proxy read (whatever its outcome), as
+    /// text: to check what the client sent.
+    pub fn last_body(&self, operation: &str) -> Option<String> {
+        lock(&self.shared.last_bodies)
+            .get(&target(operation))
+            .map(|b| String::from_utf8_lossy(b).to_string())
+    }
+
+    /// Lifts [`FaultProxy::deny_all_but`] and drops every scripted answer not given yet.
+    pub fn clear_rules(&self) {
+        *lock(&self.shared.allowed) = None;
+        lock(&self.shared.scripts).clear();
     }
 }
 

@@ -56,6 +56,10 @@ pub enum Outcome {
     UpstreamError,
     /// A request the proxy cannot parse or relay (chunked request body…); HTTP 501.
     Unsupported,
+    /// Answered with the next [`Canned`] answer scripted for its operation.
+    Scripted,
+    /// Refused with `AccessDeniedException` by [`FaultProxy::deny_all_but`].
+    Denied,
 }
 
 impl fmt::Display for Outcome {
@@ -65,6 +69,8 @@ impl fmt::Display for Outcome {
             Outcome::Injected(fault) => write!(f, "{fault:?}"),
             Outcome::UpstreamError => f.write_str("upstream-error"),
             Outcome::Unsupported => f.write_str("unsupported"),
+            Outcome::Scripted => f.write_str("scripted"),
+            Outcome::Denied => f.write_str("denied"),
         }
     }
 }

@@ -74,6 +74,7 @@ impl AwsKmsBackend {
         let out = self
             .client_for(key)?
             .describe_key()
+            .set_grant_tokens(self.grant_tokens())
             .key_id(key.kms_key_id())
             .send()
             .await
@@ -212,6 +213,17 @@ impl AwsKmsBackend {
             .filter(|(k, _)| !k.starts_with(RESERVED_TAG_PREFIX))
             .collect();
         info
+    }
+
+    /// DescribeKey alone, for the data path (see [`crate::Backend::key_metadata`]). A key
+    /// named by `alias/NAME` is reported under that name: the alias points at it.
+    pub(super) async fn describe_data_path(&self, key: &KeyRef) -> Result<KeyInfo> {
+        let (mut info, _) = self.describe_fresh(key).await?;
+        if let KeyTarget::Alias(alias) = key.target() {
+            info.name = Some(alias.clone());
+            info.aliases = vec![format!("alias/{alias}")];
+        }
+        Ok(info)
     }
 
     /// DescribeKey + its aliases and tags.

@@ -7,7 +7,10 @@ use std::sync::Mutex;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::Client;
-use aws_sdk_kms::config::retry::{RetryConfig, RetryPartition, TokenBucket};
+use aws_sdk_kms::config::interceptors::InterceptorContext;
+use aws_sdk_kms::config::retry::{
+    ClassifyRetry, RetryAction, RetryConfig, RetryPartition, TokenBucket,
+};
 use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{Credentials, Region};
 
@@ -40,9 +43,60 @@ pub(crate) fn retry_partition() -> RetryPartition {
         .build()
 }
 
-/// The KMS client configuration of an SDK configuration, with our retry partition.
+/// The KMS client configuration of an SDK configuration, with our retry partition and
+/// retry classifier.
 pub(crate) fn kms_config(sdk_config: &SdkConfig) -> aws_sdk_kms::config::Builder {
-    aws_sdk_kms::config::Builder::from(sdk_config).retry_partition(retry_partition())
+    aws_sdk_kms::config::Builder::from(sdk_config)
+        .retry_partition(retry_partition())
+        .retry_classifier(KmsRetryClassifier)
+}
+
+/// The KMS exception name of an answer: the `x-amzn-ErrorType` header or the JSON body's
+/// `__type` (either may carry a namespace or a URI suffix, as the SDK's own parser allows).
+fn error_code_of(ctx: &InterceptorContext) -> Option<String> {
+    let response = ctx.response()?;
+    let raw = match response.headers().get("x-amzn-errortype") {
+        Some(h) => h.to_string(),
+        None => {
+            let body: serde_json::Value = serde_json::from_slice(response.body().bytes()?).ok()?;
+            body.get("__type")
+                .or_else(|| body.get("code"))?
+                .as_str()?
+                .to_string()
+        }
+    };
+    let code = raw.split(':').next().unwrap_or(&raw);
+    let code = code.rsplit('#').next().unwrap_or(code);
+    Some(code.trim().to_string())
+}
+
+/// What the SDK's standard classifiers get wrong for KMS:
+///
+/// - `LimitExceededException` is in the SDK's list of throttling codes, but KMS uses it for
+///   quotas and length limits (too many keys, aliases or grants; a policy too long), which no
+///   retry lifts: retrying is forbidden, so the call fails at its first answer.
+/// - `ConflictException` (RotateKeyOnDemand while an automatic rotation is running or due) is
+///   not modelled as retryable; it is transient, so it is retried with backoff.
+///
+/// It runs before the SDK's error-code classifier, and `RetryForbidden` ends classification.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KmsRetryClassifier;
+
+impl ClassifyRetry for KmsRetryClassifier {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if !matches!(ctx.output_or_error(), Some(Err(_))) {
+            return RetryAction::NoActionIndicated;
+        }
+        match error_code_of(ctx).as_deref() {
+            Some("LimitExceededException") => RetryAction::RetryForbidden,
+            Some("ConflictException") => RetryAction::transient_error(),
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "keychain AWS KMS quotas and rotation conflicts"
+    }
 }
 
 /// The timeout policy: whole call, each attempt, and connect.

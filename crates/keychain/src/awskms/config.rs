@@ -77,6 +77,11 @@ pub struct AwsKmsConfig {
     pub connect_timeout: Duration,
     /// How long key metadata and public keys are cached (zero disables the cache).
     pub cache_ttl: Duration,
+    /// Grant tokens sent with every operation that takes them (DescribeKey, GetPublicKey,
+    /// Sign, Verify, Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateMac, VerifyMac,
+    /// DeriveSharedSecret, CreateGrant): they let a new grant be used before it is
+    /// eventually consistent. At most 10.
+    pub grant_tokens: Vec<String>,
 }
 
 impl Default for AwsKmsConfig {
@@ -95,6 +100,7 @@ impl Default for AwsKmsConfig {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             cache_ttl: DEFAULT_CACHE_TTL,
+            grant_tokens: Vec::new(),
         }
     }
 }
@@ -116,6 +122,7 @@ impl std::fmt::Debug for AwsKmsConfig {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("connect_timeout", &self.connect_timeout)
             .field("cache_ttl", &self.cache_ttl)
+            .field("grant_tokens", &self.grant_tokens.len())
             .finish()
     }
 }
@@ -272,6 +279,14 @@ impl AwsKmsConfig {
         self
     }
 
+    /// Adds a grant token sent with every operation that takes grant tokens (see
+    /// [`AwsKmsConfig::grant_tokens`]); a token from [`super::AwsKmsBackend::create_grant`]
+    /// lets the grantee use the grant at once.
+    pub fn grant_token(mut self, token: impl Into<String>) -> Self {
+        self.grant_tokens.push(token.into());
+        self
+    }
+
     /// Checks what can be checked without the network: attempts and timeouts in range,
     /// credentials complete, endpoint a URL.
     pub fn validate(&self) -> Result<()> {
@@ -289,6 +304,22 @@ impl AwsKmsConfig {
             if d.is_zero() {
                 return Err(Error::invalid_input(format!("{name} must not be zero")));
             }
+        }
+        // The API's bounds: at most 10 tokens of 1 to 8192 characters.
+        if self.grant_tokens.len() > 10 {
+            return Err(Error::invalid_input(format!(
+                "at most 10 grant tokens, not {}",
+                self.grant_tokens.len()
+            )));
+        }
+        if self
+            .grant_tokens
+            .iter()
+            .any(|t| t.is_empty() || t.len() > 8192 || t.chars().any(char::is_control))
+        {
+            return Err(Error::invalid_input(
+                "a grant token is 1 to 8192 characters, without control characters",
+            ));
         }
         if self.client.is_some() {
             return Ok(());

@@ -76,6 +76,7 @@ pub(super) async fn sign(
     let out = kms
         .client_for(key)?
         .sign()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .message(Blob::new(bytes))
         .message_type(kind)
@@ -114,6 +115,7 @@ pub(super) async fn verify(
     let out = kms
         .client_for(key)?
         .verify()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .message(Blob::new(bytes))
         .message_type(kind)
@@ -142,6 +144,7 @@ pub(super) async fn public_key(kms: &AwsKmsBackend, key: &KeyRef) -> Result<Publ
     let out = match kms
         .client_for(key)?
         .get_public_key()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .send()
         .await
@@ -202,6 +205,7 @@ pub(super) async fn encrypt(
     let out = kms
         .client_for(key)?
         .encrypt()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .plaintext(Blob::new(plaintext))
         .set_encryption_context(context_map(context))
@@ -249,6 +253,7 @@ pub(super) async fn decrypt(
     };
     let out = client
         .decrypt()
+        .set_grant_tokens(kms.grant_tokens())
         .set_key_id(key.map(KeyRef::kms_key_id))
         .ciphertext_blob(Blob::new(ciphertext))
         .set_encryption_context(context_map(context))
@@ -280,6 +285,7 @@ pub(super) async fn generate_data_key(
     let out = kms
         .client_for(key)?
         .generate_data_key()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .key_spec(data_key_spec_to_sdk(spec))
         .set_encryption_context(context_map(context))
@@ -338,6 +344,7 @@ pub(super) async fn generate_mac(
     let out = kms
         .client_for(key)?
         .generate_mac()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .message(Blob::new(message))
         .mac_algorithm(mac_to_sdk(algorithm))
@@ -373,6 +380,7 @@ pub(super) async fn verify_mac(
     let out = kms
         .client_for(key)?
         .verify_mac()
+        .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
         .message(Blob::new(message))
         .mac(Blob::new(mac))

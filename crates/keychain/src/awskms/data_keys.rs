@@ -40,9 +40,11 @@ fn data_key_pair_spec_to_sdk(spec: KeySpec) -> Result<sdk::DataKeyPairSpec> {
         KeySpec::EccNistP384 => sdk::DataKeyPairSpec::EccNistP384,
         KeySpec::EccNistP521 => sdk::DataKeyPairSpec::EccNistP521,
         KeySpec::EccSecgP256k1 => sdk::DataKeyPairSpec::EccSecgP256K1,
+        // In the API's DataKeyPairSpec (aws-sdk-kms 1.129): Ed25519 data key pairs.
+        KeySpec::EccNistEdwards25519 => sdk::DataKeyPairSpec::EccNistEdwards25519,
         other => {
             return Err(Error::invalid_input(format!(
-                "GenerateDataKeyPair makes RSA and ECC key pairs, not {other}"
+                "GenerateDataKeyPair makes RSA, ECC and Ed25519 key pairs, not {other}"
             )));
         }
     })
@@ -64,6 +66,7 @@ impl AwsKmsBackend {
         match self
             .client_for(key)?
             .generate_data_key_without_plaintext()
+            .set_grant_tokens(self.grant_tokens())
             .key_id(key.kms_key_id())
             .key_spec(data_key_spec_to_sdk(spec))
             .set_encryption_context(context_map(context))
@@ -96,6 +99,7 @@ impl AwsKmsBackend {
         let o = match self
             .client_for(key)?
             .generate_data_key_pair()
+            .set_grant_tokens(self.grant_tokens())
             .key_id(key.kms_key_id())
             .key_pair_spec(spec)
             .set_encryption_context(context_map(context))
@@ -154,6 +158,7 @@ impl AwsKmsBackend {
         let res = self
             .client_for(destination)?
             .re_encrypt()
+            .set_grant_tokens(self.grant_tokens())
             .ciphertext_blob(Blob::new(ciphertext))
             .set_source_key_id(source.map(KeyRef::kms_key_id))
             .source_encryption_algorithm(encryption_to_sdk(source_algorithm))
@@ -225,6 +230,7 @@ impl AwsKmsBackend {
         match self
             .client_for(key)?
             .derive_shared_secret()
+            .set_grant_tokens(self.grant_tokens())
             .key_id(key.kms_key_id())
             .key_agreement_algorithm(sdk::KeyAgreementAlgorithmSpec::Ecdh)
             .public_key(Blob::new(peer.to_der()))

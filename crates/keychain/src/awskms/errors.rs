@@ -1,9 +1,11 @@
 //! AWS KMS failures as [`Error`]s: every KMS exception has its variant, and every message names
 //! the operation and the key. Request and response bodies never reach a message, so neither do
-//! plaintexts, data keys or credentials.
+//! plaintexts, data keys or credentials. Every error of an answered call carries the AWS
+//! request id (`(AWS request id …)` at the end of its message), for AWS Support and CloudTrail.
 
 use aws_sdk_kms::config::http::HttpResponse;
 use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::operation::RequestId;
 
 use crate::Error;
 
@@ -33,9 +35,30 @@ fn clip(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
+/// The request id of an answer, when it is a plausible one (printable ASCII, not too long):
+/// it comes from the server and ends up on a terminal.
+fn request_id_of<E>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
+    err.request_id()
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128)
+        .filter(|id| id.bytes().all(|b| b.is_ascii_graphic()))
+}
+
 /// Maps a failed SDK call of `operation` on `key` (a key reference, alias or "-" when the call
-/// names no key) to an [`Error`].
+/// names no key) to an [`Error`], with the AWS request id of the answer when there was one.
 pub(crate) fn map_sdk_error<E>(err: SdkError<E, HttpResponse>, operation: &str, key: &str) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let request_id = request_id_of(&err).map(str::to_string);
+    let mapped = map_sdk_error_only(err, operation, key);
+    match request_id {
+        Some(id) => mapped.with_note(&format!("AWS request id {id}")),
+        None => mapped,
+    }
+}
+
+fn map_sdk_error_only<E>(err: SdkError<E, HttpResponse>, operation: &str, key: &str) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -160,9 +183,28 @@ pub(crate) fn map_code(
             operation: format!("{operation} on {key}"),
             message: with_message(code),
         },
+        // A quota (keys, aliases, grants per key…) or a length limit: waiting does not lift
+        // it, so it is neither throttling nor retried (see `client::KmsRetryClassifier`).
+        "LimitExceededException" => Error::Backend {
+            backend: BACKEND.into(),
+            operation: format!("{operation} on {key}"),
+            code: code.to_string(),
+            message: with_message(
+                "an AWS KMS quota or length limit was exceeded (not throttling: retrying \
+                 does not help; see the KMS quotas of the account)",
+            ),
+            retryable: false,
+        },
+        // RotateKeyOnDemand while an automatic rotation runs or is due within 20 minutes.
+        "ConflictException" => Error::Backend {
+            backend: BACKEND.into(),
+            operation: format!("{operation} on {key}"),
+            code: code.to_string(),
+            message: with_message("a rotation of the key is in progress or about to start"),
+            retryable: true,
+        },
         "ThrottlingException"
         | "Throttling"
-        | "LimitExceededException"
         | "RequestLimitExceeded"
         | "TooManyRequestsException" => Error::Throttled {
             operation: format!("{operation} on {key}"),
@@ -276,7 +318,17 @@ mod tests {
         );
         assert_eq!(kind("AccessDeniedException", 400), ErrorKind::AccessDenied);
         assert_eq!(kind("ThrottlingException", 400), ErrorKind::Throttled);
-        assert_eq!(kind("LimitExceededException", 400), ErrorKind::Throttled);
+        let e = map_code(
+            "LimitExceededException",
+            "quota",
+            400,
+            "CreateKey",
+            "alias/k",
+        );
+        assert_eq!(e.kind(), ErrorKind::Backend, "{e}");
+        assert!(!e.is_retryable(), "a quota is not lifted by waiting: {e}");
+        let e = map_code("ConflictException", "", 400, "RotateKeyOnDemand", "alias/k");
+        assert!(e.is_retryable(), "{e}");
         assert_eq!(kind("IncorrectKeyException", 400), ErrorKind::InvalidInput);
         assert_eq!(kind("InvalidCiphertextException", 400), ErrorKind::Crypto);
         assert_eq!(kind("ValidationException", 400), ErrorKind::InvalidInput);

@@ -114,6 +114,7 @@ impl AwsKmsBackend {
         let res = self
             .client_for(key)?
             .create_grant()
+            .set_grant_tokens(self.grant_tokens())
             .key_id(&id)
             .grantee_principal(grantee_principal)
             .set_operations(Some(ops))

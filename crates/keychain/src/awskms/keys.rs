@@ -3,22 +3,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::types::Tag;
 
-use super::errors::{BACKEND, error_code, map_sdk_error};
+use super::errors::{BACKEND, error_code, map_sdk_error, no_field};
 use super::mapping::{
-    key_id_of, key_info_from_metadata, key_spec_to_sdk, key_usage_to_sdk, origin_to_sdk,
-    time_from_sdk,
+    key_id_of, key_info_from_metadata, key_spec_to_sdk, key_state_from_sdk, key_usage_to_sdk,
+    origin_to_sdk, time_from_sdk,
 };
 use super::{
     AwsKmsBackend, LIST_CONCURRENCY, NAME_TAG, ORPHAN_DELETION_DAYS, REQUEST_TAG,
-    RESERVED_TAG_PREFIX, id_ref,
+    RESERVED_TAG_PREFIX, id_ref, name,
 };
 use crate::key::{
-    CreateKeyRequest, KeyInfo, Page, PageRequest, check_pending_window, validate_tag,
+    CreateKeyRequest, DeletionSchedule, KeyInfo, KeyState, Page, PageRequest, check_pending_window,
+    validate_tag,
 };
 use crate::key_ref::KeyRef;
 use crate::{Error, Result};
@@ -339,7 +340,7 @@ pub(super) async fn schedule_key_deletion(
     kms: &AwsKmsBackend,
     key: &KeyRef,
     pending_days: u32,
-) -> Result<SystemTime> {
+) -> Result<DeletionSchedule> {
     check_pending_window(pending_days)?;
     let id = kms.resolve_id(key).await?;
     let res = kms
@@ -351,9 +352,19 @@ pub(super) async fn schedule_key_deletion(
         .await;
     kms.forget_key(&key_id_of(&id));
     match res {
-        Ok(o) => Ok(match o.deletion_date() {
-            Some(d) => time_from_sdk(d),
-            None => SystemTime::now() + Duration::from_secs(86_400 * u64::from(pending_days)),
+        // A multi-Region primary with replicas answers PendingReplicaDeletion and no date:
+        // its waiting period starts only when the last replica is deleted.
+        Ok(o) => Ok(DeletionSchedule {
+            state: match o.key_state() {
+                Some(s) => key_state_from_sdk(s)?,
+                None if o.deletion_date().is_some() => KeyState::PendingDeletion,
+                None => return Err(no_field("ScheduleKeyDeletion", "KeyState", &name(key))),
+            },
+            deletion_date: o.deletion_date().map(time_from_sdk),
+            pending_days: o
+                .pending_window_in_days()
+                .and_then(|d| u32::try_from(d).ok())
+                .unwrap_or(pending_days),
         }),
         Err(e) => Err(kms.fail(e, "ScheduleKeyDeletion", key).await),
     }

@@ -45,7 +45,7 @@ mod rotation;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
@@ -63,14 +63,18 @@ use crate::backend::{Backend, Capabilities};
 use crate::backend_uri::{AwsKmsUri, BackendUri};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{
-    AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
+    RotationStatus,
 };
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
 use crate::{Error, Result};
 
-/// The longest message KMS signs as `MessageType=RAW`; longer ones are hashed locally.
+/// The longest message KMS takes as `MessageType=RAW` (Sign, Verify). The backend refuses a
+/// longer raw message with [`Error::InvalidInput`] and never hashes it itself, since the
+/// digest would change what is signed; callers hash it and pass the digest, as
+/// [`crate::Keychain::sign_reader`] does (see [`Capabilities::max_raw_message`]).
 pub const MAX_RAW_MESSAGE: usize = 4096;
 /// The longest plaintext KMS encrypts directly with a symmetric key.
 pub const MAX_SYMMETRIC_PLAINTEXT: usize = 4096;
@@ -104,6 +108,7 @@ struct Inner {
     initial_backoff: Duration,
     /// Set once the server answered ListKeyRotations with 501 (LocalStack).
     no_list_key_rotations: std::sync::atomic::AtomicBool,
+    grant_tokens: Option<Vec<String>>,
 }
 
 /// The AWS KMS backend. Cheap to clone; clones share the client (and its connection pool)
@@ -156,6 +161,8 @@ impl AwsKmsBackend {
                 max_attempts: config.max_attempts,
                 initial_backoff: config.initial_backoff,
                 no_list_key_rotations: std::sync::atomic::AtomicBool::new(false),
+                grant_tokens: (!config.grant_tokens.is_empty())
+                    .then(|| config.grant_tokens.clone()),
             }),
         })
     }
@@ -183,6 +190,11 @@ impl AwsKmsBackend {
     }
 
     /// The client for calls about `key`: a key ARN of another region gets that region's.
+    /// The configured grant tokens, for every call that takes them.
+    fn grant_tokens(&self) -> Option<Vec<String>> {
+        self.inner.grant_tokens.clone()
+    }
+
     fn client_for(&self, key: &KeyRef) -> Result<Client> {
         self.inner.clients.for_key(key)
     }
@@ -212,6 +224,10 @@ impl Backend for AwsKmsBackend {
 
     async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo> {
         self.describe_full(key).await
+    }
+
+    async fn key_metadata(&self, key: &KeyRef) -> Result<KeyInfo> {
+        self.describe_data_path(key).await
     }
 
     async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
@@ -313,7 +329,11 @@ impl Backend for AwsKmsBackend {
         keys::disable_key(self, key).await
     }
 
-    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime> {
+    async fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        pending_days: u32,
+    ) -> Result<DeletionSchedule> {
         keys::schedule_key_deletion(self, key, pending_days).await
     }
 

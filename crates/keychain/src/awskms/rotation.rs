@@ -142,6 +142,8 @@ pub(super) async fn key_rotation_status(
                 } else {
                     None
                 },
+                // Reported whether automatic rotation is on or not.
+                on_demand_rotation_start: o.on_demand_rotation_start_date().map(time_from_sdk),
             })
         }
         Err(e) => Err(kms.fail(e, "GetKeyRotationStatus", key).await),

@@ -223,6 +223,30 @@ pub struct RotationStatus {
     /// When the next automatic rotation is due, when on.
     #[serde(with = "unix_seconds_opt", default)]
     pub next_rotation: Option<SystemTime>,
+    /// When an on-demand rotation still in progress was started (AWS KMS
+    /// `OnDemandRotationStartDate`); `None` when none is in progress (a software key rotates
+    /// at once).
+    #[serde(
+        with = "unix_seconds_opt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub on_demand_rotation_start: Option<SystemTime>,
+}
+
+/// What scheduling a key's deletion did ([`crate::Backend::schedule_key_deletion`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeletionSchedule {
+    /// The key's state now: `PENDING_DELETION`, or `PENDING_REPLICA_DELETION` for an AWS KMS
+    /// multi-Region primary key with replicas (the replicas are deleted first; the primary's
+    /// own waiting period starts when the last one is gone).
+    pub state: KeyState,
+    /// When the key will be deleted, as the backend reports it; `None` when it reports no date
+    /// (a multi-Region primary with replicas): no date is ever made up.
+    #[serde(with = "unix_seconds_opt", default)]
+    pub deletion_date: Option<SystemTime>,
+    /// The waiting period in days.
+    pub pending_days: u32,
 }
 
 /// An alias and the key it points at.

@@ -8,7 +8,9 @@ mod params;
 mod spec;
 mod validation;
 
-pub use self::info::{AliasInfo, KeyInfo, KeyOrigin, KeyState, Page, PageRequest, RotationStatus};
+pub use self::info::{
+    AliasInfo, DeletionSchedule, KeyInfo, KeyOrigin, KeyState, Page, PageRequest, RotationStatus,
+};
 pub use self::params::{Algorithm, CreateKeyRequest, KeyParams};
 pub use self::spec::{Curve, KeyFamily, KeySpec, KeyUsage};
 pub use self::validation::{check_pending_window, check_rotation_period, validate_tag};

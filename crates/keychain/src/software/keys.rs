@@ -45,6 +45,7 @@ impl Keystore {
                 enabled: false,
                 period_days: None,
                 next_rotation: None,
+                on_demand_rotation_start: None,
             },
             file_macs: BTreeMap::from([(1, B64.encode(mac))]),
         };

@@ -2,12 +2,11 @@
 //! key is next read after its date), rotation of symmetric keys, and tags.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use super::keystore::{DAY, DEFAULT_ROTATION_DAYS, Keystore};
 use crate::key::{
-    KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window, check_rotation_period,
-    validate_tag,
+    DeletionSchedule, KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window,
+    check_rotation_period, validate_tag,
 };
 use crate::key_ref::KeyRef;
 use crate::{Error, Result};
@@ -47,7 +46,11 @@ impl Keystore {
         })
     }
 
-    pub(crate) fn schedule_key_deletion(&self, key: &KeyRef, days: u32) -> Result<SystemTime> {
+    pub(crate) fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        days: u32,
+    ) -> Result<DeletionSchedule> {
         check_pending_window(days)?;
         let when = self.now() + DAY * days;
         self.update(key, |s, _| {
@@ -59,7 +62,11 @@ impl Keystore {
             }
             s.info.state = KeyState::PendingDeletion;
             s.info.deletion_date = Some(when);
-            Ok(when)
+            Ok(DeletionSchedule {
+                state: KeyState::PendingDeletion,
+                deletion_date: Some(when),
+                pending_days: days,
+            })
         })
     }
 
@@ -106,6 +113,7 @@ impl Keystore {
                 enabled: true,
                 period_days: Some(days),
                 next_rotation: Some(now + DAY * days),
+                on_demand_rotation_start: None,
             };
             Ok(())
         })
@@ -118,6 +126,7 @@ impl Keystore {
                 enabled: false,
                 period_days: None,
                 next_rotation: None,
+                on_demand_rotation_start: None,
             };
             Ok(())
         })

@@ -25,7 +25,8 @@ use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, 
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{
-    AliasInfo, CreateKeyRequest, KeyInfo, KeySpec, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
+    RotationStatus,
 };
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
@@ -472,7 +473,11 @@ impl Backend for SoftwareBackend {
         self.run(move |s| s.disable_key(&key)).await
     }
 
-    async fn schedule_key_deletion(&self, key: &KeyRef, pending_days: u32) -> Result<SystemTime> {
+    async fn schedule_key_deletion(
+        &self,
+        key: &KeyRef,
+        pending_days: u32,
+    ) -> Result<DeletionSchedule> {
         let key = key.clone();
         self.run(move |s| s.schedule_key_deletion(&key, pending_days))
             .await
