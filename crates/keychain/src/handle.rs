@@ -19,9 +19,9 @@ use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).
-pub const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
+pub(crate) const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
 /// Environment variable naming the default software keystore directory.
-pub const HOME_ENV: &str = "KEYCHAIN_HOME";
+pub(crate) const HOME_ENV: &str = "KEYCHAIN_HOME";
 
 /// The default software keystore: `$KEYCHAIN_HOME`, else `$XDG_DATA_HOME/keychain`, else
 /// `~/.local/share/keychain`.

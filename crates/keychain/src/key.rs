@@ -676,7 +676,7 @@ impl CreateKeyRequest {
     }
 
     /// Validates the request: the usage must suit the spec and the name must be a valid new
-    /// key name ([`crate::key_ref::validate_key_name`]).
+    /// key name ([`crate::validate_key_name`]).
     pub fn validate(&self) -> Result<()> {
         self.spec.check_usage(self.usage)?;
         if let Some(name) = &self.name {
@@ -690,7 +690,7 @@ impl CreateKeyRequest {
 }
 
 /// Checks a tag against the KMS limits (key 1–128 characters, value up to 256).
-pub fn validate_tag(key: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_tag(key: &str, value: &str) -> Result<()> {
     if key.is_empty() || key.chars().count() > 128 {
         return Err(Error::invalid_input(format!(
             "tag key {key:?} must be 1 to 128 characters"
@@ -749,7 +749,7 @@ pub struct PageRequest {
 }
 
 /// Validates a KMS-style pending window for scheduled deletion (7 to 30 days).
-pub fn check_pending_window(days: u32) -> Result<()> {
+pub(crate) fn check_pending_window(days: u32) -> Result<()> {
     if (7..=30).contains(&days) {
         Ok(())
     } else {
@@ -760,7 +760,7 @@ pub fn check_pending_window(days: u32) -> Result<()> {
 }
 
 /// Validates a rotation period (90 to 2560 days, as KMS requires).
-pub fn check_rotation_period(days: u32) -> Result<()> {
+pub(crate) fn check_rotation_period(days: u32) -> Result<()> {
     if (90..=2560).contains(&days) {
         Ok(())
     } else {

@@ -39,25 +39,27 @@
 
 mod macros;
 
-pub mod algorithm;
+// Modules are private: the public API is the list of re-exports below plus the facades, so
+// every public item has one path.
+mod algorithm;
 #[cfg(feature = "aws")]
 pub mod awskms;
-pub mod backend;
-pub mod backend_uri;
+mod backend;
+mod backend_uri;
 pub mod codesign;
-pub mod data_key;
+mod data_key;
 mod ed25519ph;
 pub mod envelope;
-pub mod error;
-pub mod handle;
+mod error;
+mod handle;
 pub mod jwt;
-pub mod key;
-pub mod key_ref;
+mod key;
+mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
-pub mod public_key;
+mod public_key;
 mod random;
-pub mod secret;
+mod secret;
 pub mod signature;
 pub mod signer;
 pub mod software;
@@ -67,21 +69,18 @@ pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
-#[cfg(feature = "aws")]
-pub use crate::awskms::{AwsKmsBackend, AwsKmsConfig};
 pub use crate::backend::{Backend, Capabilities};
-pub use crate::backend_uri::BackendUri;
+pub use crate::backend_uri::{AwsKmsUri, BackendUri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, default_keystore_path, hash_reader};
 pub use crate::key::{
-    Algorithm, AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
-    KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams, KeySpec,
+    KeyState, Algorithm, KeyUsage, Page, PageRequest, RotationStatus,
 };
-pub use crate::key_ref::{KeyRef, KeyTarget};
+pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
-pub use crate::software::{SoftwareBackend, SoftwareConfig};
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

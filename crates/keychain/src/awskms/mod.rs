@@ -32,7 +32,7 @@
 mod aliases;
 mod cache;
 mod client;
-pub mod config;
+mod config;
 mod crypto;
 mod data_keys;
 mod errors;
@@ -51,7 +51,11 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 
 use self::client::Clients;
-pub use self::config::AwsKmsConfig;
+pub use self::config::{
+    ATTEMPT_TIMEOUT_ENV, AwsKmsConfig, CACHE_TTL_ENV, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CACHE_TTL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_OPERATION_TIMEOUT, MAX_ATTEMPTS_ENV, OPERATION_TIMEOUT_ENV,
+};
 pub use self::data_keys::DataKeyPair;
 use self::errors::BACKEND;
 pub use self::grants::{GrantInfo, GrantToken};
@@ -367,7 +371,7 @@ pub fn config_from_uri(uri: &str) -> Result<AwsKmsConfig> {
 
 /// The configuration of a parsed `awskms` URI: the environment's, overridden by what the URI
 /// names.
-pub fn config_from_parsed(uri: AwsKmsUri) -> Result<AwsKmsConfig> {
+pub(crate) fn config_from_parsed(uri: AwsKmsUri) -> Result<AwsKmsConfig> {
     let mut config = AwsKmsConfig::from_env()?;
     if let Some(endpoint) = uri.endpoint {
         config.endpoint = Some(endpoint);

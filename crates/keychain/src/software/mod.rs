@@ -6,7 +6,7 @@
 mod fs;
 mod keystore;
 mod material;
-pub mod pbes2;
+mod pbes2;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 pub use self::keystore::Clock;
+pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use self::keystore::Keystore;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
