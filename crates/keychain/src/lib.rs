@@ -76,7 +76,7 @@ pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, default_keystore_path, hash_reader};
 pub use crate::key::{
     AliasInfo, CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeyParams, KeySpec,
-    KeyState, Algorithm, KeyUsage, Page, PageRequest, RotationStatus,
+    KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,
 };
 pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
