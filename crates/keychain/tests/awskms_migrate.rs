@@ -14,9 +14,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::awskms::AwsKmsBackend;
 use keychain::migrate::{MigrateOptions, MigrationMethod, migrate};
+use keychain::software::SoftwareBackend;
 use keychain::{
     Backend, CreateKeyRequest, EncryptionAlgorithm, Error, Hash, KeyOrigin, KeyRef, KeySpec,
-    KeyState, KeyUsage, MacAlgorithm, Message, SigningAlgorithm, SoftwareBackend,
+    KeyState, KeyUsage, MacAlgorithm, Message, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::localstack::localstack;

@@ -22,10 +22,14 @@ fn peak_rss_kib() -> u64 {
 }
 
 async fn keychain_in(dir: &std::path::Path) -> Keychain {
-    let config = keychain::SoftwareConfig::new(dir.join("ks"))
+    let config = keychain::software::SoftwareConfig::new(dir.join("ks"))
         .password(keychain_testkit::PASSWORD)
         .kdf_iterations(keychain_testkit::ITERATIONS);
-    Keychain::new(keychain::SoftwareBackend::open(config).await.unwrap())
+    Keychain::new(
+        keychain::software::SoftwareBackend::open(config)
+            .await
+            .unwrap(),
+    )
 }
 
 /// Runs in a child process (so its peak memory is its own): signs a 1 GiB sparse file and

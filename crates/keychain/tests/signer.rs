@@ -16,7 +16,7 @@ mod capped {
     use std::collections::BTreeMap;
     use std::time::SystemTime;
 
-    use keychain::key::{AliasInfo, CreateKeyRequest, KeyInfo, Page, PageRequest};
+    use keychain::{AliasInfo, CreateKeyRequest, KeyInfo, Page, PageRequest};
     use keychain::{
         Backend, Capabilities, DataKey, DataKeySpec, EncryptionAlgorithm, EncryptionContext,
         KeyRef, Message, PublicKey, Result, Secret, SigningAlgorithm,

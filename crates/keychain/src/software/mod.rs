@@ -16,8 +16,8 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 
 pub use self::keystore::Clock;
-pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use self::keystore::Keystore;
+pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
