@@ -350,7 +350,9 @@ async fn an_import_kms_refuses_offers_generate_known_gap_ed25519() {
         .unwrap_err();
     let text = err.to_string();
     assert!(
-        matches!(err, Error::InvalidInput { .. }) && text.contains("ECC_NIST_EDWARDS25519"),
+        matches!(err, Error::ImportRefused { .. })
+            && err.kind() == keychain::ErrorKind::InvalidInput
+            && text.contains("ECC_NIST_EDWARDS25519"),
         "KNOWN GAP changed: LocalStack used to refuse Ed25519 keys, now: {text}"
     );
     assert!(text.contains("--generate"), "{text}");
