@@ -82,6 +82,40 @@ pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_k
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
 
+/// Every public item has one path: the root or its facade. The modules behind them are
+/// private, and so are their helpers.
+///
+/// ```compile_fail,E0603
+/// use keychain::key::KeySpec; // keychain::KeySpec
+/// ```
+///
+/// ```compile_fail,E0603
+/// use keychain::handle::Keychain; // keychain::Keychain
+/// ```
+///
+/// ```compile_fail,E0603
+/// let _ = keychain::key::check_pending_window(7);
+/// ```
+///
+/// ```compile_fail,E0603
+/// let _ = keychain::data_key::encode_context(&Default::default());
+/// ```
+///
+/// ```compile_fail,E0603
+/// use keychain::software::pbes2::DEFAULT_ITERATIONS; // keychain::software::DEFAULT_ITERATIONS
+/// ```
+///
+/// ```compile_fail,E0432
+/// use keychain::Algorithm; // keychain::KeyType
+/// ```
+///
+/// ```
+/// use keychain::software::{DEFAULT_ITERATIONS, SoftwareBackend, SoftwareConfig};
+/// use keychain::{KeySpec, KeyType, Keychain, validate_key_name};
+/// ```
+#[cfg(doctest)]
+pub struct OnePathPerItem;
+
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
