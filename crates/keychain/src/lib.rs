@@ -30,9 +30,15 @@
 //! - [`Keychain`]: what applications hold; takes keys by any reference string
 //!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
 //! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
-//! - [`software`]: the embedded keystore backend.
+//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS.
 //! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
+//! - [`signer`]: keys as RustCrypto (and rcgen) signers; [`jwt`], [`x509`], [`codesign`],
+//!   [`envelope`]: the integrations.
+//!
+//! Every public item has one path: the core types are at the root, and a module is public
+//! only where its namespace helps (the ones above); each backend's type, configuration and
+//! extras live in its module.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

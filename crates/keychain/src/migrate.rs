@@ -27,7 +27,7 @@
 //! # async fn demo() -> keychain::Result<()> {
 //! use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
 //! use keychain::migrate::{MigrateOptions, migrate};
-//! use keychain::{SoftwareBackend, SoftwareConfig};
+//! use keychain::software::{SoftwareBackend, SoftwareConfig};
 //!
 //! let from = SoftwareBackend::open(SoftwareConfig::new("/var/lib/keychain")).await?;
 //! let to = AwsKmsBackend::new(AwsKmsConfig::new().region("us-east-1")).await?;
