@@ -11,9 +11,10 @@ use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, Ed25519KeyPair, KeyPair, ParsedPublicKey};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use keychain::envelope::{EnvelopeHeader, SealingKey};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, EncryptionContext, KeyRef, KeySpec, KeyUsage, Message,
-    SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    SigningAlgorithm,
 };
 
 fn backend(rt: &tokio::runtime::Runtime, dir: &std::path::Path) -> SoftwareBackend {

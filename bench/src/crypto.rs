@@ -18,9 +18,9 @@ use aws_lc_rs::signature::{
     self as lc, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, ParsedPublicKey,
     RsaKeyPair,
 };
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, KeyRef, KeySpec, KeyUsage, Message, PublicKey, SigningAlgorithm,
-    SoftwareBackend, SoftwareConfig,
 };
 use serde_json::{Value, json};
 

@@ -18,9 +18,8 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use keychain::envelope::{EnvelopeHeader, SealingKey};
-use keychain::{
-    Backend, CreateKeyRequest, EncryptionContext, KeyRef, KeySpec, SoftwareBackend, SoftwareConfig,
-};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::{Backend, CreateKeyRequest, EncryptionContext, KeyRef, KeySpec};
 use serde_json::{Value, json};
 
 use crate::measure::{peer_first, rate, time};

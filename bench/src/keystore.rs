@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
-    Backend, CreateKeyRequest, Error, Hash, KeyRef, KeySpec, Message, PageRequest,
-    SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    Backend, CreateKeyRequest, Error, Hash, KeyRef, KeySpec, Message, PageRequest, SigningAlgorithm,
 };
 use serde_json::{Value, json};
 use tokio::runtime::Runtime;

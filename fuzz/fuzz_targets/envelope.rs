@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use keychain::envelope::{EnvelopeHeader, SealingKey};
 use keychain::{Backend, CreateKeyRequest, EncryptionContext, KeyRef, KeySpec};
-use keychain::{SoftwareBackend, SoftwareConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {

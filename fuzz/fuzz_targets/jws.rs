@@ -5,7 +5,8 @@
 use std::sync::OnceLock;
 
 use keychain::jwt::{JwtSigner, public_key_from_jwk, verify, verify_jws};
-use keychain::{Curve, KeyParams, Keychain, PublicKey, SoftwareBackend, SoftwareConfig};
+use keychain::{Curve, KeyParams, Keychain, PublicKey};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {

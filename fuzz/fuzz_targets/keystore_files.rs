@@ -4,7 +4,7 @@
 use std::sync::OnceLock;
 
 use keychain::{Backend, CreateKeyRequest, KeyRef, KeySpec, Message, SigningAlgorithm};
-use keychain::{SoftwareBackend, SoftwareConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {

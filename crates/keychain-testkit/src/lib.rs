@@ -20,7 +20,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use keychain::{EncryptionAlgorithm, SigningAlgorithm, SoftwareBackend, SoftwareConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::{EncryptionAlgorithm, SigningAlgorithm};
 
 /// The password of test keystores.
 pub const PASSWORD: &str = "test password, not a secret";

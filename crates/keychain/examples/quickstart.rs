@@ -3,10 +3,8 @@
 //!
 //! Run: `cargo run -p keychain --example quickstart`
 
-use keychain::{
-    EncryptionContext, Hash, KeyParams, Keychain, MacAlgorithm, Message, Result, SoftwareBackend,
-    SoftwareConfig,
-};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::{EncryptionContext, Hash, KeyParams, Keychain, MacAlgorithm, Message, Result};
 
 #[tokio::main]
 async fn main() -> Result<()> {

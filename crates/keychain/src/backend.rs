@@ -163,7 +163,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     }
 
     /// Creates the alias `alias/NAME` (given with or without the prefix) for a key. `NAME`
-    /// must pass [`crate::key_ref::validate_key_name`], as a new key's name must.
+    /// must pass [`crate::validate_key_name`], as a new key's name must.
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()>;
 
     /// Points an existing alias at another key.

@@ -14,11 +14,11 @@ use std::time::Duration;
 use crate::{Error, Result};
 
 /// The longest backend URI accepted, in bytes.
-pub const MAX_URI_LEN: usize = 4096;
+pub(crate) const MAX_URI_LEN: usize = 4096;
 /// The longest AWS profile name accepted, in bytes.
 const MAX_PROFILE_LEN: usize = 128;
 /// The query attributes of an `awskms` URI (`-` spellings are accepted for the `_` ones).
-pub const AWSKMS_ATTRIBUTES: &[&str] =
+pub(crate) const AWSKMS_ATTRIBUTES: &[&str] =
     &["region", "endpoint", "profile", "max_attempts", "cache_ttl"];
 
 /// A parsed backend URI.
@@ -344,7 +344,7 @@ fn check_host(host: &str) -> Result<()> {
 /// Checks the shape of an AWS region name (`us-east-1`, `eu-central-2`, `us-gov-west-1`):
 /// 2–32 bytes of lowercase letters, digits and single hyphens, starting with a letter and not
 /// ending with a hyphen.
-pub fn check_region(region: &str) -> Result<()> {
+pub(crate) fn check_region(region: &str) -> Result<()> {
     let ok = (2..=32).contains(&region.len())
         && region.starts_with(|c: char| c.is_ascii_lowercase())
         && !region.ends_with('-')
@@ -365,7 +365,7 @@ pub fn check_region(region: &str) -> Result<()> {
 
 /// Checks that an endpoint is an `http://` or `https://` URL with a valid host, an optional
 /// port of 1–65535 and an optional path, without credentials or control characters.
-pub fn check_endpoint(endpoint: &str) -> Result<()> {
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<()> {
     let refuse = |why: &str| {
         Error::invalid_input(format!(
             "endpoint {}: {why} (expected http://HOST[:PORT] or https://HOST[:PORT])",

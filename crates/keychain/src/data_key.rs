@@ -10,7 +10,7 @@ pub type EncryptionContext = BTreeMap<String, String>;
 
 /// Canonical bytes of an encryption context: for each pair in key order, the key and the value
 /// each as a 4-byte big-endian length and the UTF-8 bytes.
-pub fn encode_context(context: &EncryptionContext) -> Vec<u8> {
+pub(crate) fn encode_context(context: &EncryptionContext) -> Vec<u8> {
     let mut out = Vec::new();
     for (k, v) in context {
         for s in [k, v] {

@@ -105,6 +105,19 @@ pub enum Error {
         message: String,
     },
 
+    /// The backend refused to import a key: it rejected a step of the import as invalid
+    /// (creating a key for imported material of this spec, the wrapping parameters, or the
+    /// material). Generating a fresh key in that backend may still work. Its kind is
+    /// [`ErrorKind::InvalidInput`], as for any request the backend rejects.
+    #[error("invalid input: {message}")]
+    ImportRefused {
+        /// The refused step (for AWS KMS: `CreateKey`, `GetParametersForImport` or
+        /// `ImportKeyMaterial`).
+        operation: String,
+        /// The backend's refusal, naming the key and the step.
+        message: String,
+    },
+
     /// A cryptographic operation failed: decryption of tampered data, a malformed key…
     #[error("cryptographic failure: {message}")]
     Crypto {
@@ -176,7 +189,7 @@ impl Error {
             Error::InvalidKeyUsage { .. } => ErrorKind::InvalidKeyUsage,
             Error::InvalidKeyState { .. } => ErrorKind::InvalidKeyState,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::InvalidInput { .. } | Error::ImportRefused { .. } => ErrorKind::InvalidInput,
             Error::Crypto { .. } => ErrorKind::Crypto,
             Error::Corrupted { .. } => ErrorKind::Corrupted,
             Error::Io { .. } => ErrorKind::Io,
@@ -255,6 +268,10 @@ impl Error {
                 operation: add(operation),
             },
             Error::InvalidInput { message } => Error::InvalidInput {
+                message: add(message),
+            },
+            Error::ImportRefused { operation, message } => Error::ImportRefused {
+                operation,
                 message: add(message),
             },
             Error::Crypto { message } => Error::Crypto {

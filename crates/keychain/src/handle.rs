@@ -20,7 +20,7 @@ use crate::{Error, Result};
 mod streaming;
 
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).
-pub const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
+pub(crate) const BACKEND_ENV: &str = "KEYCHAIN_BACKEND";
 /// A signature and how it was made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signed {

@@ -30,40 +30,48 @@
 //! - [`Keychain`]: what applications hold; takes keys by any reference string
 //!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
 //! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
-//! - [`software`]: the embedded keystore backend.
+//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS.
 //! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
+//! - [`signer`]: keys as RustCrypto (and rcgen) signers; [`jwt`], [`x509`], [`codesign`],
+//!   [`envelope`]: the integrations.
+//!
+//! Every public item has one path: the core types are at the root, and a module is public
+//! only where its namespace helps (the ones above); each backend's type, configuration and
+//! extras live in its module.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod macros;
 
-pub mod algorithm;
+// Modules are private: the public API is the list of re-exports below plus the facades, so
+// every public item has one path.
+mod algorithm;
 #[cfg(feature = "aws")]
 pub mod awskms;
-pub mod backend;
-pub mod backend_uri;
+mod backend;
+mod backend_uri;
 pub mod codesign;
-pub mod data_key;
+mod data_key;
 mod ed25519_stream;
 mod ed25519ph;
 pub mod envelope;
-pub mod error;
-pub mod handle;
+mod error;
+mod handle;
 pub mod jwt;
-pub mod key;
-pub mod key_ref;
+mod key;
+mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
 mod ml_dsa_stream;
-pub mod public_key;
+mod public_key;
 mod random;
-pub mod secret;
+mod secret;
 pub mod signature;
 pub mod signer;
 pub mod software;
-pub mod stream;
+mod stream;
 mod text;
 pub mod x509;
 
@@ -71,23 +79,55 @@ pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
-#[cfg(feature = "aws")]
-pub use crate::awskms::{AwsKmsBackend, AwsKmsConfig};
 pub use crate::backend::{Backend, Capabilities};
-pub use crate::backend_uri::BackendUri;
+pub use crate::backend_uri::{AwsKmsUri, BackendUri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};
 pub use crate::key::{
-    Algorithm, AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin,
-    KeyParams, KeySpec, KeyState, KeyUsage, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
+    KeySpec, KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,
 };
-pub use crate::key_ref::{KeyRef, KeyTarget};
+pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;
-pub use crate::software::{SoftwareBackend, SoftwareConfig, default_keystore_path};
+pub use crate::software::default_keystore_path;
 pub use crate::stream::{MAX_BUFFERED_MESSAGE, MessageSource, ReadSeek};
 pub use crate::text::is_control_or_invisible;
+
+/// Every public item has one path: the root or its facade. The modules behind them are
+/// private, and so are their helpers.
+///
+/// ```compile_fail,E0603
+/// use keychain::key::KeySpec; // keychain::KeySpec
+/// ```
+///
+/// ```compile_fail,E0603
+/// use keychain::handle::Keychain; // keychain::Keychain
+/// ```
+///
+/// ```compile_fail,E0603
+/// let _ = keychain::key::check_pending_window(7);
+/// ```
+///
+/// ```compile_fail,E0603
+/// let _ = keychain::data_key::encode_context(&Default::default());
+/// ```
+///
+/// ```compile_fail,E0603
+/// use keychain::software::pbes2::DEFAULT_ITERATIONS; // keychain::software::DEFAULT_ITERATIONS
+/// ```
+///
+/// ```compile_fail,E0432
+/// use keychain::Algorithm; // keychain::KeyType
+/// ```
+///
+/// ```
+/// use keychain::software::{DEFAULT_ITERATIONS, SoftwareBackend, SoftwareConfig};
+/// use keychain::{KeySpec, KeyType, Keychain, validate_key_name};
+/// ```
+#[cfg(doctest)]
+pub struct OnePathPerItem;
 
 /// The README's examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

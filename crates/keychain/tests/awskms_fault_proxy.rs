@@ -26,9 +26,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, KeyRef,
-    KeySpec, Message, PageRequest, PublicKey, SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    KeySpec, Message, PageRequest, PublicKey, SigningAlgorithm,
 };
 use keychain_testkit::conformance::unique_prefix;
 use keychain_testkit::fault_proxy::{Fault, FaultPlan, FaultProxy, Outcome};

@@ -16,6 +16,19 @@ use keychain::{Backend, CreateKeyRequest, Error, KeyRef, KeySpec};
 const KEY_ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY";
 
+/// An RSA-4096 public key (SPKI DER, base64): the wrapping key the fake hands out.
+const WRAPPING_KEY_DER_B64: &str = concat!(
+    "MIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAwc921sV8PPmYlp9J34HaKJZnaLiUvSIUoyZHQoRGhRSr",
+    "kbRMks7SEj74p6WeuMBDW4oN+yt0405uuQDpXqd38fCYk9fBUXnedj8Ejcux8Cq/fdKBkz5neFbWf22A7WxnpJvV",
+    "mjy/WCjSagksBNgo9gKGO86w1UMLc17Yowe3mKw98iEBM8nOp4S5LnmNQW0yoJQ7BpnmwamHt+xa94nueqfapaoX",
+    "CZlH05Sf8j7ZKB6xroxcP0GrJ0Gvbd6emr0evS605Cw8cp7ZHKNDzbX7r/k1AGd9cVKi0GZyg9kDaV2McLCDAVuQ",
+    "LqrKXAtPwqzqZ4NaIgshlgBEr0bgynpYiRPDcNjL/n4nODOHl+mF5yJk2NhmjpCjAcsrbg6TDX2RHZ3fS+fl95OQ",
+    "Xl30AU5ZnTPmeq/Je3EBEyJ8LtDq9/cFWrg20lLBnxLOZk89zqtCz2BGmXx46sCPt5oIW1/RV6ZlEGcbRPh3LCD5",
+    "1zMY4DPysCno0hM/5VDIk2hEn6i5cCj1aFyGag809P9LtZcDcxt91bLEGZuA4bNpeH2SYKAjW6/Fr6Q4z8FpD8Lx",
+    "EujzyZkETs6LngCMMPz/ILQKwqBkcsSZkTsDEc/rtoTy8sDIhlr/FLzKWV7UPjY+wIVqLno0sic1KgSiPstfpUkS",
+    "yPXig4eBJTNoyCaNAtbnn70CAwEAAQ==",
+);
+
 /// What the fake answers.
 enum Answer {
     /// HTTP status and a JSON body.
@@ -347,6 +360,69 @@ async fn bad_input_never_reaches_the_server() {
         Err(Error::InvalidInput { .. })
     ));
     assert_eq!(fake.count(), 0, "a request reached the server");
+}
+
+/// KMS rejecting a step of an import as invalid is the typed `ImportRefused` (kind
+/// `InvalidInput`, the same message as before), whichever step it refuses; the same rejection
+/// of an ordinary CreateKey stays `InvalidInput`.
+#[tokio::test]
+async fn kms_rejecting_an_import_step_is_import_refused() {
+    for refused_step in ["CreateKey", "GetParametersForImport", "ImportKeyMaterial"] {
+        let fake = Fake::start(move |op, body, _| match op {
+            "DescribeKey" if body.contains("alias/") => error(400, "NotFoundException", "no alias"),
+            op if op == refused_step => error(
+                400,
+                "ValidationException",
+                "this key spec cannot be imported",
+            ),
+            "DescribeKey" | "CreateKey" => Answer::Json(
+                200,
+                format!(
+                    r#"{{"KeyMetadata":{{"KeyId":"{KEY_ID}","KeySpec":"SYMMETRIC_DEFAULT","KeyUsage":"ENCRYPT_DECRYPT","KeyState":"PendingImport","Enabled":false,"Origin":"EXTERNAL","KeyManager":"CUSTOMER"}}}}"#
+                ),
+            ),
+            "GetParametersForImport" => Answer::Json(
+                200,
+                format!(
+                    r#"{{"KeyId":"{KEY_ID}","ImportToken":"dG9rZW4=","PublicKey":"{}","ParametersValidTo":1.9E9}}"#,
+                    WRAPPING_KEY_DER_B64
+                ),
+            ),
+            "ScheduleKeyDeletion" => Answer::Json(
+                200,
+                format!(r#"{{"KeyId":"{KEY_ID}","DeletionDate":1.9E9}}"#),
+            ),
+            other => error(500, "KMSInternalException", other),
+        });
+        let b = fake.backend(fake.config()).await;
+        let err = b
+            .import_key(
+                &CreateKeyRequest::new(KeySpec::SymmetricDefault).name("migrated"),
+                &keychain::Secret::new(vec![1; 32]),
+                None,
+            )
+            .await
+            .err();
+        assert!(
+            matches!(&err, Some(Error::ImportRefused { operation, message })
+                if operation == refused_step
+                    && message.contains("rejected by AWS KMS (ValidationException)")),
+            "{refused_step}: {err:?}"
+        );
+        let err = err.unwrap_or_else(|| Error::invalid_input("unreachable"));
+        assert_eq!(err.kind(), keychain::ErrorKind::InvalidInput);
+        assert!(err.to_string().starts_with("invalid input: "), "{err}");
+    }
+    let fake = Fake::start(|op, _, _| match op {
+        "CreateKey" => error(400, "ValidationException", "bad description"),
+        other => error(500, "KMSInternalException", other),
+    });
+    let b = fake.backend(fake.config()).await;
+    assert!(matches!(
+        b.create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault))
+            .await,
+        Err(Error::InvalidInput { .. })
+    ));
 }
 
 /// A failure after CreateKey in `import_key` (here GetParametersForImport is refused) never

@@ -14,9 +14,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::awskms::AwsKmsBackend;
 use keychain::migrate::{MigrateOptions, MigrationMethod, migrate};
+use keychain::software::SoftwareBackend;
 use keychain::{
     Backend, CreateKeyRequest, EncryptionAlgorithm, Error, Hash, KeyOrigin, KeyRef, KeySpec,
-    KeyState, KeyUsage, MacAlgorithm, Message, SigningAlgorithm, SoftwareBackend,
+    KeyState, KeyUsage, MacAlgorithm, Message, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::localstack::localstack;
@@ -349,7 +350,9 @@ async fn an_import_kms_refuses_offers_generate_known_gap_ed25519() {
         .unwrap_err();
     let text = err.to_string();
     assert!(
-        matches!(err, Error::InvalidInput { .. }) && text.contains("ECC_NIST_EDWARDS25519"),
+        matches!(err, Error::ImportRefused { .. })
+            && err.kind() == keychain::ErrorKind::InvalidInput
+            && text.contains("ECC_NIST_EDWARDS25519"),
         "KNOWN GAP changed: LocalStack used to refuse Ed25519 keys, now: {text}"
     );
     assert!(text.contains("--generate"), "{text}");

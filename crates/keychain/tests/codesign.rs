@@ -12,10 +12,14 @@ const GIB: u64 = 1 << 30;
 const CHILD_ENV: &str = "KEYCHAIN_CODESIGN_CHILD_DIR";
 
 async fn keychain_in(dir: &std::path::Path) -> Keychain {
-    let config = keychain::SoftwareConfig::new(dir.join("ks"))
+    let config = keychain::software::SoftwareConfig::new(dir.join("ks"))
         .password(keychain_testkit::PASSWORD)
         .kdf_iterations(keychain_testkit::ITERATIONS);
-    Keychain::new(keychain::SoftwareBackend::open(config).await.unwrap())
+    Keychain::new(
+        keychain::software::SoftwareBackend::open(config)
+            .await
+            .unwrap(),
+    )
 }
 
 /// Runs in a child process (so its peak memory is its own): signs a 1 GiB sparse file and

@@ -15,7 +15,7 @@ use signature::{AsyncSigner, Keypair, Signer, Verifier};
 mod capped {
     use std::collections::BTreeMap;
 
-    use keychain::key::{AliasInfo, CreateKeyRequest, KeyInfo, Page, PageRequest};
+    use keychain::{AliasInfo, CreateKeyRequest, KeyInfo, Page, PageRequest};
     use keychain::{
         Backend, Capabilities, DataKey, DataKeySpec, EncryptionAlgorithm, EncryptionContext,
         KeyRef, Message, PublicKey, Result, Secret, SigningAlgorithm,

@@ -15,9 +15,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, EncryptionAlgorithm, EncryptionContext, Error, KeyRef, KeySpec,
-    KeyState, Message, PageRequest, SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    KeyState, Message, PageRequest, SigningAlgorithm,
 };
 
 const CHILD_ENV: &str = "KEYCHAIN_DURABILITY_CHILD_DIR";

@@ -20,7 +20,7 @@ fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
 }
 
 async fn named(
-    b: &keychain::SoftwareBackend,
+    b: &keychain::software::SoftwareBackend,
     name: &str,
     spec: KeySpec,
     usage: KeyUsage,

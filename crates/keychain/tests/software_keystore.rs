@@ -11,12 +11,13 @@ use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
+use keychain::software::DEFAULT_ITERATIONS;
 use keychain::software::ITERATIONS_ENV;
-use keychain::software::pbes2::DEFAULT_ITERATIONS;
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
     KeyFamily, KeyRef, KeySpec, KeyState, Keychain, MacAlgorithm, Message, PageRequest, Secret,
-    SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    SigningAlgorithm,
 };
 use keychain_testkit::{FakeClock, PASSWORD, assert_err, days, temp_keystore};
 

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use keychain::software::OpenMode;
+use keychain::software::{SoftwareBackend, SoftwareConfig};
 use keychain::{
     Backend, CreateKeyRequest, EncryptionAlgorithm, Error, ErrorKind, KeyRef, KeySpec, KeyState,
-    MacAlgorithm, Message, SigningAlgorithm, SoftwareBackend, SoftwareConfig,
+    MacAlgorithm, Message, SigningAlgorithm,
 };
 use keychain_testkit::mount::Mount;
 use keychain_testkit::{FakeClock, ITERATIONS, PASSWORD, days, temp_keystore};

@@ -1,7 +1,8 @@
 //! `keychain keystore …`: creating a software keystore explicitly.
 
 use keychain::software::OpenMode;
-use keychain::{Error, Result, SoftwareBackend, SoftwareConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::{Error, Result};
 use serde_json::json;
 
 use super::Outcome;

@@ -4,7 +4,8 @@
 use keychain::awskms::{AwsKmsBackend, config_from_parsed};
 use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
 use keychain::software::OpenMode;
-use keychain::{Backend, BackendUri, Error, Result, SoftwareBackend, SoftwareConfig};
+use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::{Backend, BackendUri, Error, Result};
 use serde_json::json;
 
 use super::Outcome;

@@ -56,9 +56,11 @@ fn backend_uri(backend: Option<&str>) -> &str {
 /// The directory of the software keystore the command would use, if it is one.
 fn keystore_dir(backend: Option<&str>) -> Option<std::path::PathBuf> {
     match keychain::BackendUri::parse(backend_uri(backend)).ok()? {
-        keychain::BackendUri::Software { path } => keychain::SoftwareConfig::from_parsed(path)
-            .ok()
-            .map(|config| config.path),
+        keychain::BackendUri::Software { path } => {
+            keychain::software::SoftwareConfig::from_parsed(path)
+                .ok()
+                .map(|config| config.path)
+        }
         _ => None,
     }
 }

@@ -280,6 +280,19 @@ fn state_from_message(message: &str) -> &'static str {
     }
 }
 
+/// A failure of the import step `operation`, mapped from KMS's answer: KMS rejecting the
+/// step as invalid (a `ValidationException`, say, for a key spec it does not import) is
+/// [`Error::ImportRefused`]; any other error is returned as it is.
+pub(super) fn import_step_failed(err: Error, operation: &str) -> Error {
+    match err {
+        Error::InvalidInput { message } => Error::ImportRefused {
+            operation: operation.into(),
+            message,
+        },
+        other => other,
+    }
+}
+
 /// The error for an answer that lacks a field it must carry.
 pub(super) fn no_field(operation: &str, field: &str, key: &str) -> Error {
     Error::Backend {

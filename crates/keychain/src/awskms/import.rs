@@ -10,7 +10,7 @@ use aws_sdk_kms::primitives::{Blob, DateTime};
 use aws_sdk_kms::types as sdk;
 
 use super::AwsKmsBackend;
-use super::errors::{map_sdk_error, no_field};
+use super::errors::{import_step_failed, map_sdk_error, no_field};
 use super::mapping::{key_id_of, time_from_sdk};
 use crate::algorithm::EncryptionAlgorithm;
 use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeySpec, KeyState};
@@ -210,7 +210,10 @@ impl AwsKmsBackend {
             .await
         {
             Ok(o) => o,
-            Err(e) => return Err(self.fail(e, "GetParametersForImport", key).await),
+            Err(e) => {
+                let err = self.fail(e, "GetParametersForImport", key).await;
+                return Err(import_step_failed(err, "GetParametersForImport"));
+            }
         };
         Ok(ImportParameters {
             key_id: key_id_of(o.key_id().unwrap_or(&id)),
@@ -255,7 +258,10 @@ impl AwsKmsBackend {
                 self.forget_key(&key_id_of(&id));
                 Ok(())
             }
-            Err(e) => Err(self.fail(e, "ImportKeyMaterial", key).await),
+            Err(e) => {
+                let err = self.fail(e, "ImportKeyMaterial", key).await;
+                Err(import_step_failed(err, "ImportKeyMaterial"))
+            }
         }
     }
 

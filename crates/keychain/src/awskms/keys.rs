@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::types::Tag;
 
-use super::errors::{BACKEND, error_code, map_sdk_error, no_field};
+use super::errors::{BACKEND, error_code, import_step_failed, map_sdk_error, no_field};
 use super::mapping::{
     key_id_of, key_info_from_metadata, key_spec_to_sdk, key_state_from_sdk, key_usage_to_sdk,
     origin_to_sdk, time_from_sdk,
@@ -113,7 +113,10 @@ impl AwsKmsBackend {
                 }
                 Err(e) => {
                     let code = error_code(&e).map(str::to_string);
-                    let err = map_sdk_error(e, "CreateKey", &what);
+                    let mut err = map_sdk_error(e, "CreateKey", &what);
+                    if request.origin == crate::key::KeyOrigin::External {
+                        err = import_step_failed(err, "CreateKey");
+                    }
                     let refused =
                         matches!(code.as_deref(), Some("ThrottlingException" | "Throttling"));
                     if refused && attempt < self.inner.max_attempts {

@@ -32,7 +32,7 @@
 mod aliases;
 mod cache;
 mod client;
-pub mod config;
+mod config;
 mod crypto;
 mod data_keys;
 mod errors;
@@ -51,7 +51,11 @@ use async_trait::async_trait;
 use aws_sdk_kms::Client;
 
 use self::client::Clients;
-pub use self::config::AwsKmsConfig;
+pub use self::config::{
+    ATTEMPT_TIMEOUT_ENV, AwsKmsConfig, CACHE_TTL_ENV, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_CACHE_TTL,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_INITIAL_BACKOFF, DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_OPERATION_TIMEOUT, MAX_ATTEMPTS_ENV, OPERATION_TIMEOUT_ENV,
+};
 pub use self::data_keys::DataKeyPair;
 use self::errors::BACKEND;
 pub use self::grants::{GrantInfo, GrantToken};

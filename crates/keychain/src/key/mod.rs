@@ -11,6 +11,6 @@ mod validation;
 pub use self::info::{
     AliasInfo, DeletionSchedule, KeyInfo, KeyOrigin, KeyState, Page, PageRequest, RotationStatus,
 };
-pub use self::params::{Algorithm, CreateKeyRequest, KeyParams};
+pub use self::params::{CreateKeyRequest, KeyParams, KeyType};
 pub use self::spec::{Curve, KeyFamily, KeySpec, KeyUsage};
-pub use self::validation::{check_pending_window, check_rotation_period, validate_tag};
+pub(crate) use self::validation::{check_pending_window, check_rotation_period, validate_tag};

@@ -8,9 +8,10 @@ use super::spec::{Curve, KeySpec, KeyUsage};
 use super::validation::validate_tag;
 use crate::{Error, Result};
 
-/// The seed's algorithm family for [`KeyParams`].
+/// The type of key [`KeyParams`] asks for — RSA, ECDSA, Ed25519, AES or HMAC — before its
+/// size or curve picks the exact [`KeySpec`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Algorithm {
+pub enum KeyType {
     /// RSA; `key_size` picks 2048, 3072 or 4096 bits.
     #[default]
     Rsa,
@@ -28,8 +29,8 @@ pub enum Algorithm {
 /// (`KeyParams { algorithm, key_size, curve }`), plus what KMS lets one set at creation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyParams {
-    /// The algorithm family.
-    pub algorithm: Algorithm,
+    /// The type of key.
+    pub algorithm: KeyType,
     /// RSA modulus bits (default 2048) or HMAC bits (default 256).
     pub key_size: Option<u32>,
     /// The EC curve (default P-256).
@@ -48,7 +49,7 @@ impl KeyParams {
     /// RSA with the given modulus size.
     pub fn rsa(bits: u32) -> Self {
         KeyParams {
-            algorithm: Algorithm::Rsa,
+            algorithm: KeyType::Rsa,
             key_size: Some(bits),
             ..Default::default()
         }
@@ -57,7 +58,7 @@ impl KeyParams {
     /// ECDSA on the given curve.
     pub fn ecdsa(curve: Curve) -> Self {
         KeyParams {
-            algorithm: Algorithm::Ecdsa,
+            algorithm: KeyType::Ecdsa,
             curve: Some(curve),
             ..Default::default()
         }
@@ -66,7 +67,7 @@ impl KeyParams {
     /// Ed25519.
     pub fn ed25519() -> Self {
         KeyParams {
-            algorithm: Algorithm::Ed25519,
+            algorithm: KeyType::Ed25519,
             ..Default::default()
         }
     }
@@ -74,7 +75,7 @@ impl KeyParams {
     /// A symmetric AES-256 key.
     pub fn symmetric() -> Self {
         KeyParams {
-            algorithm: Algorithm::Symmetric,
+            algorithm: KeyType::Symmetric,
             ..Default::default()
         }
     }
@@ -82,7 +83,7 @@ impl KeyParams {
     /// An HMAC key of the given size in bits.
     pub fn hmac(bits: u32) -> Self {
         KeyParams {
-            algorithm: Algorithm::Hmac,
+            algorithm: KeyType::Hmac,
             key_size: Some(bits),
             ..Default::default()
         }
@@ -98,7 +99,7 @@ impl KeyParams {
     /// an error, never silently replaced.
     pub fn key_spec(&self) -> Result<KeySpec> {
         match self.algorithm {
-            Algorithm::Rsa => match self.key_size.unwrap_or(2048) {
+            KeyType::Rsa => match self.key_size.unwrap_or(2048) {
                 2048 => Ok(KeySpec::Rsa2048),
                 3072 => Ok(KeySpec::Rsa3072),
                 4096 => Ok(KeySpec::Rsa4096),
@@ -106,7 +107,7 @@ impl KeyParams {
                     "RSA key size {n} is not supported; use 2048, 3072 or 4096"
                 ))),
             },
-            Algorithm::Ecdsa => {
+            KeyType::Ecdsa => {
                 if let Some(n) = self.key_size {
                     return Err(Error::invalid_input(format!(
                         "ECDSA keys take a curve, not a key size ({n})"
@@ -114,19 +115,19 @@ impl KeyParams {
                 }
                 match self.curve.unwrap_or(Curve::P256) {
                     Curve::Ed25519 => Err(Error::invalid_input(
-                        "Ed25519 is not an ECDSA curve; use Algorithm::Ed25519",
+                        "Ed25519 is not an ECDSA curve; use KeyType::Ed25519",
                     )),
                     c => Ok(c.key_spec()),
                 }
             }
-            Algorithm::Ed25519 => Ok(KeySpec::EccNistEdwards25519),
-            Algorithm::Symmetric => match self.key_size {
+            KeyType::Ed25519 => Ok(KeySpec::EccNistEdwards25519),
+            KeyType::Symmetric => match self.key_size {
                 None | Some(256) => Ok(KeySpec::SymmetricDefault),
                 Some(n) => Err(Error::invalid_input(format!(
                     "symmetric keys are AES-256; key size {n} is not supported"
                 ))),
             },
-            Algorithm::Hmac => match self.key_size.unwrap_or(256) {
+            KeyType::Hmac => match self.key_size.unwrap_or(256) {
                 224 => Ok(KeySpec::Hmac224),
                 256 => Ok(KeySpec::Hmac256),
                 384 => Ok(KeySpec::Hmac384),
@@ -213,7 +214,7 @@ impl CreateKeyRequest {
     }
 
     /// Validates the request: the usage must suit the spec and the name must be a valid new
-    /// key name ([`crate::key_ref::validate_key_name`]).
+    /// key name ([`crate::validate_key_name`]).
     pub fn validate(&self) -> Result<()> {
         self.spec.check_usage(self.usage)?;
         if let Some(name) = &self.name {

@@ -4,7 +4,7 @@
 use crate::{Error, Result};
 
 /// Checks a tag against the KMS limits (key 1–128 characters, value up to 256).
-pub fn validate_tag(key: &str, value: &str) -> Result<()> {
+pub(crate) fn validate_tag(key: &str, value: &str) -> Result<()> {
     if key.is_empty() || key.chars().count() > 128 {
         return Err(Error::invalid_input(format!(
             "tag key {key:?} must be 1 to 128 characters"
@@ -24,7 +24,7 @@ pub fn validate_tag(key: &str, value: &str) -> Result<()> {
 }
 
 /// Validates a KMS-style pending window for scheduled deletion (7 to 30 days).
-pub fn check_pending_window(days: u32) -> Result<()> {
+pub(crate) fn check_pending_window(days: u32) -> Result<()> {
     if (7..=30).contains(&days) {
         Ok(())
     } else {
@@ -35,7 +35,7 @@ pub fn check_pending_window(days: u32) -> Result<()> {
 }
 
 /// Validates a rotation period (90 to 2560 days, as KMS requires).
-pub fn check_rotation_period(days: u32) -> Result<()> {
+pub(crate) fn check_rotation_period(days: u32) -> Result<()> {
     if (90..=2560).contains(&days) {
         Ok(())
     } else {

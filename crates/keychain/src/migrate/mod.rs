@@ -27,7 +27,7 @@
 //! # async fn demo() -> keychain::Result<()> {
 //! use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
 //! use keychain::migrate::{MigrateOptions, migrate};
-//! use keychain::{SoftwareBackend, SoftwareConfig};
+//! use keychain::software::{SoftwareBackend, SoftwareConfig};
 //!
 //! let from = SoftwareBackend::open(SoftwareConfig::new("/var/lib/keychain")).await?;
 //! let to = AwsKmsBackend::new(AwsKmsConfig::new().region("us-east-1")).await?;
@@ -254,11 +254,10 @@ pub async fn migrate(
 /// Whether KMS refused the import itself (so generating a key there may still work).
 fn import_refused(err: &Error) -> bool {
     match err {
-        Error::Unsupported { .. } => true,
+        Error::Unsupported { .. } | Error::ImportRefused { .. } => true,
         Error::AccessDenied { operation, .. } => {
             operation.contains("Import") || operation.contains("CreateKey")
         }
-        Error::InvalidInput { message } => message.contains("rejected by AWS KMS"),
         _ => false,
     }
 }
@@ -382,12 +381,24 @@ mod tests {
 
     #[test]
     fn refused_imports_offer_generate_and_others_do_not() {
-        let refused = Error::invalid_input(
+        let refused = Error::ImportRefused {
+            operation: "CreateKey".into(),
+            message: "CreateKey on alias/x rejected by AWS KMS (ValidationException): bad spec"
+                .into(),
+        };
+        let e = offer_generate(refused, "alias/x");
+        assert!(matches!(e, Error::ImportRefused { .. }));
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("--generate"), "{e}");
+        // A message that merely reads like a refusal is not one: only the typed error is.
+        let lookalike = Error::invalid_input(
             "CreateKey on alias/x rejected by AWS KMS (ValidationException): bad spec",
         );
-        let e = offer_generate(refused, "alias/x");
-        assert!(matches!(e, Error::InvalidInput { .. }));
-        assert!(e.to_string().contains("--generate"), "{e}");
+        assert!(
+            !offer_generate(lookalike, "alias/x")
+                .to_string()
+                .contains("generate")
+        );
         let e = offer_generate(
             Error::unsupported("awskms", "ImportKeyMaterial on alias/x"),
             "alias/x",

@@ -10,7 +10,7 @@ mod keys;
 mod keystore;
 mod lifecycle;
 mod material;
-pub mod pbes2;
+mod pbes2;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +21,7 @@ use async_trait::async_trait;
 
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
+pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
