@@ -422,6 +422,24 @@ async fn claims_are_validated() {
     };
     let base = || Claims::new().expires_in(Duration::from_secs(300));
 
+    // A null date claim is malformed, not absent: `"exp": null` never means "no expiry".
+    for claim in ["exp", "nbf", "iat"] {
+        let mut payload = json!({"exp": keychain_now() + 300});
+        payload[claim] = Value::Null;
+        let t = signer
+            .sign_jws(None, &serde_json::to_vec(&payload).unwrap())
+            .await
+            .unwrap();
+        // Even when exp is not required, so the null cannot pass for a missing claim.
+        let mut lenient = Validation::new();
+        lenient.required.clear();
+        let verdict = jwt::verify(&t, &key, &lenient);
+        assert!(
+            matches!(verdict, Err(JwtError::Malformed(_))),
+            "{claim}: {verdict:?}"
+        );
+    }
+
     // exp: leeway tolerated, then refused; required by default.
     let t = sign(Claims::new().expires_at(now - Duration::from_secs(30))).await;
     assert!(jwt::verify(&t, &key, &Validation::new()).is_ok());

@@ -239,6 +239,14 @@ pub fn verify(
     let object: Map<String, Value> = serde_json::from_slice::<StrictObject>(&payload)
         .map(|o| o.0)
         .map_err(|e| JwtError::Malformed(format!("the payload is not a JSON object: {e}")))?;
+    // A date claim is a number (RFC 7519 §2): `"exp": null` must not read as "never expires".
+    for name in ["exp", "nbf", "iat"] {
+        if object.get(name).is_some_and(Value::is_null) {
+            return Err(JwtError::Malformed(format!(
+                "the {name} claim is null: a NumericDate is a number of seconds"
+            )));
+        }
+    }
     for name in &validation.required {
         if !object.contains_key(name) {
             return Err(JwtError::MissingClaim(name.clone()));
