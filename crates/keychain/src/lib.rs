@@ -14,7 +14,7 @@
 //! // `uri` is "software:/path/to/keystore" (or, with AWS KMS, "awskms:…").
 //! let kc = Keychain::open(&uri).await?;
 //!
-//! // The seed's shape: generate, sign a SHA-256 digest, get the public key.
+//! // Generate a key, sign a SHA-256 digest, get the public key.
 //! kc.generate_key("api-signing-key", &KeyParams::ecdsa(keychain::Curve::P256)).await?;
 //! let digest = Hash::Sha256.digest(b"Hello, keychain!");
 //! let signature = kc.sign("api-signing-key", &digest, Hash::Sha256).await?;

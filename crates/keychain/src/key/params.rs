@@ -25,7 +25,7 @@ pub enum KeyType {
     Hmac,
 }
 
-/// Parameters for [`crate::Keychain::generate_key`], in the seed's shape
+/// Parameters for [`crate::Keychain::generate_key`]: a key type with a size or curve
 /// (`KeyParams { algorithm, key_size, curve }`), plus what KMS lets one set at creation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyParams {
@@ -198,7 +198,7 @@ impl CreateKeyRequest {
         self
     }
 
-    /// Builds a request from the seed-shaped [`KeyParams`].
+    /// Builds a request from [`KeyParams`].
     pub fn from_params(name: &str, params: &KeyParams) -> Result<Self> {
         let spec = params.key_spec()?;
         let usage = params.usage.unwrap_or_else(|| spec.default_usage());

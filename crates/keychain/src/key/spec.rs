@@ -62,7 +62,7 @@ pub enum KeyFamily {
 }
 
 kms_enum! {
-    /// An elliptic curve (the seed's `Curve`).
+    /// An elliptic curve.
     pub enum Curve {
         /// NIST P-256.
         P256 => "P256" | "P-256" | "SECP256R1" | "PRIME256V1",
@@ -220,9 +220,9 @@ impl KeySpec {
         self.signing_algorithms().first().copied()
     }
 
-    /// The natural algorithm for signing a digest made with `hash` (the seed's
-    /// `Sign(ctx, key, digest, crypto.SHA256)`): PKCS#1 v1.5 for RSA, ECDSA for EC keys,
-    /// Ed25519ph for Ed25519 with SHA-512.
+    /// The natural algorithm for signing a digest made with `hash` when the caller names no
+    /// algorithm (`Keychain::sign(name, digest, hash)`): PKCS#1 v1.5 for RSA, ECDSA for EC
+    /// keys, Ed25519ph for Ed25519 with SHA-512.
     pub fn signing_algorithm_for_hash(self, hash: Hash) -> Result<SigningAlgorithm> {
         use SigningAlgorithm::*;
         let alg = match (self.family(), hash) {
