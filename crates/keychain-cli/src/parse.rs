@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use keychain::{Error, Hash, Result, SigningAlgorithm};
+use keychain::{Error, Result, SigningAlgorithm};
 
 /// Parses `K=V` pairs (`what` names them in errors: "tag", "context"). The value may contain
 /// `=`; a repeated key is an error rather than a silent overwrite.
@@ -34,18 +34,6 @@ pub fn hex_digest(text: &str) -> Result<Vec<u8>> {
     let text = text.strip_prefix("0x").unwrap_or(text);
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     hex::decode(&compact).map_err(|e| Error::invalid_input(format!("--digest is not hex: {e}")))
-}
-
-/// The hash whose digests have this length.
-pub fn hash_for_digest(digest: &[u8]) -> Result<Hash> {
-    match digest.len() {
-        32 => Ok(Hash::Sha256),
-        48 => Ok(Hash::Sha384),
-        64 => Ok(Hash::Sha512),
-        n => Err(Error::invalid_input(format!(
-            "digest is {n} bytes; SHA-256, SHA-384 and SHA-512 digests are 32, 48 and 64 bytes"
-        ))),
-    }
 }
 
 /// If `bytes` is base64 text (standard or URL-safe, surrounding whitespace and line breaks
@@ -161,8 +149,6 @@ mod tests {
     fn hex_digests() {
         assert_eq!(hex_digest("0xA0 0b").ok(), Some(vec![0xA0, 0x0B]));
         assert!(hex_digest("zz").is_err());
-        assert!(hash_for_digest(&[0; 20]).is_err());
-        assert_eq!(hash_for_digest(&[0; 48]).ok(), Some(Hash::Sha384));
     }
 
     #[test]

@@ -17,6 +17,20 @@ kms_enum! {
 }
 
 impl Hash {
+    /// The hash whose digests are as long as `digest`: SHA-256, SHA-384 or SHA-512 (a length
+    /// no hash has is [`Error::InvalidInput`]).
+    pub fn for_digest(digest: &[u8]) -> Result<Hash> {
+        match digest.len() {
+            32 => Ok(Hash::Sha256),
+            48 => Ok(Hash::Sha384),
+            64 => Ok(Hash::Sha512),
+            n => Err(Error::invalid_input(format!(
+                "digest is {n} bytes; SHA-256, SHA-384 and SHA-512 digests are 32, 48 and 64 \
+                 bytes"
+            ))),
+        }
+    }
+
     /// Length of the digest in bytes.
     pub fn digest_len(self) -> usize {
         match self {
@@ -321,6 +335,14 @@ impl<'a> Message<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_length_names_its_hash() {
+        assert!(Hash::for_digest(&[0; 20]).is_err());
+        assert_eq!(Hash::for_digest(&[0; 32]).ok(), Some(Hash::Sha256));
+        assert_eq!(Hash::for_digest(&[0; 48]).ok(), Some(Hash::Sha384));
+        assert_eq!(Hash::for_digest(&[0; 64]).ok(), Some(Hash::Sha512));
+    }
 
     #[test]
     fn parse_kms_and_jose_names() {

@@ -245,6 +245,20 @@ impl Keychain {
         self.backend.sign(&key, message, algorithm).await
     }
 
+    /// The algorithm for signing (or verifying) `digest` with `key` when the caller names
+    /// none: the key's natural algorithm for the hash the digest's length implies. A length
+    /// no hash has is [`Error::InvalidInput`]; a hash the key cannot sign with is
+    /// [`Error::InvalidKeyUsage`], as in [`Keychain::sign`].
+    pub async fn digest_signing_algorithm(
+        &self,
+        key: &str,
+        digest: &[u8],
+    ) -> Result<SigningAlgorithm> {
+        let hash = Hash::for_digest(digest)?;
+        let key = KeyRef::parse(key)?;
+        self.info(&key).await?.signing_algorithm_for_hash(hash)
+    }
+
     /// The algorithm to use for `key` when the caller gives none: the spec's default.
     pub async fn default_signing_algorithm(&self, key: &str) -> Result<SigningAlgorithm> {
         let key = KeyRef::parse(key)?;

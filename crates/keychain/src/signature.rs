@@ -47,6 +47,19 @@ pub fn ecdsa_der_to_raw(der: &[u8], curve: Curve) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// An ECDSA signature for `curve` in the DER form verifiers take, from DER or fixed-width
+/// `r‖s` (JOSE, KMS-free tools), told apart by shape: what parses as DER stays as it is, a
+/// value of exactly `r‖s`'s length that does not is converted, anything else is returned
+/// unchanged (it will simply not verify).
+pub fn ecdsa_any_to_der(signature: &[u8], curve: Curve) -> Result<Vec<u8>> {
+    let is_der = ecdsa_der_to_raw(signature, curve).is_ok();
+    if !is_der && signature.len() == 2 * curve.field_len() {
+        ecdsa_raw_to_der(signature, curve)
+    } else {
+        Ok(signature.to_vec())
+    }
+}
+
 /// Converts fixed-width `r‖s` for `curve` into a DER `ECDSA-Sig-Value`.
 pub fn ecdsa_raw_to_der(raw: &[u8], curve: Curve) -> Result<Vec<u8>> {
     let n = curve.field_len();

@@ -8,7 +8,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::codesign::{SignatureBundle, sign_artifact, sign_artifact_seekable};
-use keychain::signature::{ecdsa_der_to_raw, ecdsa_raw_to_der};
+use keychain::signature::{ecdsa_any_to_der, ecdsa_der_to_raw, ecdsa_raw_to_der};
 use keychain::{
     Curve, Error, KeyFamily, Message, Result, SignatureScheme, Signed, SigningAlgorithm,
 };
@@ -25,17 +25,6 @@ const MAX_SIGNATURE_FILE: usize = 64 * 1024;
 
 fn parse_algorithm(text: Option<&str>) -> Result<Option<SigningAlgorithm>> {
     text.map(str::parse::<SigningAlgorithm>).transpose()
-}
-
-/// The algorithm for a digest when none is given: the key's natural algorithm for the hash the
-/// digest's length implies (a length no hash has is invalid input, 4; a hash the key cannot
-/// sign is a usage error of the key, 5, as in `Keychain::sign`).
-async fn digest_algorithm(ctx: &Context, key: &str, digest: &[u8]) -> Result<SigningAlgorithm> {
-    let hash = parse::hash_for_digest(digest)?;
-    ctx.keychain
-        .metadata(key)
-        .await?
-        .signing_algorithm_for_hash(hash)
 }
 
 /// The curve of an ECDSA key.
@@ -59,7 +48,7 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
             let digest = parse::hex_digest(hex)?;
             let algorithm = match algorithm {
                 Some(a) => a,
-                None => digest_algorithm(ctx, &args.name, &digest).await?,
+                None => kc.digest_signing_algorithm(&args.name, &digest).await?,
             };
             let signature = kc
                 .sign_with(&args.name, Message::Digest(&digest), algorithm)
@@ -158,16 +147,7 @@ async fn decode_signature(
     match encoding {
         Some(SigEncoding::Der) => Ok(bytes),
         Some(SigEncoding::Raw) => ecdsa_raw_to_der(&bytes, curve(ctx, key).await?),
-        Some(SigEncoding::Base64) | None => {
-            let curve = curve(ctx, key).await?;
-            let is_der = ecdsa_der_to_raw(&bytes, curve).is_ok();
-            if !is_der && bytes.len() == 2 * curve.field_len() {
-                ecdsa_raw_to_der(&bytes, curve)
-            } else {
-                // DER, or garbage that will simply not verify.
-                Ok(bytes)
-            }
-        }
+        Some(SigEncoding::Base64) | None => ecdsa_any_to_der(&bytes, curve(ctx, key).await?),
     }
 }
 
@@ -177,7 +157,7 @@ pub async fn verify(ctx: &Context, args: VerifyArgs) -> Result<Outcome> {
     let digest = args.digest.as_deref().map(parse::hex_digest).transpose()?;
     let algorithm = match (parse_algorithm(args.algorithm.as_deref())?, &digest) {
         (Some(a), _) => a,
-        (None, Some(d)) => digest_algorithm(ctx, &args.name, d).await?,
+        (None, Some(d)) => kc.digest_signing_algorithm(&args.name, d).await?,
         (None, None) => kc.default_signing_algorithm(&args.name).await?,
     };
     let file = files::read(&args.signature, Some(MAX_SIGNATURE_FILE))?;
