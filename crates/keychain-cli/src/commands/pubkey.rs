@@ -3,52 +3,12 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use keychain::{Curve, KeyFamily, KeyInfo, KeyUsage, PublicKey, Result};
-use serde_json::{Value, json};
+use keychain::{Result, jwt};
+use serde_json::json;
 
 use super::{Context, Outcome};
 use crate::cli::{PubkeyArgs, PubkeyFormat};
 use crate::files::{self, Mode};
-
-/// The JOSE `alg` a key is naturally used with, when there is exactly one: ECDSA keys have one
-/// hash per curve, Ed25519 is EdDSA. RSA keys have several (RS*, PS*), so none is claimed.
-fn natural_alg(info: &KeyInfo) -> Option<&'static str> {
-    if info.usage != KeyUsage::SignVerify {
-        return None;
-    }
-    match info.spec.family() {
-        KeyFamily::Ec(Curve::P256) => Some("ES256"),
-        KeyFamily::Ec(Curve::P384) => Some("ES384"),
-        KeyFamily::Ec(Curve::P521) => Some("ES512"),
-        KeyFamily::Ec(Curve::Secp256k1) => Some("ES256K"),
-        KeyFamily::Ed25519 => Some("EdDSA"),
-        _ => None,
-    }
-}
-
-/// The JWK `use` for the key's usage.
-fn jwk_use(info: &KeyInfo) -> Option<&'static str> {
-    match info.usage {
-        KeyUsage::SignVerify => Some("sig"),
-        KeyUsage::EncryptDecrypt | KeyUsage::KeyAgreement => Some("enc"),
-        KeyUsage::GenerateVerifyMac => None,
-    }
-}
-
-/// The JWK of a key: the library's members plus `kid`, `use` and, where natural, `alg`.
-fn jwk(info: &KeyInfo, pk: &PublicKey) -> Value {
-    let mut jwk = pk.to_jwk();
-    if let Some(obj) = jwk.as_object_mut() {
-        obj.insert("kid".into(), json!(pk.jwk_thumbprint()));
-        if let Some(u) = jwk_use(info) {
-            obj.insert("use".into(), json!(u));
-        }
-        if let Some(alg) = natural_alg(info) {
-            obj.insert("alg".into(), json!(alg));
-        }
-    }
-    jwk
-}
 
 /// `keychain pubkey`.
 pub async fn run(ctx: &Context, args: PubkeyArgs) -> Result<Outcome> {
@@ -58,7 +18,7 @@ pub async fn run(ctx: &Context, args: PubkeyArgs) -> Result<Outcome> {
     if !pem.ends_with('\n') {
         pem.push('\n');
     }
-    let jwk = jwk(&info, &pk);
+    let jwk = jwt::jwk_for_key(&info, &pk);
     let bytes: Vec<u8> = match args.format {
         PubkeyFormat::Pem => pem.clone().into_bytes(),
         PubkeyFormat::Der => pk.to_der().to_vec(),

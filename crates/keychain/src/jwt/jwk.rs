@@ -12,7 +12,7 @@ use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use super::JwtError;
 use crate::algorithm::SigningAlgorithm;
 use crate::handle::Keychain;
-use crate::key::Curve;
+use crate::key::{Curve, KeyFamily, KeyInfo, KeyUsage};
 use crate::public_key::{PublicKey, PublicKeyKind};
 
 /// The JOSE `alg` for `algorithm` with `key`: `ES256K` rather than `ES256` for secp256k1.
@@ -79,6 +79,38 @@ pub fn jwk(key: &PublicKey, algorithm: SigningAlgorithm) -> crate::Result<Value>
         m.insert("use".into(), Value::String("sig".into()));
     }
     Ok(jwk)
+}
+
+/// The JWK of a backend key as `keychain pubkey --format jwk` prints it: the key members,
+/// `kid` (the RFC 7638 thumbprint), `use` from the key's usage (`sig`, or `enc` for
+/// encryption and key agreement; none for MAC keys, which have no public key anyway) and,
+/// only where a signing key has exactly one JOSE algorithm, `alg` (ECDSA keys have one hash
+/// per curve, Ed25519 is EdDSA; RSA keys have several, RS* and PS*, so none is claimed).
+pub fn jwk_for_key(info: &KeyInfo, key: &PublicKey) -> Value {
+    let mut jwk = key.to_jwk();
+    if let Value::Object(m) = &mut jwk {
+        m.insert("kid".into(), Value::String(key.jwk_thumbprint()));
+        let use_ = match info.usage {
+            KeyUsage::SignVerify => Some("sig"),
+            KeyUsage::EncryptDecrypt | KeyUsage::KeyAgreement => Some("enc"),
+            KeyUsage::GenerateVerifyMac => None,
+        };
+        if let Some(u) = use_ {
+            m.insert("use".into(), Value::String(u.into()));
+        }
+        let alg = match (info.usage, info.spec.family()) {
+            (KeyUsage::SignVerify, KeyFamily::Ec(Curve::P256)) => Some("ES256"),
+            (KeyUsage::SignVerify, KeyFamily::Ec(Curve::P384)) => Some("ES384"),
+            (KeyUsage::SignVerify, KeyFamily::Ec(Curve::P521)) => Some("ES512"),
+            (KeyUsage::SignVerify, KeyFamily::Ec(Curve::Secp256k1)) => Some("ES256K"),
+            (KeyUsage::SignVerify, KeyFamily::Ed25519) => Some("EdDSA"),
+            _ => None,
+        };
+        if let Some(alg) = alg {
+            m.insert("alg".into(), Value::String(alg.into()));
+        }
+    }
+    jwk
 }
 
 /// A JWK Set `{"keys": [...]}` of several keys (current and previous ones, for rotation).

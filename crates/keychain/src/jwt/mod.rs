@@ -37,7 +37,7 @@ mod verify;
 
 pub use self::claims::{Audience, Claims};
 pub use self::jwk::{
-    algorithm_from_jose, jose_algorithm, jwk, jwks, jwks_for_keys, public_key_from_jwk,
+    algorithm_from_jose, jose_algorithm, jwk, jwk_for_key, jwks, jwks_for_keys, public_key_from_jwk,
 };
 pub use self::numbers::{MAX_EXACT_INTEGER, check_exact_numbers};
 pub use self::signer::JwtSigner;
