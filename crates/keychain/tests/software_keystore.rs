@@ -1163,3 +1163,30 @@ async fn debug_output_never_shows_the_password_or_key_bytes() {
 fn compact(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
+
+/// A key has at most 50 tags, as in AWS KMS: a tag call that would pass the quota is refused
+/// and the key keeps the tags it had.
+#[tokio::test]
+async fn tags_keep_the_kms_quota() {
+    let (_dir, config) = temp_keystore();
+    let backend = open(config).await;
+    let tags = |from: usize, to: usize| -> BTreeMap<String, String> {
+        (from..to)
+            .map(|i| (format!("t{i}"), "v".to_string()))
+            .collect()
+    };
+    let info = backend
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("tagged"))
+        .await
+        .unwrap();
+    let k = id(&info.key_id);
+    backend.tag_key(&k, &tags(0, 50)).await.unwrap();
+    // Replacing a value does not add a tag.
+    backend.tag_key(&k, &tags(49, 50)).await.unwrap();
+    assert_err!(
+        "a 51st tag",
+        backend.tag_key(&k, &tags(50, 51)).await,
+        Error::InvalidInput { .. }
+    );
+    assert_eq!(backend.describe_key(&k).await.unwrap().tags, tags(0, 50));
+}

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::info::KeyOrigin;
 use super::spec::{Curve, KeySpec, KeyUsage};
-use super::validation::validate_tag;
+use super::validation::{check_tag_count, validate_description, validate_tag};
 use crate::{Error, Result};
 
 /// The type of key [`KeyParams`] asks for — RSA, ECDSA, Ed25519, AES or HMAC — before its
@@ -223,6 +223,8 @@ impl CreateKeyRequest {
         for (k, v) in &self.tags {
             validate_tag(k, v)?;
         }
+        check_tag_count(self.tags.len())?;
+        validate_description(&self.description)?;
         Ok(())
     }
 }
@@ -232,7 +234,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn seed_params_map_to_exact_specs() {
+    fn requests_keep_the_kms_limits_on_tags_and_descriptions() {
+        let tags = |n: usize| (0..n).map(|i| (format!("t{i}"), String::new())).collect();
+        let mut request = CreateKeyRequest::new(KeySpec::EccNistP256);
+        request.tags = tags(50);
+        request.description = "d".repeat(8192);
+        assert!(request.validate().is_ok());
+        request.tags = tags(51);
+        assert!(matches!(
+            request.validate(),
+            Err(Error::InvalidInput { .. })
+        ));
+        request.tags = tags(1);
+        request.description = "d".repeat(8193);
+        assert!(matches!(
+            request.validate(),
+            Err(Error::InvalidInput { .. })
+        ));
+    }
+
+    #[test]
+    fn params_map_to_exact_specs() {
         assert_eq!(KeyParams::rsa(3072).key_spec().ok(), Some(KeySpec::Rsa3072));
         assert!(KeyParams::rsa(1024).key_spec().is_err());
         assert_eq!(

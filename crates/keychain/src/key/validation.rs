@@ -3,6 +3,32 @@
 
 use crate::{Error, Result};
 
+/// The most tags a key may have (the AWS KMS quota).
+pub(crate) const MAX_TAGS: usize = 50;
+/// The longest key description, in characters (the AWS KMS limit).
+pub(crate) const MAX_DESCRIPTION: usize = 8192;
+
+/// Checks that a key would have at most [`MAX_TAGS`] tags.
+pub(crate) fn check_tag_count(count: usize) -> Result<()> {
+    if count > MAX_TAGS {
+        return Err(Error::invalid_input(format!(
+            "a key has at most {MAX_TAGS} tags; this would give it {count}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a key description against the KMS limit of [`MAX_DESCRIPTION`] characters.
+pub(crate) fn validate_description(description: &str) -> Result<()> {
+    let n = description.chars().count();
+    if n > MAX_DESCRIPTION {
+        return Err(Error::invalid_input(format!(
+            "a key description has at most {MAX_DESCRIPTION} characters, not {n}"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a tag against the KMS limits (key 1–128 characters, value up to 256).
 pub(crate) fn validate_tag(key: &str, value: &str) -> Result<()> {
     if key.is_empty() || key.chars().count() > 128 {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::keystore::{DAY, DEFAULT_ROTATION_DAYS, Keystore};
 use crate::key::{
     DeletionSchedule, KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window,
-    check_rotation_period, validate_tag,
+    check_rotation_period, check_tag_count, validate_tag,
 };
 use crate::key_ref::KeyRef;
 use crate::{Error, Result};
@@ -164,7 +164,10 @@ impl Keystore {
                     "a key pending deletion cannot be tagged",
                 ));
             }
-            s.info.tags.extend(tags.clone());
+            let mut merged = s.info.tags.clone();
+            merged.extend(tags.clone());
+            check_tag_count(merged.len())?;
+            s.info.tags = merged;
             Ok(())
         })
     }
