@@ -37,7 +37,15 @@ pub fn open(path: &Path) -> Result<Box<dyn Read + Send>> {
 
 /// Opens a file given by path (not `-`): a reader that can seek, if the file can.
 pub fn open_file(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))
+    let file = File::open(path).map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+    // A directory opens on Unix and fails only at the first read, without its name.
+    if file.metadata().is_ok_and(|m| m.is_dir()) {
+        return Err(Error::invalid_input(format!(
+            "input {} is a directory",
+            path.display()
+        )));
+    }
+    Ok(file)
 }
 
 /// Reads a whole input; with `max`, more than `max` bytes is an error (the input is not read
@@ -280,6 +288,18 @@ mod tests {
             .filter_map(|e| e.ok())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
+        Ok(())
+    }
+
+    #[test]
+    fn a_directory_is_not_an_input() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let err = match read(dir.path(), None) {
+            Err(e) => e,
+            Ok(_) => panic!("a directory was read"),
+        };
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        assert!(err.to_string().contains("is a directory"), "{err}");
         Ok(())
     }
 
