@@ -75,10 +75,19 @@ fn check_dates(map: &Map<String, Value>) -> Result<()> {
 }
 
 impl Claims {
-    /// Claims to sign from a JSON object, checked so that nothing is rounded: `exp`, `nbf` and
-    /// `iat` whole seconds within ±(2^53 − 1), every other number exact
+    /// Claims to sign from the text of a JSON object, checked so that nothing is lost or
+    /// rounded: a member named twice is refused (parsers disagree on which one wins), `exp`,
+    /// `nbf` and `iat` are whole seconds within ±(2^53 − 1), every other number is exact
     /// ([`check_exact_numbers`]). (Verification accepts the fractional dates RFC 7519 allows;
     /// this is for tokens keychain signs.)
+    pub fn from_json_text(text: &[u8]) -> Result<Self> {
+        let object = serde_json::from_slice::<super::verify::StrictObject>(text)
+            .map_err(|e| Error::invalid_input(format!("JWT claims are not a JSON object: {e}")))?;
+        Self::from_json(Value::Object(object.0))
+    }
+
+    /// Claims from a parsed JSON object, checked as [`Claims::from_json_text`] checks them
+    /// (except for repeated members, which parsing into a [`Value`] has already merged).
     pub fn from_json(value: Value) -> Result<Self> {
         let Value::Object(map) = &value else {
             return Err(Error::invalid_input("JWT claims must be a JSON object"));
@@ -101,6 +110,14 @@ mod tests {
             Err(Error::InvalidInput { message }) => message,
             other => panic!("{text} was not refused: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_member_named_twice_is_refused() {
+        let err = Claims::from_json_text(br#"{"exp": 1, "exp": 4102444800}"#);
+        assert!(matches!(err, Err(Error::InvalidInput { .. })), "{err:?}");
+        assert!(Claims::from_json_text(br#"{"exp": 4102444800}"#).is_ok());
+        assert!(Claims::from_json_text(b"[1]").is_err());
     }
 
     #[test]

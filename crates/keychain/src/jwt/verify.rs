@@ -106,7 +106,7 @@ pub struct VerifiedToken {
 
 /// A JSON object that refuses duplicate member names at the top level (an ambiguity parsers
 /// disagree on, and so a classic way to smuggle a second `alg` or `exp` past one of them).
-struct StrictObject(Map<String, Value>);
+pub(super) struct StrictObject(pub(super) Map<String, Value>);
 
 impl<'de> Deserialize<'de> for StrictObject {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
