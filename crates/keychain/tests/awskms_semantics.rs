@@ -431,3 +431,36 @@ async fn grant_tokens_are_sent_with_every_operation_that_takes_them() {
     let err = AwsKmsBackend::new(config).await.expect_err("11 tokens");
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
 }
+
+/// No wasted round trips: what `keychain sign KEY --digest HEX --encoding raw --json` asks
+/// of the library (the algorithm for the digest, the signature, the key's curve for the raw
+/// encoding, its id for the JSON) costs one DescribeKey and one Sign, with the default cache
+/// (the handle's and the backend's lookups share what DescribeKey answered).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_a_digest_costs_one_describe_key() {
+    let name = format!("{}-p256", unique_prefix("trips"));
+    localstack()
+        .connect()
+        .await
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
+        .await
+        .must("CreateKey");
+    let p = proxy();
+    let config = localstack().config().endpoint(p.endpoint());
+    let kc = Keychain::new(backend(config).await);
+    let digest = Hash::Sha256.digest(b"round trips");
+    let algorithm = kc
+        .digest_signing_algorithm(&name, &digest)
+        .await
+        .must("algorithm");
+    kc.sign_with(&name, Message::Digest(&digest), algorithm)
+        .await
+        .must("Sign");
+    let info = kc.metadata(&name).await.must("curve");
+    let again = kc.metadata(&name).await.must("key id");
+    assert_eq!(info.key_id, again.key_id);
+    let stats = p.stats();
+    assert_eq!(stats.requests_of("Sign"), 1, "{stats}");
+    assert_eq!(stats.requests_of("DescribeKey"), 1, "{stats}");
+    assert_eq!(stats.requests(), 2, "nothing else is asked: {stats}");
+}

@@ -12,9 +12,12 @@
 //!
 //! To run the whole suite against a backend, one `#[tokio::test]` per check:
 //!
-//! ```ignore
-//! async fn my_backend() -> (impl Sized, keychain::Keychain) { /* guard, handle */ }
+//! ```no_run
+//! async fn my_backend() -> (tempfile::TempDir, keychain::Keychain) {
+//!     todo!("start the backend; the guard (here a directory) lives as long as the test")
+//! }
 //! keychain_testkit::conformance_tests!(my_backend);
+//! # fn main() {}
 //! ```
 //!
 //! The guard is kept alive for the test (a temporary directory, a container…). A backend
