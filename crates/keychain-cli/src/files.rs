@@ -147,6 +147,10 @@ fn resolve(target: &Path) -> Result<Target> {
         Err(e) if link && e.kind() == std::io::ErrorKind::NotFound => {
             return Err(refuse(target, "a symbolic link to a missing file"));
         }
+        // ELOOP (40 on Linux): links that point at each other name no file at all.
+        Err(e) if link && e.raw_os_error() == Some(40) => {
+            return Err(refuse(target, "a loop of symbolic links"));
+        }
         Err(e) => return Err(stat_error(e)),
     };
     let kind = meta.file_type();
@@ -288,6 +292,23 @@ mod tests {
             .filter_map(|e| e.ok())
             .collect();
         assert_eq!(names.len(), 1, "no temporary file is left behind");
+        Ok(())
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_loop_of_links_is_refused_as_input_error() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        std::os::unix::fs::symlink(&b, &a).map_err(|e| Error::io("link", e))?;
+        std::os::unix::fs::symlink(&a, &b).map_err(|e| Error::io("link", e))?;
+        let err = match write(&a, b"x", Mode::Public) {
+            Err(e) => e,
+            Ok(()) => panic!("wrote through a loop of links"),
+        };
+        assert!(matches!(err, Error::InvalidInput { .. }), "{err}");
+        assert!(err.to_string().contains("loop"), "{err}");
         Ok(())
     }
 
