@@ -36,8 +36,11 @@ use crate::output::Output;
 /// and any other control character (an ESC sequence or a CR in a name the message echoes) is
 /// escaped, so no message can forge or hide a line.
 fn error_line(message: &str) -> String {
-    let flat: Vec<&str> = message.split_whitespace().collect();
-    format!("keychain: error: {}", output::field(&flat.join(" ")))
+    // Escape first, so a CR or tab that came from a name or path shows as `\r`/`\t` rather
+    // than vanishing into a space; then the message's own line breaks become spaces.
+    let escaped = output::escape_controls(message, true);
+    let flat: Vec<&str> = escaped.split_whitespace().collect();
+    format!("keychain: error: {}", flat.join(" "))
 }
 
 /// Reports a malformed command line in one line (exit 2); help and version print as usual.
@@ -142,7 +145,7 @@ mod tests {
         let line = error_line("no key \"a\u{1b}[2K\rkeychain: ok\nnext\u{7}\u{202e}\"");
         assert_eq!(
             line,
-            "keychain: error: no key \"a\\x1b[2K keychain: ok next\\x07\\u{202e}\""
+            "keychain: error: no key \"a\\x1b[2K\\rkeychain: ok next\\x07\\u{202e}\""
         );
         assert!(!line.chars().any(char::is_control));
     }
