@@ -243,6 +243,11 @@ pub(super) fn prepare_new(root: &Path, mode: OpenMode) -> Result<LockGuard> {
         Err(e) => return Err(Error::io(format!("reading {}", root.display()), e)),
     };
     if exists {
+        // Another process created the keystore since the caller looked: open it (the caller
+        // reads the header again under the lock).
+        if root.join(HEADER).exists() {
+            return lock(root);
+        }
         match inspect(root)? {
             Contents::Keys(n) => return Err(damaged(root, n)),
             Contents::Foreign(name) if mode != OpenMode::Open => {
