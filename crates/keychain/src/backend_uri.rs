@@ -11,6 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::text::is_control_or_invisible;
 use crate::{Error, Result};
 
 /// The longest backend URI accepted, in bytes.
@@ -55,11 +56,6 @@ fn bad(message: impl std::fmt::Display) -> Error {
     Error::invalid_input(format!("backend URI: {message}"))
 }
 
-/// Whether `c` may not appear in a URI component: controls and invisible formatting.
-fn is_control(c: char) -> bool {
-    crate::text::is_control_or_invisible(c)
-}
-
 impl BackendUri {
     /// Parses and checks a backend URI (surrounding whitespace is ignored).
     pub fn parse(uri: &str) -> Result<Self> {
@@ -70,7 +66,7 @@ impl BackendUri {
                 uri.len()
             )));
         }
-        if let Some(c) = uri.chars().find(|&c| is_control(c)) {
+        if let Some(c) = uri.chars().find(|&c| is_control_or_invisible(c)) {
             return Err(bad(format!(
                 "control character {c:?} is not allowed; nothing in a backend URI may contain one"
             )));
@@ -155,7 +151,7 @@ fn parse_awskms(rest: &str) -> Result<AwsKmsUri> {
         if value.is_empty() {
             return Err(bad(format!("attribute {name} is empty")));
         }
-        if let Some(c) = value.chars().find(|&c| is_control(c)) {
+        if let Some(c) = value.chars().find(|&c| is_control_or_invisible(c)) {
             return Err(bad(format!(
                 "attribute {name} holds the control character {c:?}"
             )));
@@ -372,7 +368,10 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<()> {
             shown(endpoint)
         ))
     };
-    if endpoint.chars().any(|c| is_control(c) || c.is_whitespace()) {
+    if endpoint
+        .chars()
+        .any(|c| is_control_or_invisible(c) || c.is_whitespace())
+    {
         return Err(refuse("control characters and spaces are not allowed"));
     }
     let rest = endpoint

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use aws_sdk_kms::Client;
 
-use super::errors::{BACKEND, map_sdk_error};
+use super::errors::{map_sdk_error, no_field};
 use super::mapping::key_info_from_metadata;
 use super::{AwsKmsBackend, NAME_TAG, RESERVED_TAG_PREFIX, name};
 use crate::key::{AliasInfo, KeyInfo, KeySpec};
@@ -79,13 +79,9 @@ impl AwsKmsBackend {
             .send()
             .await
             .map_err(|e| map_sdk_error(e, "DescribeKey", &name(key)))?;
-        let meta = out.key_metadata().ok_or_else(|| Error::Backend {
-            backend: BACKEND.into(),
-            operation: "DescribeKey".into(),
-            code: "EmptyResponse".into(),
-            message: format!("no key metadata for {key}"),
-            retryable: false,
-        })?;
+        let meta = out
+            .key_metadata()
+            .ok_or_else(|| no_field("DescribeKey", "key metadata", &name(key)))?;
         let info = key_info_from_metadata(meta)?;
         let aws_managed = matches!(
             meta.key_manager(),

@@ -10,6 +10,7 @@ use der::{Tag, Tagged};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::name::Name;
 
+use crate::text::is_control_or_invisible;
 use crate::{Error, Result};
 
 const fn oid(s: &str) -> ObjectIdentifier {
@@ -40,11 +41,6 @@ const UB_NAME: usize = 32768;
 /// The longest email address (`ub-emailaddress-length`).
 pub(crate) const MAX_EMAIL_LEN: usize = 255;
 
-/// Whether `c` may not appear in a name or a SAN: controls and invisible formatting.
-fn is_control(c: char) -> bool {
-    crate::text::is_control_or_invisible(c)
-}
-
 /// The text of an attribute value of a string type; other types are refused.
 fn value_text(atv: &AttributeTypeAndValue) -> Option<&str> {
     let tag = atv.value.tag();
@@ -65,7 +61,7 @@ pub(crate) fn check_name(name: &Name) -> Result<()> {
         if text.is_empty() {
             return Err(bad("the value is empty".into()));
         }
-        if let Some(c) = text.chars().find(|&c| is_control(c)) {
+        if let Some(c) = text.chars().find(|&c| is_control_or_invisible(c)) {
             return Err(bad(format!("control character {c:?} in the value")));
         }
         let chars = text.chars().count();
