@@ -132,6 +132,31 @@ pub fn python_ed25519ph_sign_batch(inputs: &[Vec<u8>]) -> Vec<(String, Vec<u8>)>
         .collect()
 }
 
+/// Asks libsodium (a second Ed25519ph implementation, through Python's ctypes) whether each
+/// `(raw 32-byte public key, message, signature)` is an RFC 8032 Ed25519ph signature of that
+/// message; for AWS KMS's ED25519_PH_SHA_512 the message is the 64-byte digest `D`. Panics when
+/// libsodium or Python cannot run (`scripts/test.sh` installs libsodium).
+pub fn libsodium_ed25519ph_verify_batch(cases: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Vec<bool> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(pk, message, sig)| {
+            serde_json::json!({
+                "pk": B64.encode(pk),
+                "message": B64.encode(message),
+                "sig": B64.encode(sig),
+            })
+        })
+        .collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sodium_ed25519ph.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+    );
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!("the libsodium Ed25519ph judge printed no verdicts ({e}); run scripts/test.sh")
+    })
+}
+
 /// Encrypts each `(public key PEM, algorithm, plaintext)` with RSA-OAEP in Python
 /// `cryptography` (MGF1 with the same hash, empty label, as KMS), one interpreter for the
 /// batch. The backend must decrypt what this makes. Panics when the helper cannot run.

@@ -2,7 +2,8 @@
 //! judged by PyCryptodome: a 64-byte SHA-512 digest `D` is the RFC 8032 Ed25519ph *message*
 //! (the signature's own prehash is SHA-512(D), as KMS hashes a `DIGEST` input again), and a
 //! message `m` signs as its digest `D = SHA-512(m)`. The judge is
-//! `eddsa.new(key, 'rfc8032').verify(SHA512.new(D), sig)`, in both directions.
+//! `eddsa.new(key, 'rfc8032').verify(SHA512.new(D), sig)`, in both directions, and libsodium's
+//! `crypto_sign_ed25519ph_*` with `D` as the message.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Seek, Write};
@@ -10,7 +11,8 @@ use std::io::{Seek, Write};
 use keychain::signer::KeySigner;
 use keychain::{Hash, KeySpec, Keychain, Message, MessageSource, PublicKey, SigningAlgorithm};
 use keychain_testkit::{
-    SignatureCase, python_ed25519ph_sign_batch, python_verify_batch, temp_software_backend,
+    SignatureCase, libsodium_ed25519ph_verify_batch, python_ed25519ph_sign_batch,
+    python_verify_batch, temp_software_backend,
 };
 
 const PH: SigningAlgorithm = SigningAlgorithm::Ed25519PhSha512;
@@ -123,6 +125,18 @@ async fn every_ed25519ph_signature_we_make_is_rfc8032_over_the_digest() {
         python_verify_batch(&cases),
         expected,
         "PyCryptodome's verdicts (valid, other digest, flipped) per way of signing"
+    );
+    let der = pk.to_der();
+    let raw_key = der[der.len() - 32..].to_vec();
+    let sig = signatures[0].1.clone();
+    assert_eq!(
+        libsodium_ed25519ph_verify_batch(&[
+            (raw_key.clone(), d.clone(), sig.clone()),
+            (raw_key.clone(), d_other, sig.clone()),
+            (raw_key, message, sig),
+        ]),
+        vec![true, false, false],
+        "libsodium over D (valid), another D, the message itself as the Ed25519ph message"
     );
 }
 

@@ -7,7 +7,9 @@ use std::fs;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::SigningAlgorithm::{self, *};
-use keychain_testkit::{SignatureCase, openssl_verify, python_verify_batch};
+use keychain_testkit::{
+    SignatureCase, libsodium_ed25519ph_verify_batch, openssl_verify, python_verify_batch,
+};
 
 use crate::support::{Cli, arg, openssl_digest};
 
@@ -431,8 +433,9 @@ fn digest_without_algorithm_follows_its_length() {
 
 /// Ed25519ph through the binary, in AWS KMS's meaning: signing a file signs its SHA-512 `D`
 /// (OpenSSL computes it here) as the Ed25519ph message, so `sign --digest D` makes the same
-/// signature; PyCryptodome (`eddsa.new(key, 'rfc8032').verify(SHA512.new(D), sig)`) accepts it
-/// and refuses it for a tampered file's digest; `keychain verify` and `verify-bundle` agree.
+/// signature; PyCryptodome (`eddsa.new(key, 'rfc8032').verify(SHA512.new(D), sig)`) and
+/// libsodium (`crypto_sign_ed25519ph_*` over D) accept it and refuse it for a tampered file's
+/// digest; `keychain verify` and `verify-bundle` agree.
 #[test]
 fn ed25519ph_signs_a_file_as_its_sha512_digest() {
     let cli = Cli::new();
@@ -519,5 +522,20 @@ fn ed25519ph_signs_a_file_as_its_sha512_digest() {
         ]),
         vec![true, false, false],
         "PyCryptodome over D (valid), a tampered file's D, a flipped signature"
+    );
+    // libsodium agrees, and the file itself is not the Ed25519ph message: D is.
+    let der = keychain::PublicKey::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .to_vec();
+    let raw_key = der[der.len() - 32..].to_vec();
+    assert_eq!(
+        libsodium_ed25519ph_verify_batch(&[
+            (raw_key.clone(), d.clone(), file_sig.clone()),
+            (raw_key.clone(), d_tampered.clone(), file_sig.clone()),
+            (raw_key, message.clone(), file_sig.clone()),
+        ]),
+        vec![true, false, false],
+        "libsodium over D (valid), a tampered file's D, the file as the message"
     );
 }
