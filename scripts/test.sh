@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every keychain test on a fresh machine. It installs and starts what the tests need by
-# itself: OpenSSL and a Python venv with `cryptography`, `PyJWT` and `pycryptodome` (the judges of
-# signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
+# itself: OpenSSL, libsodium and a Python venv with `cryptography`, `PyJWT` and `pycryptodome` (the
+# judges of signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
 # tests themselves on a free loopback port). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +11,12 @@ log() { printf '==> %s\n' "$*" >&2; }
 if ! command -v openssl >/dev/null 2>&1; then
   log "installing openssl"
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
+fi
+
+# libsodium: a second judge of Ed25519ph signatures (through Python's ctypes).
+if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
+  log "installing libsodium"
+  apt-get update -qq && apt-get install -y -qq libsodium23 >/dev/null
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"

@@ -312,7 +312,9 @@ pub struct SignArgs {
     )]
     pub input: Option<PathBuf>,
     /// Sign this digest (hex) instead of a file. Without --algorithm, the algorithm follows
-    /// from the digest's length.
+    /// from the digest's length. With ED25519_PH_SHA_512 the 64-byte SHA-512 digest is the
+    /// Ed25519ph message and is hashed again, as AWS KMS does (so a file and its SHA-512
+    /// digest sign alike).
     #[arg(long, value_name = "HEX")]
     pub digest: Option<String>,
     /// The signing algorithm (KMS or JOSE name; default: the key's natural one).

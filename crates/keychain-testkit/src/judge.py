@@ -1,6 +1,6 @@
 """Independent judge of signatures: Python `cryptography` (OpenSSL-backed, but not our code;
 its own ML-DSA since version 47), and PyCryptodome for Ed25519ph, which `cryptography` does
-not implement.
+not implement (in AWS KMS's meaning: see `verify_ed25519ph`).
 
 Reads a JSON list of cases on stdin, prints a JSON list of booleans (valid or not).
 Each case: {"pem": SPKI PEM, "alg": KMS signing algorithm, "sig": base64,
@@ -66,17 +66,20 @@ def message_of(case):
 
 
 def verify_ed25519ph(case, sig):
-    """RFC 8032 HashEdDSA: PyCryptodome signs and verifies over a SHA-512 hash object of the
-    message, so the case must carry the message, not a digest."""
+    """RFC 8032 HashEdDSA in AWS KMS's meaning of ED25519_PH_SHA_512: the 64-byte SHA-512
+    digest D of the message is the Ed25519ph message, hashed again (prehash SHA-512(D)). A
+    case with a digest gives D; a case with a message m stands for D = SHA-512(m)."""
     from Crypto.Hash import SHA512
     from Crypto.PublicKey import ECC
     from Crypto.Signature import eddsa
 
     if "digest" in case:
-        raise ValueError("the Ed25519ph judge needs the message, not a digest")
+        d = base64.b64decode(case["digest"])
+    else:
+        d = SHA512.new(message_of(case)).digest()
     verifier = eddsa.new(ECC.import_key(case["pem"]), "rfc8032")
     try:
-        verifier.verify(SHA512.new(message_of(case)), sig)
+        verifier.verify(SHA512.new(d), sig)
         return True
     except ValueError:
         return False

@@ -103,6 +103,60 @@ fn python_judge(input: &[serde_json::Value]) -> Vec<bool> {
     })
 }
 
+/// Has PyCryptodome sign each input `X` as the RFC 8032 Ed25519ph message (prehash
+/// SHA-512(X)), each with a fresh key: `(public key SPKI PEM, signature)` per input. For a
+/// 64-byte digest `D` that is AWS KMS's ED25519_PH_SHA_512 over `D`. Panics when the helper
+/// cannot run.
+pub fn python_ed25519ph_sign_batch(inputs: &[Vec<u8>]) -> Vec<(String, Vec<u8>)> {
+    let input: Vec<String> = inputs.iter().map(|x| B64.encode(x)).collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ed25519ph_sign.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+    );
+    let signed: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the PyCryptodome Ed25519ph signer printed nothing readable ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    });
+    assert_eq!(signed.len(), inputs.len(), "one signature per input");
+    signed
+        .iter()
+        .map(|v| {
+            let pem = v["pem"].as_str().unwrap_or_default().to_string();
+            let sig = B64
+                .decode(v["sig"].as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("the Ed25519ph signer printed bad base64: {e}"));
+            (pem, sig)
+        })
+        .collect()
+}
+
+/// Asks libsodium (a second Ed25519ph implementation, through Python's ctypes) whether each
+/// `(raw 32-byte public key, message, signature)` is an RFC 8032 Ed25519ph signature of that
+/// message; for AWS KMS's ED25519_PH_SHA_512 the message is the 64-byte digest `D`. Panics when
+/// libsodium or Python cannot run (`scripts/test.sh` installs libsodium).
+pub fn libsodium_ed25519ph_verify_batch(cases: &[(Vec<u8>, Vec<u8>, Vec<u8>)]) -> Vec<bool> {
+    let input: Vec<serde_json::Value> = cases
+        .iter()
+        .map(|(pk, message, sig)| {
+            serde_json::json!({
+                "pk": B64.encode(pk),
+                "message": B64.encode(message),
+                "sig": B64.encode(sig),
+            })
+        })
+        .collect();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/sodium_ed25519ph.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(&input).unwrap_or_default().as_slice(),
+    );
+    serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!("the libsodium Ed25519ph judge printed no verdicts ({e}); run scripts/test.sh")
+    })
+}
+
 /// Encrypts each `(public key PEM, algorithm, plaintext)` with RSA-OAEP in Python
 /// `cryptography` (MGF1 with the same hash, empty label, as KMS), one interpreter for the
 /// batch. The backend must decrypt what this makes. Panics when the helper cannot run.

@@ -134,7 +134,10 @@ kms_enum! {
         EcdsaSha512 => "ECDSA_SHA_512" | "ES512",
         /// Pure Ed25519 (RFC 8032) over the message bytes.
         Ed25519Sha512 => "ED25519_SHA_512" | "EdDSA" | "ED25519",
-        /// HashEdDSA Ed25519ph over a SHA-512 digest.
+        /// HashEdDSA Ed25519ph (RFC 8032) in AWS KMS's meaning: the 64-byte SHA-512 digest
+        /// `D` of the message is the Ed25519ph *message*, so the signature's own prehash is
+        /// SHA-512(D) — the input is hashed twice. A raw message `m` is signed as its digest
+        /// SHA-512(m) (see [`Message`]).
         Ed25519PhSha512 => "ED25519_PH_SHA_512" | "ED25519PH",
         /// Pure ML-DSA (FIPS 204) over the message bytes, with an empty context string
         /// (ML-DSA keys only).
@@ -284,11 +287,21 @@ impl DataKeySpec {
 }
 
 /// What is handed to a signing operation: a precomputed digest or the message itself.
+///
+/// For every digest algorithm `Raw(m)` and `Digest(H(m))` make signatures that verify the
+/// same way, on every backend. With [`SigningAlgorithm::Ed25519PhSha512`] that holds too, in
+/// AWS KMS's meaning: `Digest(D)` (64 bytes) signs `D` as the Ed25519ph message (prehash
+/// SHA-512(D), as KMS does with `MessageType=DIGEST`), and `Raw(m)` is exactly
+/// `Digest(SHA-512(m))` — hashed locally and sent as `DIGEST`, since KMS takes no `RAW`
+/// message for it. An outside RFC 8032 Ed25519ph verifier checks such a signature with `D`
+/// as the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Message<'a> {
-    /// A digest made with the algorithm's hash (KMS `MessageType=DIGEST`).
+    /// A digest made with the algorithm's hash (KMS `MessageType=DIGEST`); for Ed25519ph, the
+    /// 64-byte message that is hashed again.
     Digest(&'a [u8]),
-    /// The message; the backend hashes it (KMS `MessageType=RAW`).
+    /// The message; the backend hashes it (KMS `MessageType=RAW`), or, for Ed25519ph, it is
+    /// hashed with SHA-512 and signed as that digest.
     Raw(&'a [u8]),
 }
 
@@ -322,7 +335,8 @@ impl<'a> Message<'a> {
     }
 
     /// The digest to sign for `algorithm` (hashing a raw message), for backends that sign
-    /// digests only. Not for pure Ed25519 or ML-DSA.
+    /// digests only, and for Ed25519ph everywhere (`Raw(m)` is `Digest(SHA-512(m))`). Not for
+    /// pure Ed25519 or ML-DSA.
     pub fn to_digest(&self, algorithm: SigningAlgorithm) -> Result<Vec<u8>> {
         self.check(algorithm)?;
         Ok(match self {

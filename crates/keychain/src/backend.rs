@@ -24,7 +24,8 @@ pub struct Capabilities {
     /// Key specs the backend can create.
     pub key_specs: Vec<KeySpec>,
     /// The longest message the backend signs as `Message::Raw`; `None` for no limit. Longer
-    /// messages must be hashed by the caller (and pure Ed25519 cannot sign them).
+    /// messages must be hashed by the caller (and pure Ed25519 cannot sign them). Not a limit
+    /// for ED25519_PH_SHA_512, where a raw message is signed as its SHA-512 digest.
     pub max_raw_message: Option<usize>,
     /// Whether automatic key rotation can be scheduled.
     pub automatic_rotation: bool,

@@ -4,6 +4,9 @@
 //!
 //! The raw signature is what `openssl dgst -verify` (and `openssl pkeyutl -verify -rawin` for
 //! Ed25519) accepts; the bundle adds the artifact digest, the algorithm, the key and the time.
+//! The exception is ED25519_PH_SHA_512 (chosen, or the fallback of pure Ed25519 past a
+//! backend's message limit): as in AWS KMS, it signs the artifact's SHA-512 digest as the
+//! Ed25519ph message, which OpenSSL 3.0 cannot check (docs/AWSKMS.md says how to).
 //!
 //! # What a verified bundle establishes
 //!

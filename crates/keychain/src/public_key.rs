@@ -313,7 +313,8 @@ impl PublicKey {
     ) -> Result<bool> {
         message.check(algorithm)?;
         if algorithm == SigningAlgorithm::Ed25519PhSha512 && self.kind == PublicKeyKind::Ed25519 {
-            // HashEdDSA over the SHA-512 of the message (aws-lc has no Ed25519ph).
+            // Ed25519ph with the 64-byte digest D as its message (prehash SHA-512(D)), as AWS
+            // KMS signs it; a raw message m stands for D = SHA-512(m). aws-lc has no Ed25519ph.
             let digest = message.to_digest(algorithm)?;
             return crate::ed25519ph::verify(&self.key_bytes, &digest, signature);
         }

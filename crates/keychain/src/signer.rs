@@ -330,12 +330,7 @@ impl KeySigner {
                     .sign_with(&self.key, Message::Raw(message), self.algorithm)
                     .await?
             }
-            SigningAlgorithm::Ed25519PhSha512 => {
-                let digest = Hash::Sha512.digest(message);
-                self.keychain
-                    .sign_with(&self.key, Message::Digest(&digest), self.algorithm)
-                    .await?
-            }
+            // Ed25519ph too: the backend signs the SHA-512 digest as the Ed25519ph message.
             a => {
                 let digest = a.hash().digest(message);
                 self.keychain

@@ -208,7 +208,8 @@ async fn the_default_algorithm_is_the_keys_and_wrong_ones_are_refused() {
     assert!(err.to_string().contains("alias/aes"), "{err}");
     let err = KeySigner::new(&kc, "missing", None).await.unwrap_err();
     assert_eq!(err.kind(), keychain::ErrorKind::NotFound);
-    // Ed25519ph: the signer hashes with SHA-512 and the backend signs the digest.
+    // Ed25519ph: the signer hashes with SHA-512 and the backend signs the digest D as the
+    // Ed25519ph message (AWS KMS's meaning), which PyCryptodome checks over D.
     let s = KeySigner::new(&kc, "ed", Some(SigningAlgorithm::Ed25519PhSha512))
         .await
         .unwrap();
@@ -222,6 +223,14 @@ async fn the_default_algorithm_is_the_keys_and_wrong_ones_are_refused() {
         )
         .unwrap()
     );
+    let case = SignatureCase {
+        public_key_pem: pk.to_pem(),
+        algorithm: SigningAlgorithm::Ed25519PhSha512,
+        data: keychain::Hash::Sha512.digest(b"prehashed message"),
+        prehashed: true,
+        signature: sig.as_ref().to_vec(),
+    };
+    assert_eq!(python_verify_batch(&[case]), vec![true]);
 }
 
 /// Sync signing in a multi-thread runtime uses `block_in_place`: with ONE worker thread, a task

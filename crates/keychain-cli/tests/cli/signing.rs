@@ -1,12 +1,15 @@
 //! `keychain sign` / `keychain verify` for every signing spec and algorithm, judged by OpenSSL
-//! and Python `cryptography`; signature encodings; signing a given digest.
+//! and Python `cryptography` (PyCryptodome for Ed25519ph); signature encodings; signing a given
+//! digest.
 
 use std::fs;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::SigningAlgorithm::{self, *};
-use keychain_testkit::{SignatureCase, openssl_verify, python_verify_batch};
+use keychain_testkit::{
+    SignatureCase, libsodium_ed25519ph_verify_batch, openssl_verify, python_verify_batch,
+};
 
 use crate::support::{Cli, arg, openssl_digest};
 
@@ -426,4 +429,113 @@ fn digest_without_algorithm_follows_its_length() {
     let sig = B64.decode(v["signature"].as_str().unwrap()).unwrap();
     let pem = cli.pubkey_pem("rsa");
     assert!(openssl_verify(&pem, RsassaPkcs1V15Sha384, b"m", &sig));
+}
+
+/// Ed25519ph through the binary, in AWS KMS's meaning: signing a file signs its SHA-512 `D`
+/// (OpenSSL computes it here) as the Ed25519ph message, so `sign --digest D` makes the same
+/// signature; PyCryptodome (`eddsa.new(key, 'rfc8032').verify(SHA512.new(D), sig)`) and
+/// libsodium (`crypto_sign_ed25519ph_*` over D) accept it and refuse it for a tampered file's
+/// digest; `keychain verify` and `verify-bundle` agree.
+#[test]
+fn ed25519ph_signs_a_file_as_its_sha512_digest() {
+    let cli = Cli::new();
+    cli.create("ed", "ECC_NIST_EDWARDS25519", &[]);
+    let pem = cli.pubkey_pem("ed");
+    let message = message();
+    let mut tampered_bytes = message.clone();
+    tampered_bytes[100_000] ^= 1;
+    let msg = cli.file("message.bin", &message);
+    let tampered = cli.file("tampered.bin", &tampered_bytes);
+    let d = openssl_digest("sha512", &msg);
+    let d_tampered = openssl_digest("sha512", &tampered);
+
+    let file_sig = cli.path("file.sig");
+    let bundle = cli.path("file.bundle");
+    cli.ok([
+        "sign",
+        "ed",
+        "--in",
+        arg(&msg),
+        "--algorithm",
+        "ED25519_PH_SHA_512",
+        "--out",
+        arg(&file_sig),
+        "--bundle",
+        arg(&bundle),
+    ]);
+    let file_sig = fs::read(&file_sig).unwrap();
+    // Without --algorithm a 64-byte digest on an Ed25519 key is Ed25519ph.
+    let v = cli.json(["sign", "ed", "--digest", &hex::encode(&d)]);
+    assert_eq!(v["algorithm"], "ED25519_PH_SHA_512");
+    let digest_sig = B64.decode(v["signature"].as_str().unwrap()).unwrap();
+    assert_eq!(digest_sig, file_sig, "the file and its digest sign alike");
+
+    let sig_path = cli.file("ph.sig", &file_sig);
+    for (input, valid) in [(&msg, true), (&tampered, false)] {
+        let r = cli.run([
+            "verify",
+            "ed",
+            "--in",
+            arg(input),
+            "--algorithm",
+            "ED25519_PH_SHA_512",
+            "--signature",
+            arg(&sig_path),
+        ]);
+        assert_eq!(r.code, if valid { 0 } else { 1 }, "{}", r.stderr);
+    }
+    for (digest, valid) in [(&d, true), (&d_tampered, false)] {
+        let r = cli.run([
+            "verify",
+            "ed",
+            "--digest",
+            &hex::encode(digest),
+            "--signature",
+            arg(&sig_path),
+        ]);
+        assert_eq!(r.code, if valid { 0 } else { 1 }, "{}", r.stderr);
+    }
+    let r = cli.run([
+        "verify-bundle",
+        arg(&bundle),
+        "--in",
+        arg(&msg),
+        "--public-key",
+        arg(&cli.file("ed.pem", pem.as_bytes())),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let case = |data: &[u8], signature: &[u8]| SignatureCase {
+        public_key_pem: pem.clone(),
+        algorithm: Ed25519PhSha512,
+        data: data.to_vec(),
+        prehashed: true,
+        signature: signature.to_vec(),
+    };
+    let mut flipped = file_sig.clone();
+    flipped[3] ^= 1;
+    assert_eq!(
+        python_verify_batch(&[
+            case(&d, &file_sig),
+            case(&d_tampered, &file_sig),
+            case(&d, &flipped),
+        ]),
+        vec![true, false, false],
+        "PyCryptodome over D (valid), a tampered file's D, a flipped signature"
+    );
+    // libsodium agrees, and the file itself is not the Ed25519ph message: D is.
+    let der = keychain::PublicKey::from_pem(&pem)
+        .unwrap()
+        .to_der()
+        .to_vec();
+    let raw_key = der[der.len() - 32..].to_vec();
+    assert_eq!(
+        libsodium_ed25519ph_verify_batch(&[
+            (raw_key.clone(), d.clone(), file_sig.clone()),
+            (raw_key.clone(), d_tampered.clone(), file_sig.clone()),
+            (raw_key, message.clone(), file_sig.clone()),
+        ]),
+        vec![true, false, false],
+        "libsodium over D (valid), a tampered file's D, the file as the message"
+    );
 }

@@ -112,57 +112,37 @@ impl Signer<'_> {
         let backend = self.kc.backend();
         for (sig, valid, which) in [(signature, true, "valid"), (&bad[..], false, "flipped")] {
             let what = format!("{label} ({which} signature)");
-            if algorithm == SigningAlgorithm::Ed25519PhSha512 {
-                // OpenSSL 3.0 and Python cryptography do not know Ed25519ph: our local
-                // verifier (checked against RFC 8032's vector) and PyCryptodome judge, the
-                // latter over the message itself (it hashes with SHA-512 as Ed25519ph does).
+            assert_eq!(
+                self.public_key
+                    .verify(signed, sig, algorithm)
+                    .must(&format!("{what}: local verify")),
+                valid,
+                "{what}: PublicKey::verify"
+            );
+            // OpenSSL 3.0 has neither ML-DSA (3.5 added it) nor Ed25519ph (3.2 added it):
+            // for those our verifier and Python judge (PyCryptodome for Ed25519ph, in AWS
+            // KMS's meaning: the digest D is the Ed25519ph message).
+            if !matches!(
+                algorithm.scheme(),
+                SignatureScheme::MlDsa | SignatureScheme::Ed25519Ph
+            ) {
                 assert_eq!(
-                    self.public_key
-                        .verify(signed, sig, algorithm)
-                        .must(&format!("{what}: local verify")),
+                    openssl_verify(&self.pem, algorithm, message, sig),
                     valid,
-                    "{what}: PublicKey::verify"
-                );
-                python.push(
-                    what.clone(),
-                    SignatureCase {
-                        public_key_pem: self.pem.clone(),
-                        algorithm,
-                        data: message.to_vec(),
-                        prehashed: false,
-                        signature: sig.to_vec(),
-                    },
-                    valid,
-                );
-            } else {
-                assert_eq!(
-                    self.public_key
-                        .verify(signed, sig, algorithm)
-                        .must(&format!("{what}: local verify")),
-                    valid,
-                    "{what}: PublicKey::verify"
-                );
-                // OpenSSL 3.0 has no ML-DSA (3.5 added it): for ML-DSA our verifier and
-                // Python cryptography judge.
-                if algorithm.scheme() != SignatureScheme::MlDsa {
-                    assert_eq!(
-                        openssl_verify(&self.pem, algorithm, message, sig),
-                        valid,
-                        "{what}: openssl"
-                    );
-                }
-                python.push(
-                    what.clone(),
-                    SignatureCase {
-                        public_key_pem: self.pem.clone(),
-                        algorithm,
-                        data: signed.bytes().to_vec(),
-                        prehashed: matches!(signed, Message::Digest(_)),
-                        signature: sig.to_vec(),
-                    },
-                    valid,
+                    "{what}: openssl"
                 );
             }
+            python.push(
+                what.clone(),
+                SignatureCase {
+                    public_key_pem: self.pem.clone(),
+                    algorithm,
+                    data: signed.bytes().to_vec(),
+                    prehashed: matches!(signed, Message::Digest(_)),
+                    signature: sig.to_vec(),
+                },
+                valid,
+            );
             assert_eq!(
                 backend
                     .verify(&self.key, signed, sig, algorithm)
@@ -372,21 +352,30 @@ pub async fn sign_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
                 )
                 .await;
         }
-        if algorithm != SigningAlgorithm::Ed25519PhSha512 {
-            let signature = backend
-                .sign(&key, Message::Raw(&message), algorithm)
-                .await
-                .must(&format!("{spec}: signing a message with {algorithm}"));
-            signer
-                .judge(
-                    "raw",
-                    Message::Raw(&message),
-                    &message,
-                    &signature,
-                    algorithm,
-                    &mut python,
-                )
-                .await;
+        let signature = backend
+            .sign(&key, Message::Raw(&message), algorithm)
+            .await
+            .must(&format!("{spec}: signing a message with {algorithm}"));
+        signer
+            .judge(
+                "raw",
+                Message::Raw(&message),
+                &message,
+                &signature,
+                algorithm,
+                &mut python,
+            )
+            .await;
+        if algorithm == SigningAlgorithm::Ed25519PhSha512 {
+            // One relation on every backend: a message m signs as its digest SHA-512(m).
+            let digest = Hash::Sha512.digest(&message);
+            assert!(
+                signer
+                    .public_key
+                    .verify(Message::Digest(&digest), &signature, algorithm)
+                    .must(&format!("{spec}: Ed25519ph raw as digest")),
+                "{spec}: an Ed25519ph signature of a message must verify as one of its SHA-512"
+            );
         }
     }
 

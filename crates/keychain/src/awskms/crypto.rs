@@ -2,6 +2,7 @@
 //! GenerateDataKey, GenerateMac and VerifyMac, with usage and algorithm checked against
 //! cached metadata before any call.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aws_sdk_kms::primitives::Blob;
@@ -12,7 +13,9 @@ use super::mapping::{
     data_key_spec_to_sdk, encryption_to_sdk, key_id_of, mac_to_sdk, signing_to_sdk,
 };
 use super::{AwsKmsBackend, MAX_RAW_MESSAGE, MAX_SYMMETRIC_PLAINTEXT};
-use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::algorithm::{
+    DataKeySpec, EncryptionAlgorithm, Hash, MacAlgorithm, Message, SigningAlgorithm,
+};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{Curve, KeyFamily, KeyInfo, KeyState};
 use crate::key_ref::KeyRef;
@@ -40,14 +43,19 @@ pub(super) fn context_map(context: &EncryptionContext) -> Option<HashMap<String,
 
 /// The message type and bytes KMS gets: a digest as `DIGEST`, a message as `RAW` (at most
 /// [`MAX_RAW_MESSAGE`] bytes; longer messages are for the caller to hash, as
-/// [`Capabilities::max_raw_message`] says).
+/// [`Capabilities::max_raw_message`] says). KMS takes ED25519_PH_SHA_512 with `DIGEST` only:
+/// a message for it is hashed here with SHA-512, whatever its length, and sent as that digest
+/// (which KMS hashes again, as it does every Ed25519ph digest).
 pub(super) fn message_for_kms<'a>(
     message: Message<'a>,
     algorithm: SigningAlgorithm,
-) -> Result<(MessageType, &'a [u8])> {
+) -> Result<(MessageType, Cow<'a, [u8]>)> {
     match message {
-        Message::Digest(d) => Ok((MessageType::Digest, d)),
-        Message::Raw(m) if m.len() <= MAX_RAW_MESSAGE => Ok((MessageType::Raw, m)),
+        Message::Digest(d) => Ok((MessageType::Digest, Cow::Borrowed(d))),
+        Message::Raw(m) if algorithm == SigningAlgorithm::Ed25519PhSha512 => {
+            Ok((MessageType::Digest, Cow::Owned(Hash::Sha512.digest(m))))
+        }
+        Message::Raw(m) if m.len() <= MAX_RAW_MESSAGE => Ok((MessageType::Raw, Cow::Borrowed(m))),
         Message::Raw(m) => Err(Error::invalid_input(format!(
             "AWS KMS takes at most {MAX_RAW_MESSAGE} bytes of message with {algorithm}, and \
              this one is {} bytes; {}",
@@ -56,8 +64,10 @@ pub(super) fn message_for_kms<'a>(
                 SigningAlgorithm::MlDsaShake256 => {
                     "keychain cannot sign longer ML-DSA messages (it has no external-μ support)"
                 }
-                a if a.accepts_digest() => "hash it and pass the digest",
-                _ => "hash it and pass the digest with ED25519_PH_SHA_512",
+                SigningAlgorithm::Ed25519Sha512 => {
+                    "hash it and pass the digest with ED25519_PH_SHA_512"
+                }
+                _ => "hash it and pass the digest",
             }
         ))),
     }
@@ -78,7 +88,7 @@ pub(super) async fn sign(
         .sign()
         .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
-        .message(Blob::new(bytes))
+        .message(Blob::new(bytes.into_owned()))
         .message_type(kind)
         .signing_algorithm(signing_to_sdk(algorithm))
         .send()
@@ -117,7 +127,7 @@ pub(super) async fn verify(
         .verify()
         .set_grant_tokens(kms.grant_tokens())
         .key_id(key.kms_key_id())
-        .message(Blob::new(bytes))
+        .message(Blob::new(bytes.into_owned()))
         .message_type(kind)
         .signature(Blob::new(signature))
         .signing_algorithm(signing_to_sdk(algorithm))

@@ -76,9 +76,12 @@ use crate::secret::Secret;
 use crate::{Error, Result};
 
 /// The longest message KMS takes as `MessageType=RAW` (Sign, Verify). The backend refuses a
-/// longer raw message with [`Error::InvalidInput`] and never hashes it itself, since the
+/// longer raw message with [`Error::InvalidInput`] and does not hash it itself, since the
 /// digest would change what is signed; callers hash it and pass the digest, as
-/// [`crate::Keychain::sign_reader`] does (see [`Capabilities::max_raw_message`]).
+/// [`crate::Keychain::sign_reader`] does (see [`Capabilities::max_raw_message`]). The one
+/// exception is ED25519_PH_SHA_512, which KMS takes as `DIGEST` only: a raw message for it, of
+/// any length, is hashed with SHA-512 and sent as that digest — what a raw message means for
+/// that algorithm on every backend.
 pub const MAX_RAW_MESSAGE: usize = 4096;
 /// The longest plaintext KMS encrypts directly with a symmetric key.
 pub const MAX_SYMMETRIC_PLAINTEXT: usize = 4096;
