@@ -84,7 +84,9 @@ impl Keychain {
         Self::from_arc(Arc::new(backend))
     }
 
-    /// Wraps a shared backend.
+    /// Wraps a shared backend. The handle reads and fills the backend's cache
+    /// ([`Backend::key_cache`]), so handles and the backend itself share what one of them
+    /// read; a backend without a cache gets one of the handle's own.
     pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
         let cache = backend.key_cache().unwrap_or_default();
         Keychain {
