@@ -438,13 +438,7 @@ async fn grant_tokens_are_sent_with_every_operation_that_takes_them() {
 /// (the handle's and the backend's lookups share what DescribeKey answered).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_a_digest_costs_one_describe_key() {
-    let name = format!("{}-p256", unique_prefix("trips"));
-    localstack()
-        .connect()
-        .await
-        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
-        .await
-        .must("CreateKey");
+    let name = p256_key("trips").await;
     let p = proxy();
     let config = localstack().config().endpoint(p.endpoint());
     let kc = Keychain::new(backend(config).await);
@@ -471,13 +465,7 @@ async fn signing_a_digest_costs_one_describe_key() {
 /// and one GetPublicKey for the key's whole life in this handle, one Sign per signature.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handle_and_the_backend_share_one_cache() {
-    let name = format!("{}-p256", unique_prefix("one-cache"));
-    localstack()
-        .connect()
-        .await
-        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
-        .await
-        .must("CreateKey");
+    let name = p256_key("one-cache").await;
     let p = proxy();
     let backend = std::sync::Arc::new(backend(localstack().config().endpoint(p.endpoint())).await);
     let kc = Keychain::from_arc(backend.clone());
@@ -525,6 +513,18 @@ async fn the_handle_and_the_backend_share_one_cache() {
             .await
             .must("verify after enabling")
     );
+}
+
+/// A new P-256 key named after `prefix`, made directly (not through a proxy): its name.
+async fn p256_key(prefix: &str) -> String {
+    let name = format!("{}-p256", unique_prefix(prefix));
+    localstack()
+        .connect()
+        .await
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
+        .await
+        .must("CreateKey");
+    name
 }
 
 /// The key id the handle reports for `name`, read from the cache (no request).
