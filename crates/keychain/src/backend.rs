@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
@@ -10,6 +12,7 @@ use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
 };
+use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -68,6 +71,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The default describes the key.
     async fn key_metadata(&self, key: &KeyRef) -> Result<KeyInfo> {
         self.describe_key(key).await
+    }
+
+    /// The cache of key metadata and public keys this backend keeps current: it drops what
+    /// it holds about a key whenever the backend changes that key's state or an alias, and
+    /// [`crate::Keychain`] reads and fills the same cache (see [`KeyCache`]). The default,
+    /// `None`, leaves the handle to keep a cache of its own.
+    fn key_cache(&self) -> Option<Arc<KeyCache>> {
+        None
     }
 
     /// Lists keys, one page at a time.

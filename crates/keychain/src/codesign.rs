@@ -158,14 +158,9 @@ pub async fn sign_artifact(
         return streaming::sign_stream(keychain, key, artifact_name, reader, algorithm).await;
     }
     let artifact = digest_artifact(reader, algorithm)?;
-    let signature = keychain
-        .sign_with(key, Message::Digest(&artifact.digest), algorithm)
+    let signed = keychain
+        .sign_digest(key, &artifact.digest, Some(algorithm))
         .await?;
-    let signed = Signed {
-        signature,
-        algorithm,
-        note: None,
-    };
     bundle(
         keychain,
         key,

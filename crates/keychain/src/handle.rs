@@ -1,16 +1,20 @@
 //! [`Keychain`], the handle applications hold. It wraps any [`Backend`], takes keys by any reference
 //! string, picks the natural algorithm, caches public keys and verifies locally.
+//!
+//! Each public method parses the caller's reference once ([`KeyRef::parse`]) and hands the
+//! parsed [`KeyRef`] to the private methods and the backend below it. Metadata and public keys
+//! come from the backend's [`KeyCache`], the one cache between caller and backend.
 
-use std::collections::HashMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SigningAlgorithm};
 use crate::backend::Backend;
 use crate::backend_uri::BackendUri;
 use crate::data_key::EncryptionContext;
 use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
+use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -31,12 +35,9 @@ pub struct Signed {
     /// Why the algorithm differs from the one asked for, if it does (for example pure
     /// Ed25519 falling back to Ed25519ph on a backend that signs short messages only).
     pub note: Option<String>,
-}
-
-struct Cached {
-    info: KeyInfo,
-    public_key: Option<PublicKey>,
-    at: Instant,
+    /// The id of the key that signed ([`KeyInfo::key_id`]), whatever reference named it: the
+    /// key the algorithm was checked against, so a caller reporting it asks nothing more.
+    pub key_id: String,
 }
 
 /// A handle on keys in one backend.
@@ -63,7 +64,8 @@ struct Cached {
 #[derive(Clone)]
 pub struct Keychain {
     backend: Arc<dyn Backend>,
-    cache: Arc<Mutex<HashMap<String, Cached>>>,
+    /// The backend's cache ([`Backend::key_cache`]), or the handle's own when it has none.
+    cache: Arc<KeyCache>,
     cache_ttl: Duration,
 }
 
@@ -82,17 +84,21 @@ impl Keychain {
         Self::from_arc(Arc::new(backend))
     }
 
-    /// Wraps a shared backend.
+    /// Wraps a shared backend. The handle reads and fills the backend's cache
+    /// ([`Backend::key_cache`]), so handles and the backend itself share what one of them
+    /// read; a backend without a cache gets one of the handle's own.
     pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        let cache = backend.key_cache().unwrap_or_default();
         Keychain {
             backend,
-            cache: Arc::new(Mutex::new(HashMap::new())),
+            cache,
             cache_ttl: Duration::from_secs(300),
         }
     }
 
-    /// Sets how long public keys and key metadata are cached (default five minutes; zero
-    /// disables the cache).
+    /// Sets how old cached public keys and key metadata this handle accepts (default five
+    /// minutes; zero asks the backend at every call). Changes made through the backend clear
+    /// what the cache holds about the key whatever the TTL (see [`KeyCache`]).
     pub fn with_cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
         self
@@ -150,46 +156,22 @@ impl Keychain {
         &self.backend
     }
 
-    fn cached(&self, key: &KeyRef) -> Option<(KeyInfo, Option<PublicKey>)> {
-        let cache = self.cache.lock().ok()?;
-        let c = cache.get(&key.to_string())?;
-        (c.at.elapsed() < self.cache_ttl).then(|| (c.info.clone(), c.public_key.clone()))
-    }
-
-    fn remember(&self, key: &KeyRef, info: KeyInfo, public_key: Option<PublicKey>) {
-        if self.cache_ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut cache) = self.cache.lock() {
-            cache.insert(
-                key.to_string(),
-                Cached {
-                    info,
-                    public_key,
-                    at: Instant::now(),
-                },
-            );
-        }
-    }
-
-    /// Forgets cached metadata and public keys (all of them).
+    /// Forgets cached metadata and public keys (all of them, for every handle on the backend).
     pub fn clear_cache(&self) {
-        if let Ok(mut c) = self.cache.lock() {
-            c.clear();
-        }
+        self.cache.clear();
     }
 
     /// Key metadata, from the cache when fresh. The spec and usage never change for a key,
     /// so this is safe for choosing algorithms; for the current state use
     /// [`Keychain::describe`].
     async fn info(&self, key: &KeyRef) -> Result<KeyInfo> {
-        if let Some((info, _)) = self.cached(key) {
+        if let Some(info) = self.cache.info(key, self.cache_ttl) {
             return Ok(info);
         }
         // Only the metadata the data path needs: no aliases, tags or rotations (least
         // privilege; see `Backend::key_metadata`).
         let info = self.backend.key_metadata(key).await?;
-        self.remember(key, info.clone(), None);
+        self.cache.remember_info(key, &info);
         Ok(info)
     }
 
@@ -210,7 +192,7 @@ impl Keychain {
     pub async fn describe(&self, key: &str) -> Result<KeyInfo> {
         let key = KeyRef::parse(key)?;
         let info = self.backend.describe_key(&key).await?;
-        self.remember(&key, info.clone(), None);
+        self.cache.remember_info(&key, &info);
         Ok(info)
     }
 
@@ -245,6 +227,44 @@ impl Keychain {
         self.backend.sign(&key, message, algorithm).await
     }
 
+    /// Signs a digest with `algorithm`, or when `None` with the key's natural algorithm for
+    /// the hash the digest's length implies (as [`Keychain::digest_signing_algorithm`]
+    /// chooses it). The [`Signed`] names the key that signed, from the metadata the algorithm
+    /// was checked against: reporting it costs no further request.
+    pub async fn sign_digest(
+        &self,
+        key: &str,
+        digest: &[u8],
+        algorithm: Option<SigningAlgorithm>,
+    ) -> Result<Signed> {
+        let key = KeyRef::parse(key)?;
+        let info = self.info(&key).await?;
+        let algorithm = match algorithm {
+            Some(a) => a,
+            None => info.signing_algorithm_for_hash(Hash::for_digest(digest)?)?,
+        };
+        self.signed(&key, &info, Message::Digest(digest), algorithm)
+            .await
+    }
+
+    /// Signs `message` with `key`, whose metadata is `info`, into a [`Signed`].
+    async fn signed(
+        &self,
+        key: &KeyRef,
+        info: &KeyInfo,
+        message: Message<'_>,
+        algorithm: SigningAlgorithm,
+    ) -> Result<Signed> {
+        message.check(algorithm)?;
+        let signature = self.backend.sign(key, message, algorithm).await?;
+        Ok(Signed {
+            signature,
+            algorithm,
+            note: None,
+            key_id: info.key_id.clone(),
+        })
+    }
+
     /// The algorithm for signing (or verifying) `digest` with `key` when the caller names
     /// none: the key's natural algorithm for the hash the digest's length implies. A length
     /// no hash has is [`Error::InvalidInput`]; a hash the key cannot sign with is
@@ -262,13 +282,7 @@ impl Keychain {
     /// The algorithm to use for `key` when the caller gives none: the spec's default.
     pub async fn default_signing_algorithm(&self, key: &str) -> Result<SigningAlgorithm> {
         let key = KeyRef::parse(key)?;
-        let info = self.info(&key).await?;
-        info.spec.default_signing_algorithm().ok_or_else(|| {
-            Error::key_usage(
-                info.display_name(),
-                format!("{} keys do not sign", info.spec),
-            )
-        })
+        default_signing_algorithm_of(&self.info(&key).await?)
     }
 
     /// The public key, cached.
@@ -278,12 +292,11 @@ impl Keychain {
     }
 
     async fn public_key_of(&self, key: &KeyRef) -> Result<PublicKey> {
-        if let Some((_, Some(pk))) = self.cached(key) {
+        if let Some(pk) = self.cache.public_key(key, self.cache_ttl) {
             return Ok(pk);
         }
-        let info = self.info(key).await?;
         let pk = self.backend.public_key(key).await?;
-        self.remember(key, info, Some(pk.clone()));
+        self.cache.remember_public_key(key, &pk);
         Ok(pk)
     }
 
@@ -294,8 +307,9 @@ impl Keychain {
     /// `Verify`: a key that is disabled or pending deletion is [`Error::InvalidKeyState`] on
     /// every backend, whether the signature is then checked locally or by the backend. The
     /// state is read from key metadata no older than the cache TTL ([`Keychain::with_cache_ttl`];
-    /// zero checks it at every call). To check a signature whatever the key's state, verify
-    /// with its public key ([`PublicKey::verify`]).
+    /// zero checks it at every call; a change made through the backend is seen at once). To
+    /// check a signature whatever the key's state, verify with its public key
+    /// ([`PublicKey::verify`]).
     pub async fn verify(
         &self,
         key: &str,
@@ -304,12 +318,22 @@ impl Keychain {
         algorithm: SigningAlgorithm,
     ) -> Result<bool> {
         let key = KeyRef::parse(key)?;
+        self.verify_ref(&key, message, signature, algorithm).await
+    }
+
+    async fn verify_ref(
+        &self,
+        key: &KeyRef,
+        message: Message<'_>,
+        signature: &[u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<bool> {
         message.check(algorithm)?;
-        let pk = self.verifying_key(&key, algorithm).await?;
+        let pk = self.verifying_key(key, algorithm).await?;
         match pk.verify(message, signature, algorithm) {
             Err(Error::Unsupported { .. }) => {
                 self.backend
-                    .verify(&key, message, signature, algorithm)
+                    .verify(key, message, signature, algorithm)
                     .await
             }
             other => other,
@@ -373,7 +397,11 @@ impl Keychain {
     /// RSAES_OAEP_SHA_256 for RSA.
     pub async fn default_encryption_algorithm(&self, key: &str) -> Result<EncryptionAlgorithm> {
         let key = KeyRef::parse(key)?;
-        let info = self.info(&key).await?;
+        self.encryption_algorithm_of(&key).await
+    }
+
+    async fn encryption_algorithm_of(&self, key: &KeyRef) -> Result<EncryptionAlgorithm> {
+        let info = self.info(key).await?;
         match info.spec.family() {
             KeyFamily::Symmetric => Ok(EncryptionAlgorithm::SymmetricDefault),
             KeyFamily::Rsa(_) => Ok(EncryptionAlgorithm::RsaesOaepSha256),
@@ -392,9 +420,10 @@ impl Keychain {
         plaintext: &[u8],
         context: &EncryptionContext,
     ) -> Result<Vec<u8>> {
-        let algorithm = self.default_encryption_algorithm(key).await?;
+        let key = KeyRef::parse(key)?;
+        let algorithm = self.encryption_algorithm_of(&key).await?;
         self.backend
-            .encrypt(&KeyRef::parse(key)?, plaintext, algorithm, context)
+            .encrypt(&key, plaintext, algorithm, context)
             .await
     }
 
@@ -415,6 +444,17 @@ impl Keychain {
         self.clear_cache();
         self.backend.close().await
     }
+}
+
+/// The spec's default signing algorithm; a key that does not sign is
+/// [`Error::InvalidKeyUsage`].
+fn default_signing_algorithm_of(info: &KeyInfo) -> Result<SigningAlgorithm> {
+    info.spec.default_signing_algorithm().ok_or_else(|| {
+        Error::key_usage(
+            info.display_name(),
+            format!("{} keys do not sign", info.spec),
+        )
+    })
 }
 
 /// The backend URI a `KEYCHAIN_BACKEND` value names: `None` when unset or blank (the default

@@ -61,6 +61,7 @@ mod error;
 mod handle;
 pub mod jwt;
 mod key;
+mod key_cache;
 mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
@@ -88,6 +89,7 @@ pub use crate::key::{
     AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
     KeySpec, KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,
 };
+pub use crate::key_cache::KeyCache;
 pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
 pub use crate::secret::Secret;

@@ -28,8 +28,8 @@ use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
     AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, EncryptionAlgorithm,
-    EncryptionContext, Error, KeyInfo, KeyRef, KeySpec, Keychain, MacAlgorithm, Message, Page,
-    PageRequest, PublicKey, Result, RotationStatus, Secret, SigningAlgorithm,
+    EncryptionContext, Error, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain, MacAlgorithm, Message,
+    Page, PageRequest, PublicKey, Result, RotationStatus, Secret, SigningAlgorithm,
 };
 use keychain_testkit::conformance::KnownGap;
 use keychain_testkit::localstack::localstack;
@@ -47,6 +47,10 @@ struct LocalStackProfile {
 impl Backend for LocalStackProfile {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+
+    fn key_cache(&self) -> Option<Arc<KeyCache>> {
+        self.inner.key_cache()
     }
 
     fn capabilities(&self) -> Capabilities {

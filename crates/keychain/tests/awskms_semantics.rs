@@ -438,13 +438,7 @@ async fn grant_tokens_are_sent_with_every_operation_that_takes_them() {
 /// (the handle's and the backend's lookups share what DescribeKey answered).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signing_a_digest_costs_one_describe_key() {
-    let name = format!("{}-p256", unique_prefix("trips"));
-    localstack()
-        .connect()
-        .await
-        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
-        .await
-        .must("CreateKey");
+    let name = p256_key("trips").await;
     let p = proxy();
     let config = localstack().config().endpoint(p.endpoint());
     let kc = Keychain::new(backend(config).await);
@@ -463,4 +457,77 @@ async fn signing_a_digest_costs_one_describe_key() {
     assert_eq!(stats.requests_of("Sign"), 1, "{stats}");
     assert_eq!(stats.requests_of("DescribeKey"), 1, "{stats}");
     assert_eq!(stats.requests(), 2, "nothing else is asked: {stats}");
+}
+
+/// One cache between the handle and the backend (`KeyCache`): what either read is what the
+/// other uses, across repeated operations, and a change made through the backend is seen by
+/// the handle's next call whatever its TTL. Counted through the fault proxy: one DescribeKey
+/// and one GetPublicKey for the key's whole life in this handle, one Sign per signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handle_and_the_backend_share_one_cache() {
+    let name = p256_key("one-cache").await;
+    let p = proxy();
+    let backend = std::sync::Arc::new(backend(localstack().config().endpoint(p.endpoint())).await);
+    let kc = Keychain::from_arc(backend.clone());
+    let key = KeyRef::alias(&name).must("alias");
+    let digest = Hash::Sha256.digest(b"one cache");
+    let algorithm = SigningAlgorithm::EcdsaSha256;
+
+    // The backend reads the key first; the handle then asks nothing but Sign.
+    backend
+        .sign(&key, Message::Digest(&digest), algorithm)
+        .await
+        .must("Sign through the backend");
+    let from_backend = backend.public_key(&key).await.must("GetPublicKey");
+    let signature = kc.sign(&name, &digest, Hash::Sha256).await.must("sign");
+    let from_handle = kc.public_key(&name).await.must("public key");
+    assert_eq!(from_handle, from_backend);
+    for _ in 0..2 {
+        let signed = kc
+            .sign_reader(&name, &b"one cache, twice"[..], None)
+            .await
+            .must("sign_reader");
+        assert_eq!(signed.key_id, cached_key_id(&kc, &name).await);
+    }
+    let ok = kc
+        .verify(&name, Message::Digest(&digest), &signature, algorithm)
+        .await
+        .must("verify");
+    assert!(ok);
+    let stats = p.stats();
+    assert_eq!(stats.requests_of("DescribeKey"), 1, "{stats}");
+    assert_eq!(stats.requests_of("GetPublicKey"), 1, "{stats}");
+    assert_eq!(stats.requests_of("Sign"), 4, "{stats}");
+    assert_eq!(stats.requests(), 6, "nothing else is asked: {stats}");
+
+    // Disabled through the backend: the handle (five-minute TTL) refuses at once.
+    backend.disable_key(&key).await.must("DisableKey");
+    let err = kc
+        .verify(&name, Message::Digest(&digest), &signature, algorithm)
+        .await
+        .expect_err("verify with a disabled key");
+    assert_eq!(err.kind(), ErrorKind::InvalidKeyState, "{err}");
+    backend.enable_key(&key).await.must("EnableKey");
+    assert!(
+        kc.verify(&name, Message::Digest(&digest), &signature, algorithm)
+            .await
+            .must("verify after enabling")
+    );
+}
+
+/// A new P-256 key named after `prefix`, made directly (not through a proxy): its name.
+async fn p256_key(prefix: &str) -> String {
+    let name = format!("{}-p256", unique_prefix(prefix));
+    localstack()
+        .connect()
+        .await
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name(&name))
+        .await
+        .must("CreateKey");
+    name
+}
+
+/// The key id the handle reports for `name`, read from the cache (no request).
+async fn cached_key_id(kc: &Keychain, name: &str) -> String {
+    kc.metadata(name).await.must("metadata").key_id
 }

@@ -46,18 +46,7 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
     let signed = match (&args.digest, &args.input) {
         (Some(hex), _) => {
             let digest = parse::hex_digest(hex)?;
-            let algorithm = match algorithm {
-                Some(a) => a,
-                None => kc.digest_signing_algorithm(&args.name, &digest).await?,
-            };
-            let signature = kc
-                .sign_with(&args.name, Message::Digest(&digest), algorithm)
-                .await?;
-            Signed {
-                signature,
-                algorithm,
-                note: None,
-            }
+            kc.sign_digest(&args.name, &digest, algorithm).await?
         }
         (None, Some(path)) => match &args.bundle {
             Some(bundle_path) => {
@@ -77,6 +66,8 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
                     signature: bundle.signature_bytes()?,
                     algorithm: bundle.algorithm,
                     note: None,
+                    // Read while signing, so from the cache.
+                    key_id: kc.metadata(&args.name).await?.key_id,
                 }
             }
             // A file can be read twice (pure Ed25519 needs that); standard input cannot.
@@ -111,9 +102,8 @@ pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
         files::write(out, &bytes, Mode::Public)?;
     }
     if ctx.out.is_json() {
-        let info = kc.metadata(&args.name).await?;
         ctx.out.json_value(&json!({
-            "key_id": info.key_id,
+            "key_id": signed.key_id,
             "algorithm": signed.algorithm.as_str(),
             "encoding": if encoding == SigEncoding::Raw { "raw" } else { "der" },
             "signature": text,

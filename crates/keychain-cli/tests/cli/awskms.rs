@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::SigningAlgorithm;
 use keychain_testkit::conformance::unique_prefix;
+use keychain_testkit::fault_proxy::{FaultPlan, FaultProxy};
 use keychain_testkit::localstack::{REGION, localstack};
 use keychain_testkit::openssl_verify;
 use serde_json::{Value, json};
@@ -562,4 +563,62 @@ fn migrate_refusals_generate_and_symmetric() {
         boto3_describe(&format!("alias/{aes}"))["Origin"],
         "EXTERNAL"
     );
+}
+
+/// `sign --digest HEX --encoding raw --json` costs one DescribeKey and one Sign, counted by
+/// the fault proxy between the binary and LocalStack: the algorithm for the digest, the curve
+/// for the raw encoding and the key id for the JSON all come from the one DescribeKey (the
+/// key id travels with the signature, `Signed::key_id`). KMS's Verify judges the signature.
+#[test]
+fn signing_a_digest_as_raw_json_costs_one_describe_key_and_one_sign() {
+    let aws = Aws::new();
+    let name = format!("{}-p256", unique_prefix("cli-trips"));
+    let made = aws.json(&["key", "create", &name, "--spec", "ECC_NIST_P256"]);
+    let proxy = FaultProxy::start(localstack().endpoint(), 0x51, FaultPlan::none());
+    let uri = format!("awskms:?endpoint={}&region={REGION}", proxy.endpoint());
+    let digest = "a".repeat(64);
+    let run = aws.run_raw(&[
+        "--backend",
+        &uri,
+        "--json",
+        "sign",
+        &name,
+        "--digest",
+        &digest,
+        "--encoding",
+        "raw",
+    ]);
+    assert_eq!(run.code, 0, "{}\n{}", run.stderr, run.text());
+    let out: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let stats = proxy.stats();
+    assert_eq!(stats.requests_of("DescribeKey"), 1, "{stats}");
+    assert_eq!(stats.requests_of("Sign"), 1, "{stats}");
+    assert_eq!(stats.requests(), 2, "nothing else is asked: {stats}");
+    assert_eq!(out["key_id"], made["key_id"], "{out}");
+    assert_eq!(out["algorithm"], "ECDSA_SHA_256", "{out}");
+    assert_eq!(out["encoding"], "raw", "{out}");
+    let raw = B64.decode(out["signature"].as_str().unwrap()).unwrap();
+    assert_eq!(raw.len(), 64, "r‖s of P-256");
+    let valid = boto3(
+        r#"
+raw = base64.b64decode(data['signature'])
+half = len(raw) // 2
+def der_int(b):
+    b = b.lstrip(b'\x00') or b'\x00'
+    if b[0] & 0x80:
+        b = b'\x00' + b
+    return b'\x02' + bytes([len(b)]) + b
+body = der_int(raw[:half]) + der_int(raw[half:])
+der = b'\x30' + bytes([len(body)]) + body
+result = kms.verify(KeyId=data['alias'], Message=bytes.fromhex(data['digest']),
+                    MessageType='DIGEST', Signature=der,
+                    SigningAlgorithm='ECDSA_SHA_256')['SignatureValid']
+"#,
+        json!({
+            "alias": format!("alias/{name}"),
+            "digest": digest,
+            "signature": out["signature"],
+        }),
+    );
+    assert_eq!(valid, json!(true), "KMS refuses the raw signature");
 }

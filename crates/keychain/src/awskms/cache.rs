@@ -1,9 +1,8 @@
-//! The metadata and public-key cache of the AWS KMS backend, and the lookups that fill it:
-//! DescribeKey, a key's aliases and tags, and the mapping of SDK failures to errors that
-//! carry the key's real state.
+//! How the AWS KMS backend reads and fills the shared [`crate::KeyCache`] (with its configured
+//! TTL), and the lookups behind it: DescribeKey, a key's aliases and tags, and the mapping of
+//! SDK failures to errors that carry the key's real state.
 
 use std::collections::BTreeMap;
-use std::time::Instant;
 
 use aws_sdk_kms::Client;
 
@@ -28,48 +27,28 @@ pub(super) fn name_of(tags: &BTreeMap<String, String>, aliases: &[String]) -> Op
 }
 
 impl AwsKmsBackend {
+    /// Metadata of `key` from the shared cache, if younger than the configured TTL.
     pub(super) fn cached_info(&self, key: &KeyRef) -> Option<KeyInfo> {
-        let cache = self.inner.cache.lock().ok()?;
-        let (info, at) = cache.get(key)?.info.as_ref()?;
-        (at.elapsed() < self.inner.cache_ttl).then(|| info.clone())
+        self.inner.cache.info(key, self.inner.cache_ttl)
     }
 
-    pub(super) fn remember_info(&self, key: &KeyRef, info: &KeyInfo) {
-        if self.inner.cache_ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut cache) = self.inner.cache.lock() {
-            cache.entry(key.clone()).or_default().info = Some((info.clone(), Instant::now()));
-        }
-    }
-
+    /// The public key of `key` from the shared cache, if younger than the configured TTL.
     pub(super) fn cached_public_key(&self, key: &KeyRef) -> Option<PublicKey> {
-        let cache = self.inner.cache.lock().ok()?;
-        let (pk, at) = cache.get(key)?.public_key.as_ref()?;
-        (at.elapsed() < self.inner.cache_ttl).then(|| pk.clone())
+        self.inner.cache.public_key(key, self.inner.cache_ttl)
     }
 
     pub(super) fn remember_public_key(&self, key: &KeyRef, pk: &PublicKey) {
-        if self.inner.cache_ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut cache) = self.inner.cache.lock() {
-            cache.entry(key.clone()).or_default().public_key = Some((pk.clone(), Instant::now()));
-        }
+        self.inner.cache.remember_public_key(key, pk);
     }
 
     /// Drops cached entries of one key (all references that resolved to it).
     pub(super) fn forget_key(&self, key_id: &str) {
-        if let Ok(mut cache) = self.inner.cache.lock() {
-            cache.retain(|k, e| {
-                k.key_id_str() != Some(key_id)
-                    && e.info.as_ref().is_none_or(|(i, _)| i.key_id != key_id)
-            });
-        }
+        self.inner.cache.forget_key(key_id);
     }
 
     /// DescribeKey, uncached; refreshes the cache. Returns the info and whether AWS manages
-    /// the key.
+    /// the key. A key named by `alias/NAME` is reported under that name: the alias points at
+    /// it (DescribeKey alone says nothing of aliases).
     pub(super) async fn describe_fresh(&self, key: &KeyRef) -> Result<(KeyInfo, bool)> {
         let out = self
             .client_for(key)?
@@ -82,12 +61,16 @@ impl AwsKmsBackend {
         let meta = out
             .key_metadata()
             .ok_or_else(|| no_field("DescribeKey", "key metadata", &name(key)))?;
-        let info = key_info_from_metadata(meta)?;
+        let mut info = key_info_from_metadata(meta)?;
+        if let KeyTarget::Alias(alias) = key.target() {
+            info.name = Some(alias.clone());
+            info.aliases = vec![format!("alias/{alias}")];
+        }
         let aws_managed = matches!(
             meta.key_manager(),
             Some(aws_sdk_kms::types::KeyManagerType::Aws)
         );
-        self.remember_info(key, &info);
+        self.inner.cache.remember_info(key, &info);
         Ok((info, aws_managed))
     }
 
@@ -211,15 +194,9 @@ impl AwsKmsBackend {
         info
     }
 
-    /// DescribeKey alone, for the data path (see [`crate::Backend::key_metadata`]). A key
-    /// named by `alias/NAME` is reported under that name: the alias points at it.
+    /// DescribeKey alone, for the data path (see [`crate::Backend::key_metadata`]).
     pub(super) async fn describe_data_path(&self, key: &KeyRef) -> Result<KeyInfo> {
-        let (mut info, _) = self.describe_fresh(key).await?;
-        if let KeyTarget::Alias(alias) = key.target() {
-            info.name = Some(alias.clone());
-            info.aliases = vec![format!("alias/{alias}")];
-        }
-        Ok(info)
+        Ok(self.describe_fresh(key).await?.0)
     }
 
     /// DescribeKey + its aliases and tags.

@@ -75,7 +75,8 @@ pub struct AwsKmsConfig {
     pub attempt_timeout: Duration,
     /// Connect deadline.
     pub connect_timeout: Duration,
-    /// How long key metadata and public keys are cached (zero disables the cache).
+    /// How old cached key metadata and public keys the backend uses (zero: it asks KMS
+    /// every time). [`crate::Keychain::open`] gives the handle the same TTL.
     pub cache_ttl: Duration,
     /// Grant tokens sent with every operation that takes them (DescribeKey, GetPublicKey,
     /// Sign, Verify, Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateMac, VerifyMac,

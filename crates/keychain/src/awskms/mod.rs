@@ -22,7 +22,7 @@
 //! The pieces, a file each: [`AwsKmsConfig`] in `config` (region, endpoint, credentials,
 //! retries, timeouts), `client` (one SDK client per backend, per region on demand), `errors`
 //! (every KMS exception as an [`Error`]), `mapping` (our enums ⇄ the SDK's), `cache` (the
-//! metadata and public-key cache and the DescribeKey/alias/tag lookups that fill it), and the
+//! DescribeKey/alias/tag lookups and the shared [`KeyCache`] they fill), and the
 //! operations behind the thin [`Backend`] impl below: `keys` (create, list, enable, disable,
 //! delete, tags), `crypto` (sign, verify, encrypt, decrypt, data keys, MACs), `aliases`,
 //! `rotation`. Operations KMS has beyond the trait are inherent methods of [`AwsKmsBackend`]:
@@ -43,9 +43,9 @@ mod mapping;
 mod replicas;
 mod rotation;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_kms::Client;
@@ -70,6 +70,7 @@ use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
 };
+use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -101,15 +102,10 @@ pub const DEFAULT_ROTATION_DAYS: u32 = 365;
 /// How many DescribeKey/ListResourceTags calls `list_keys` runs at once.
 const LIST_CONCURRENCY: usize = 8;
 
-#[derive(Default)]
-struct CacheEntry {
-    info: Option<(KeyInfo, Instant)>,
-    public_key: Option<(PublicKey, Instant)>,
-}
-
 struct Inner {
     clients: Clients,
-    cache: Mutex<HashMap<KeyRef, CacheEntry>>,
+    /// Key metadata and public keys, shared with every `Keychain` on this backend.
+    cache: Arc<KeyCache>,
     cache_ttl: Duration,
     max_attempts: u32,
     initial_backoff: Duration,
@@ -163,7 +159,7 @@ impl AwsKmsBackend {
         Ok(AwsKmsBackend {
             inner: Arc::new(Inner {
                 clients: Clients::new(client, sdk_config, region, endpoint),
-                cache: Mutex::new(HashMap::new()),
+                cache: Arc::new(KeyCache::new()),
                 cache_ttl: config.cache_ttl,
                 max_attempts: config.max_attempts,
                 initial_backoff: config.initial_backoff,
@@ -191,9 +187,7 @@ impl AwsKmsBackend {
 
     /// Forgets cached metadata and public keys.
     pub fn clear_cache(&self) {
-        if let Ok(mut c) = self.inner.cache.lock() {
-            c.clear();
-        }
+        self.inner.cache.clear();
     }
 
     /// The client for calls about `key`: a key ARN of another region gets that region's.
@@ -211,6 +205,10 @@ impl AwsKmsBackend {
 impl Backend for AwsKmsBackend {
     fn name(&self) -> &str {
         BACKEND
+    }
+
+    fn key_cache(&self) -> Option<Arc<KeyCache>> {
+        Some(self.inner.cache.clone())
     }
 
     fn capabilities(&self) -> Capabilities {

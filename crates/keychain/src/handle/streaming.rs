@@ -8,8 +8,9 @@
 
 use std::io::{Read, Seek};
 
-use super::{Keychain, Signed, hash_reader};
+use super::{Keychain, Signed, default_signing_algorithm_of, hash_reader};
 use crate::algorithm::{Hash, Message, SigningAlgorithm};
+use crate::key::KeyInfo;
 use crate::key_ref::KeyRef;
 use crate::stream::{MessageSource, buffer_stream};
 use crate::{Error, Result};
@@ -25,24 +26,12 @@ impl Keychain {
     pub async fn sign_reader(
         &self,
         key: &str,
-        mut reader: impl Read + Send,
+        reader: impl Read + Send,
         algorithm: Option<SigningAlgorithm>,
     ) -> Result<Signed> {
-        let algorithm = self.algorithm_or_default(key, algorithm).await?;
-        if algorithm.accepts_digest() {
-            let digest = hash_reader(algorithm.hash(), reader)?;
-            return self.signed(key, Message::Digest(&digest), algorithm).await;
-        }
-        if let Some(limit) = self.backend.capabilities().max_raw_message {
-            return self.sign_limited(key, &mut reader, algorithm, limit).await;
-        }
-        if algorithm == SigningAlgorithm::Ed25519Sha512 {
-            let data = buffer_stream(&mut reader)?;
-            let mut source = MessageSource::memory(&data);
-            return self.sign_source(key, &mut source, algorithm).await;
-        }
-        let mut source = MessageSource::once(&mut reader);
-        self.sign_source(key, &mut source, algorithm).await
+        let key = KeyRef::parse(key)?;
+        let (info, algorithm) = self.signing_key(&key, algorithm).await?;
+        self.sign_reader_ref(&key, &info, reader, algorithm).await
     }
 
     /// [`Keychain::sign_reader`] for a reader that can seek (a file): pure Ed25519 reads it
@@ -54,15 +43,16 @@ impl Keychain {
         mut reader: impl Read + Seek + Send,
         algorithm: Option<SigningAlgorithm>,
     ) -> Result<Signed> {
-        let algorithm = self.algorithm_or_default(key, algorithm).await?;
+        let key = KeyRef::parse(key)?;
+        let (info, algorithm) = self.signing_key(&key, algorithm).await?;
         let two_passes = algorithm == SigningAlgorithm::Ed25519Sha512
             && self.backend.capabilities().max_raw_message.is_none();
         if !two_passes || reader.stream_position().is_err() {
-            return self.sign_reader(key, reader, Some(algorithm)).await;
+            return self.sign_reader_ref(&key, &info, reader, algorithm).await;
         }
         let mut source =
             MessageSource::seekable(&mut reader).map_err(|e| Error::io("reading the input", e))?;
-        self.sign_source(key, &mut source, algorithm).await
+        self.sign_source(&key, &info, &mut source, algorithm).await
     }
 
     /// Verifies a signature over everything `reader` yields, in one pass and constant memory
@@ -74,59 +64,78 @@ impl Keychain {
         signature: &[u8],
         algorithm: SigningAlgorithm,
     ) -> Result<bool> {
+        let key = KeyRef::parse(key)?;
         if algorithm.accepts_digest() {
             let digest = hash_reader(algorithm.hash(), reader)?;
             return self
-                .verify(key, Message::Digest(&digest), signature, algorithm)
+                .verify_ref(&key, Message::Digest(&digest), signature, algorithm)
                 .await;
         }
-        let public_key = self.verifying_key(&KeyRef::parse(key)?, algorithm).await?;
+        let public_key = self.verifying_key(&key, algorithm).await?;
         public_key.verify_source(&mut MessageSource::once(&mut reader), signature, algorithm)
     }
 
-    async fn algorithm_or_default(
+    /// The key's metadata and the algorithm to sign with: `algorithm`, or the key's default.
+    async fn signing_key(
         &self,
-        key: &str,
+        key: &KeyRef,
         algorithm: Option<SigningAlgorithm>,
-    ) -> Result<SigningAlgorithm> {
-        match algorithm {
-            Some(a) => Ok(a),
-            None => self.default_signing_algorithm(key).await,
-        }
+    ) -> Result<(KeyInfo, SigningAlgorithm)> {
+        let info = self.info(key).await?;
+        let algorithm = match algorithm {
+            Some(a) => a,
+            None => default_signing_algorithm_of(&info)?,
+        };
+        Ok((info, algorithm))
     }
 
-    async fn signed(
+    /// [`Keychain::sign_reader`] once the key is parsed and its algorithm chosen.
+    async fn sign_reader_ref(
         &self,
-        key: &str,
-        message: Message<'_>,
+        key: &KeyRef,
+        info: &KeyInfo,
+        mut reader: impl Read + Send,
         algorithm: SigningAlgorithm,
     ) -> Result<Signed> {
-        let signature = self.sign_with(key, message, algorithm).await?;
-        Ok(Signed {
-            signature,
-            algorithm,
-            note: None,
-        })
+        if algorithm.accepts_digest() {
+            let digest = hash_reader(algorithm.hash(), reader)?;
+            return self
+                .signed(key, info, Message::Digest(&digest), algorithm)
+                .await;
+        }
+        if let Some(limit) = self.backend.capabilities().max_raw_message {
+            return self
+                .sign_limited(key, info, &mut reader, algorithm, limit)
+                .await;
+        }
+        if algorithm == SigningAlgorithm::Ed25519Sha512 {
+            let data = buffer_stream(&mut reader)?;
+            let mut source = MessageSource::memory(&data);
+            return self.sign_source(key, info, &mut source, algorithm).await;
+        }
+        let mut source = MessageSource::once(&mut reader);
+        self.sign_source(key, info, &mut source, algorithm).await
     }
 
     /// Has the backend stream the message; a backend that cannot gets it in memory.
     async fn sign_source(
         &self,
-        key: &str,
+        key: &KeyRef,
+        info: &KeyInfo,
         source: &mut MessageSource<'_>,
         algorithm: SigningAlgorithm,
     ) -> Result<Signed> {
-        let key_ref = KeyRef::parse(key)?;
-        match self.backend.sign_source(&key_ref, source, algorithm).await {
+        match self.backend.sign_source(key, source, algorithm).await {
             Err(Error::Unsupported { .. }) => {
                 let mut data = Vec::new();
                 source.pass(&mut |chunk| data.extend_from_slice(chunk))?;
-                self.signed(key, Message::Raw(&data), algorithm).await
+                self.signed(key, info, Message::Raw(&data), algorithm).await
             }
             other => Ok(Signed {
                 signature: other?,
                 algorithm,
                 note: None,
+                key_id: info.key_id.clone(),
             }),
         }
     }
@@ -136,7 +145,8 @@ impl Keychain {
     /// streams) for Ed25519, an error for ML-DSA. At most `limit + 1` bytes are held.
     async fn sign_limited(
         &self,
-        key: &str,
+        key: &KeyRef,
+        info: &KeyInfo,
         reader: &mut (dyn Read + Send),
         algorithm: SigningAlgorithm,
         limit: usize,
@@ -147,7 +157,7 @@ impl Keychain {
             .read_to_end(&mut head)
             .map_err(|e| Error::io("reading the input", e))?;
         if head.len() <= limit {
-            return self.signed(key, Message::Raw(&head), algorithm).await;
+            return self.signed(key, info, Message::Raw(&head), algorithm).await;
         }
         let backend = self.backend.name();
         if algorithm != SigningAlgorithm::Ed25519Sha512 {
@@ -159,7 +169,9 @@ impl Keychain {
         }
         let fallback = SigningAlgorithm::Ed25519PhSha512;
         let digest = hash_reader(Hash::Sha512, head.as_slice().chain(reader))?;
-        let mut signed = self.signed(key, Message::Digest(&digest), fallback).await?;
+        let mut signed = self
+            .signed(key, info, Message::Digest(&digest), fallback)
+            .await?;
         signed.note = Some(format!(
             "the {backend} backend signs at most {limit} bytes with pure Ed25519; signed the \
              SHA-512 digest with ED25519_PH_SHA_512 instead"

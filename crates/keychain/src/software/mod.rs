@@ -29,6 +29,7 @@ use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
 };
+use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -194,10 +195,14 @@ impl SoftwareConfig {
     }
 }
 
-/// The software backend. Cheap to clone; clones share the open keystore.
+/// The software backend. Cheap to clone; clones share the open keystore and the cache.
 #[derive(Debug, Clone)]
 pub struct SoftwareBackend {
     store: Arc<Keystore>,
+    /// What [`crate::Keychain`] remembers of keys (metadata, public keys): the keystore's own
+    /// reads are fresh, checked against each file's stamp, but a handle's are not, so every
+    /// change made here clears it.
+    cache: Arc<KeyCache>,
 }
 
 impl SoftwareBackend {
@@ -233,6 +238,7 @@ impl SoftwareBackend {
         let store = Keystore::open(config.path, password, iterations, clock, config.mode)?;
         Ok(SoftwareBackend {
             store: Arc::new(store),
+            cache: Arc::new(KeyCache::new()),
         })
     }
 
@@ -270,6 +276,19 @@ impl SoftwareBackend {
             .await
             .map_err(|e| Error::crypto(format!("keystore task failed: {e}")))?
     }
+
+    /// Runs a keystore operation that changes a key or an alias, then clears the cache
+    /// (whatever the outcome: a failed change may have done part of its work, and an alias
+    /// change moves every reference through it).
+    async fn change<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Keystore) -> Result<T> + Send + 'static,
+    {
+        let result = self.run(f).await;
+        self.cache.clear();
+        result
+    }
 }
 
 /// Owned copy of a [`Message`], to move into a blocking task.
@@ -300,6 +319,10 @@ impl Backend for SoftwareBackend {
         "software"
     }
 
+    fn key_cache(&self) -> Option<Arc<KeyCache>> {
+        Some(self.cache.clone())
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities {
             key_specs: KeySpec::ALL.to_vec(),
@@ -314,7 +337,7 @@ impl Backend for SoftwareBackend {
 
     async fn create_key(&self, request: &CreateKeyRequest) -> Result<KeyInfo> {
         let request = request.clone();
-        self.run(move |s| s.create_key(&request)).await
+        self.change(move |s| s.create_key(&request)).await
     }
 
     async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo> {
@@ -446,17 +469,17 @@ impl Backend for SoftwareBackend {
 
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
         let (alias, key) = (alias.to_string(), key.clone());
-        self.run(move |s| s.create_alias(&alias, &key)).await
+        self.change(move |s| s.create_alias(&alias, &key)).await
     }
 
     async fn update_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
         let (alias, key) = (alias.to_string(), key.clone());
-        self.run(move |s| s.update_alias(&alias, &key)).await
+        self.change(move |s| s.update_alias(&alias, &key)).await
     }
 
     async fn delete_alias(&self, alias: &str) -> Result<()> {
         let alias = alias.to_string();
-        self.run(move |s| s.delete_alias(&alias)).await
+        self.change(move |s| s.delete_alias(&alias)).await
     }
 
     async fn list_aliases(&self, key: Option<&KeyRef>) -> Result<Vec<AliasInfo>> {
@@ -466,12 +489,12 @@ impl Backend for SoftwareBackend {
 
     async fn enable_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.enable_key(&key)).await
+        self.change(move |s| s.enable_key(&key)).await
     }
 
     async fn disable_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.disable_key(&key)).await
+        self.change(move |s| s.disable_key(&key)).await
     }
 
     async fn schedule_key_deletion(
@@ -480,24 +503,24 @@ impl Backend for SoftwareBackend {
         pending_days: u32,
     ) -> Result<DeletionSchedule> {
         let key = key.clone();
-        self.run(move |s| s.schedule_key_deletion(&key, pending_days))
+        self.change(move |s| s.schedule_key_deletion(&key, pending_days))
             .await
     }
 
     async fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.cancel_key_deletion(&key)).await
+        self.change(move |s| s.cancel_key_deletion(&key)).await
     }
 
     async fn enable_key_rotation(&self, key: &KeyRef, period_days: Option<u32>) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.enable_key_rotation(&key, period_days))
+        self.change(move |s| s.enable_key_rotation(&key, period_days))
             .await
     }
 
     async fn disable_key_rotation(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.disable_key_rotation(&key)).await
+        self.change(move |s| s.disable_key_rotation(&key)).await
     }
 
     async fn key_rotation_status(&self, key: &KeyRef) -> Result<RotationStatus> {
@@ -507,16 +530,16 @@ impl Backend for SoftwareBackend {
 
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
-        self.run(move |s| s.rotate_key(&key)).await
+        self.change(move |s| s.rotate_key(&key)).await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
         let (key, tags) = (key.clone(), tags.clone());
-        self.run(move |s| s.tag_key(&key, &tags)).await
+        self.change(move |s| s.tag_key(&key, &tags)).await
     }
 
     async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
         let (key, tag_keys) = (key.clone(), tag_keys.to_vec());
-        self.run(move |s| s.untag_key(&key, &tag_keys)).await
+        self.change(move |s| s.untag_key(&key, &tag_keys)).await
     }
 }
