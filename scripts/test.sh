@@ -12,6 +12,11 @@ if ! command -v openssl >/dev/null 2>&1; then
   log "installing openssl"
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
+# `man` (with groff) renders `keychain man` in the tests.
+if ! command -v man >/dev/null 2>&1 || ! command -v groff >/dev/null 2>&1; then
+  log "installing man-db and groff"
+  apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null
+fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
 # The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.

@@ -102,7 +102,14 @@ impl Io {
                 .output("--out", args.out.as_deref()),
             #[cfg(feature = "aws")]
             Command::Migrate(_) => io,
+            Command::Completion(_) | Command::Man => io,
         }
+    }
+
+    /// The password file (`--password-file`) is an input of every command: no output may
+    /// replace it.
+    pub fn password_file(self, path: Option<&Path>) -> Self {
+        self.input("--password-file", path)
     }
 
     /// No output may be written inside `dir` (the software keystore the command opens): a

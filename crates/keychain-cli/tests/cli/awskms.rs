@@ -520,7 +520,9 @@ fn migrate_refusals_generate_and_symmetric() {
     // KMS imports Ed25519. The refusal offers generate-and-switch and leaves no alias.
     let ed = format!("{prefix}-ed25519");
     aws.cli.create(&ed, "ed25519", &[]);
-    let run = aws.migrate(&ed, &[]);
+    // -q: the audit warning (the material left the keystore before KMS refused it) is
+    // tested elsewhere; here only the error line.
+    let run = aws.migrate(&ed, &["-q"]);
     assert_one_error_line(&run, 4, "migrate Ed25519 to LocalStack");
     assert!(
         run.stderr.contains("ECC_NIST_EDWARDS25519"),
@@ -562,4 +564,64 @@ fn migrate_refusals_generate_and_symmetric() {
         boto3_describe(&format!("alias/{aes}"))["Origin"],
         "EXTERNAL"
     );
+}
+
+/// Logs go to stderr only, at the level asked, and never with a secret: `-vvv` shows the AWS
+/// SDK's request trace on stderr while stdout stays one JSON object; neither stream holds the
+/// AWS secret key or the keystore password. By default a migration's audit warning (plaintext
+/// key material left the keystore) is shown; `-q` hides it.
+#[test]
+fn logs_go_to_stderr_at_the_level_asked_and_never_hold_a_secret() {
+    let aws = Aws::new();
+    let secret = "kcSECRETkeyNEVERlogged0123456789abcdefgh";
+    let mut cmd = aws.command();
+    cmd.env("AWS_SECRET_ACCESS_KEY", secret);
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            aws.uri.as_str(),
+            "-vvv",
+            "--json",
+            "key",
+            "list",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", run.text()));
+    assert!(v.is_object());
+    assert!(
+        run.stderr.contains("TrentService.ListKeys"),
+        "-vvv shows the SDK's requests: {}",
+        run.stderr
+    );
+    for (what, text) in [("stderr", run.stderr.as_str()), ("stdout", &run.text())] {
+        assert!(!text.contains(secret), "the AWS secret key is in {what}");
+        assert!(
+            !text.contains(crate::support::PASSWORD),
+            "the password is in {what}"
+        );
+    }
+    // Without -v, nothing but results.
+    let quiet = aws.run(&["--json", "key", "list"]);
+    assert_eq!(quiet.stderr, "", "no log lines by default");
+
+    // A migration's audit warning shows by default and not with -q.
+    let prefix = unique_prefix("cli-log");
+    let name = format!("{prefix}-audit");
+    aws.cli.create(&name, "p256", &[]);
+    let run = aws.migrate(&name, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("plaintext key material exported"),
+        "the audit warning: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(crate::support::PASSWORD));
+    let name = format!("{prefix}-quiet");
+    aws.cli.create(&name, "p256", &[]);
+    let run = aws.migrate(&name, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "", "-q: no warnings");
 }
