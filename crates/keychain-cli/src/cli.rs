@@ -172,6 +172,18 @@ pub enum KeystoreCommand {
     /// else the user data directory), protected by KEYCHAIN_PASSWORD. PATH must not exist or
     /// be an empty directory; an existing keystore is already_exists (9).
     Init,
+    /// Change the keystore password: every key file is re-encrypted, all or nothing (a crash
+    /// at any point leaves the old or the new password working). The current password comes
+    /// as for every command; the new one from --new-password-file or a prompt (twice).
+    Passwd(PasswdArgs),
+}
+
+/// `keychain keystore passwd`
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// Read the new password from the first line of FILE instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
 }
 
 /// A key reference.

@@ -62,6 +62,23 @@ impl Source {
     }
 }
 
+/// A new password for `keystore`: the first line of `file`, else asked twice on the
+/// terminal.
+pub fn new_password(file: Option<&Path>, keystore: &Path) -> Result<Secret> {
+    if let Some(file) = file {
+        return first_line(file, &format!("the new password file {}", file.display()));
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::invalid_input(
+            "the new password: pass --new-password-file FILE, or run on a terminal to be asked",
+        ));
+    }
+    ask_twice(&format!(
+        "New password for the keystore {}: ",
+        keystore.display()
+    ))
+}
+
 /// The first line of `path`, without its line break; an empty one is refused.
 fn first_line(path: &Path, label: &str) -> Result<Secret> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(format!("opening {label}"), e))?;
@@ -94,26 +111,36 @@ fn first_line(path: &Path, label: &str) -> Result<Secret> {
 }
 
 /// Asks on the terminal, without echo.
+fn ask(text: &str) -> Result<Zeroizing<String>> {
+    rpassword::prompt_password(text)
+        .map(Zeroizing::new)
+        .map_err(|e| Error::invalid_input(format!("cannot read the password: {e}")))
+}
+
+/// Asks for a password to open `keystore`, or (creating it) twice.
 fn prompt(keystore: &Path, purpose: Purpose) -> Result<Secret> {
-    let ask = |text: &str| {
-        rpassword::prompt_password(text)
-            .map(Zeroizing::new)
-            .map_err(|e| Error::invalid_input(format!("cannot read the password: {e}")))
-    };
-    let first = ask(&format!(
-        "Password for the keystore {}: ",
-        keystore.display()
-    ))?;
+    let text = format!("Password for the keystore {}: ", keystore.display());
+    if purpose == Purpose::Create {
+        return ask_twice(&text);
+    }
+    let answer = ask(&text)?;
+    if answer.is_empty() {
+        return Err(Error::invalid_input("no password given"));
+    }
+    Ok(Secret::new(answer.as_bytes().to_vec()))
+}
+
+/// Asks for a new password twice; the answers must match (a typo would lock the keys away).
+fn ask_twice(text: &str) -> Result<Secret> {
+    let first = ask(text)?;
     if first.is_empty() {
         return Err(Error::invalid_input("no password given"));
     }
-    if purpose == Purpose::Create {
-        let again = ask("Again, to confirm: ")?;
-        if *again != *first {
-            return Err(Error::invalid_input(
-                "the two passwords differ; nothing was created",
-            ));
-        }
+    let again = ask("Again, to confirm: ")?;
+    if *again != *first {
+        return Err(Error::invalid_input(
+            "the two passwords differ; nothing was changed",
+        ));
     }
     Ok(Secret::new(first.as_bytes().to_vec()))
 }

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use keychain::{Error, Result};
 
-use crate::cli::{CertCommand, Command, JwtCommand};
+use crate::cli::{CertCommand, Command, JwtCommand, KeystoreCommand};
 
 /// One file argument: the option that named it and the path.
 #[derive(Debug, Clone)]
@@ -54,7 +54,10 @@ impl Io {
     pub fn of(command: &Command) -> Io {
         let io = Io::default();
         match command {
-            Command::Key(_) | Command::Keystore(_) => io,
+            Command::Key(_) | Command::Keystore(KeystoreCommand::Init) => io,
+            Command::Keystore(KeystoreCommand::Passwd(args)) => {
+                io.input("--new-password-file", args.new_password_file.as_deref())
+            }
             Command::Jwks(args) => io.output("--out", args.out.as_deref()),
             Command::Pubkey(args) => io.output("--out", args.out.as_deref()),
             Command::Sign(args) => io

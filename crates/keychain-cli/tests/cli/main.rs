@@ -19,6 +19,7 @@ mod mac;
 mod manual;
 mod memory;
 mod outputs;
+mod passwd;
 mod passwords;
 mod pubkey;
 mod signing;
