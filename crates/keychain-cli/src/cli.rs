@@ -61,6 +61,20 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N")]
     pub password_fd: Option<u32>,
 
+    /// AWS KMS: the region, over the backend URI's, AWS_REGION and the profile's (as the aws
+    /// CLI's --region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS KMS: the named profile of ~/.aws/config to use, over AWS_PROFILE.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS KMS: the endpoint (http[s]://HOST[:PORT]), over the backend URI's and
+    /// AWS_ENDPOINT_URL(_KMS), e.g. `keychain serve` or an emulator.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
     /// Log more on stderr: -v what the backend does, -vv debugging detail. KEYCHAIN_LOG (or
     /// RUST_LOG) takes a full filter instead, e.g. `KEYCHAIN_LOG=keychain=debug`.
     #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]

@@ -13,7 +13,12 @@ use crate::output::{Output, key_json};
 use crate::password;
 
 /// Runs `keychain migrate`.
-pub async fn run(out: &Output, passwords: &password::Source, args: MigrateArgs) -> Result<Outcome> {
+pub async fn run(
+    out: &Output,
+    passwords: &password::Source,
+    aws: &super::AwsOptions,
+    args: MigrateArgs,
+) -> Result<Outcome> {
     // Both URIs go through the library's one parser: every component is checked, and the
     // scheme decides which side they may be on.
     let Some(from_config) = super::software_config(&args.from, passwords, OpenMode::Open)? else {
@@ -21,7 +26,7 @@ pub async fn run(out: &Output, passwords: &password::Source, args: MigrateArgs) 
             "--from: migrate moves keys out of a software keystore (software:PATH)",
         ));
     };
-    let BackendUri::AwsKms(to_uri) = BackendUri::parse(&args.to)? else {
+    let BackendUri::AwsKms(to_uri) = aws.apply(&args.to)? else {
         return Err(Error::invalid_input(
             "--to: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
              awskms:?endpoint=URL&region=R)",

@@ -102,11 +102,51 @@ pub fn software_config(
     Ok(Some(config))
 }
 
+/// The aws-CLI-style options (`--region`, `--profile`, `--endpoint-url`).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint: Option<String>,
+}
+
+impl AwsOptions {
+    fn of(cli: &Cli) -> Self {
+        AwsOptions {
+            region: cli.region.clone(),
+            profile: cli.profile.clone(),
+            endpoint: cli.endpoint_url.clone(),
+        }
+    }
+
+    fn given(&self) -> bool {
+        self.region.is_some() || self.profile.is_some() || self.endpoint.is_some()
+    }
+
+    /// The parsed `uri` with these options applied; they need an AWS KMS backend.
+    pub fn apply(&self, uri: &str) -> Result<keychain::BackendUri> {
+        match keychain::BackendUri::parse(uri)? {
+            keychain::BackendUri::AwsKms(parsed) => {
+                Ok(keychain::BackendUri::AwsKms(parsed.with_overrides(
+                    self.region.as_deref(),
+                    self.profile.as_deref(),
+                    self.endpoint.as_deref(),
+                )?))
+            }
+            _ if self.given() => Err(Error::invalid_input(
+                "--region, --profile and --endpoint-url are for AWS KMS (--backend awskms)",
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
 /// Opens the backend: only `key create` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
 async fn open(
     backend: Option<&str>,
     passwords: &password::Source,
+    aws: &AwsOptions,
     command: &Command,
 ) -> Result<Keychain> {
     let mode = match command {
@@ -114,9 +154,10 @@ async fn open(
         _ => OpenMode::Open,
     };
     let uri = backend_uri(backend);
+    let parsed = aws.apply(uri)?;
     match software_config(uri, passwords, mode)? {
         Some(config) => Ok(Keychain::new(SoftwareBackend::open(config).await?)),
-        None => Keychain::open_with(uri, mode).await,
+        None => Keychain::open_parsed(parsed, mode).await,
     }
 }
 
@@ -132,6 +173,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         file: cli.password_file.clone(),
         fd: cli.password_fd,
     };
+    let aws = AwsOptions::of(&cli);
     // Offline commands need no backend (and no password).
     let cli = match cli.command {
         Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),
@@ -140,7 +182,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         // Two backends of its own (--from, --to), none from --backend.
         #[cfg(feature = "aws")]
         Command::Migrate(args) => {
-            return migrate::run(&Output::new(cli.json), &passwords, args).await;
+            return migrate::run(&Output::new(cli.json), &passwords, &aws, args).await;
         }
         Command::Keystore(cmd) => {
             let uri = backend_uri(cli.backend.as_deref());
@@ -149,7 +191,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         _ => cli,
     };
     let ctx = Context {
-        keychain: open(cli.backend.as_deref(), &passwords, &cli.command).await?,
+        keychain: open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?,
         out: Output::new(cli.json),
     };
     let outcome = match cli.command {
@@ -175,7 +217,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Jwks(args) => jwt::jwks(&ctx, args).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
-        Command::Migrate(args) => migrate::run(&ctx.out, &passwords, args).await,
+        Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,
         Command::Completion(args) => manual::completion(args),
         Command::Man => manual::man(),
     };

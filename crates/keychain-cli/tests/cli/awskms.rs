@@ -625,3 +625,107 @@ fn logs_go_to_stderr_at_the_level_asked_and_never_hold_a_secret() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stderr, "", "-q: no warnings");
 }
+
+/// `--region`, `--profile` and `--endpoint-url` win as the aws CLI's do: over the backend
+/// URI's values, `AWS_REGION`, `AWS_PROFILE` and the profile's region. LocalStack keeps keys
+/// per region, so a key's ARN says which region a command really used.
+#[test]
+fn aws_cli_style_options_take_precedence() {
+    let aws = Aws::new();
+    let ls = localstack();
+    let live = format!("http://127.0.0.1:{}", ls.port());
+    let prefix = unique_prefix("cli-awsopts");
+    let region_of = |run: &Run| -> String {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let v: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let arn = v["arn"].as_str().unwrap_or_else(|| panic!("no arn: {v}"));
+        arn.split(':').nth(3).unwrap().to_string()
+    };
+
+    // --endpoint-url over the URI's dead endpoint; --region over the URI's and AWS_REGION.
+    let mut cmd = aws.command();
+    cmd.env("AWS_REGION", "ap-south-1");
+    let name = format!("{prefix}-region");
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            "awskms://127.0.0.1:1/?region=us-east-1",
+            "--endpoint-url",
+            &live,
+            "--region",
+            "eu-west-2",
+            "--json",
+            "key",
+            "create",
+            &name,
+            "--spec",
+            "p256",
+        ],
+    );
+    assert_eq!(region_of(&run), "eu-west-2");
+
+    // --profile over AWS_PROFILE: the profile's region is used (no region anywhere else).
+    let config = aws.cli.file(
+        "aws-config",
+        b"[profile other]\nregion = us-west-1\n[profile kc]\nregion = sa-east-1\n",
+    );
+    let mut cmd = aws.command();
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "other");
+    let name = format!("{prefix}-profile");
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            &live,
+            "--profile",
+            "kc",
+            "--json",
+            "key",
+            "create",
+            &name,
+            "--spec",
+            "p256",
+        ],
+    );
+    assert_eq!(region_of(&run), "sa-east-1");
+
+    // Bad values and the options on a software keystore: one line, exit 4.
+    for args in [
+        vec![
+            "--backend",
+            "awskms",
+            "--region",
+            "us east 1",
+            "key",
+            "list",
+        ],
+        vec![
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            "ftp://x",
+            "key",
+            "list",
+        ],
+        vec![
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            "http://h/path?token=1",
+            "key",
+            "list",
+        ],
+        vec!["--backend", "awskms", "--profile", "a\nb", "key", "list"],
+    ] {
+        let run = aws.run_raw(&args);
+        assert_one_error_line(&run, 4, &format!("{args:?}"));
+        assert!(!run.stderr.contains("token=1"), "{}", run.stderr);
+    }
+    let run = aws.cli.run(["--region", "eu-west-1", "key", "list"]);
+    assert_one_error_line(&run, 4, "--region on a software keystore");
+    assert!(run.stderr.contains("AWS KMS"), "{}", run.stderr);
+}
