@@ -20,13 +20,13 @@ use crate::support::{Cli, Run, arg, assert_one_error_line};
 
 /// A test directory (with a software keystore, for migrations) and the binary pointed at
 /// LocalStack with static test credentials.
-struct Aws {
-    cli: Cli,
+pub(crate) struct Aws {
+    pub(crate) cli: Cli,
     uri: String,
 }
 
 impl Aws {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ls = localstack();
         Aws {
             cli: Cli::new(),
@@ -59,7 +59,7 @@ impl Aws {
     }
 
     /// Runs against KMS (`--backend URI`).
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let mut all = vec!["--backend", self.uri.as_str()];
         all.extend_from_slice(args);
         self.cli.run_with(self.command(), &all)
@@ -91,7 +91,7 @@ impl Aws {
     }
 
     /// `keychain migrate --from software:KS --to URI NAME [extra…]`, as a raw run.
-    fn migrate(&self, name: &str, extra: &[&str]) -> Run {
+    pub(crate) fn migrate(&self, name: &str, extra: &[&str]) -> Run {
         let from = format!("software:{}", self.cli.keystore().display());
         let mut args = vec![
             "migrate",

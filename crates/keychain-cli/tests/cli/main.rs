@@ -12,6 +12,7 @@ mod crypt;
 mod documented;
 mod errors;
 mod interrupt;
+mod json_schema;
 mod jwt;
 mod keystore;
 mod lifecycle;
