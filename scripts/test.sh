@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every keychain test on a fresh machine. It installs and starts what the tests need by
-# itself: OpenSSL, libsodium and a Python venv with `cryptography`, `PyJWT` and `pycryptodome` (the
-# judges of signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
+# itself: OpenSSL, libsodium, man/groff and a Python venv with `cryptography`, `PyJWT` and
+# `pycryptodome` (the judges of signatures, tokens and certificates) and `jsonschema` (the judge
+# of `--json` output), and LocalStack (the AWS KMS emulator, started by the
 # tests themselves on a free loopback port). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,11 @@ if ! command -v openssl >/dev/null 2>&1; then
   log "installing openssl"
   apt-get update -qq && apt-get install -y -qq openssl >/dev/null
 fi
+# `man` (with groff) renders `keychain man` in the tests.
+if ! command -v man >/dev/null 2>&1 || ! command -v groff >/dev/null 2>&1; then
+  log "installing man-db and groff"
+  apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null
+fi
 
 # libsodium: a second judge of Ed25519ph signatures (through Python's ctypes).
 if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
@@ -20,14 +26,16 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
-if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto
+# The judge needs ML-DSA in `cryptography` (added in 47.0) and Draft 2020-12 in `jsonschema`
+# (with `referencing`, 4.18): a venv without them is upgraded in place.
+if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto, referencing
+from jsonschema import Draft202012Validator
 from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
   >/dev/null 2>&1; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
-    'pycryptodome>=3.20'
+    'pycryptodome>=3.20' 'jsonschema>=4.18'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 export KEYCHAIN_TEST_PYTHON

@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit;
 
@@ -23,7 +23,8 @@ use crate::exit;
                   encrypted keystore (the default) or AWS KMS.\n\n\
                   Keys are named by NAME (meaning alias/NAME), alias/NAME, a key id, an ARN or \
                   an awskms:// URI. The software keystore's password comes from \
-                  KEYCHAIN_PASSWORD.",
+                  --password-fd, --password-file (KEYCHAIN_PASSWORD_FILE), KEYCHAIN_PASSWORD, \
+                  else a prompt on the terminal.",
     after_long_help = exit::help_text(),
 )]
 pub struct Cli {
@@ -42,6 +43,46 @@ pub struct Cli {
     /// Print machine-readable JSON objects on stdout.
     #[arg(long, global = true)]
     pub json: bool,
+
+    /// Read the software keystore's password from the first line of FILE (as OpenSSL's
+    /// `-passin file:` does). Without it, or --password-fd: KEYCHAIN_PASSWORD, else a prompt
+    /// on the terminal.
+    #[arg(
+        long,
+        global = true,
+        env = "KEYCHAIN_PASSWORD_FILE",
+        value_name = "FILE",
+        conflicts_with = "password_fd"
+    )]
+    pub password_file: Option<PathBuf>,
+
+    /// Read the software keystore's password from the first line of the open file
+    /// descriptor N (as OpenSSL's `-passin fd:` does), e.g. `--password-fd 3 3<secret`.
+    #[arg(long, global = true, value_name = "N")]
+    pub password_fd: Option<u32>,
+
+    /// AWS KMS: the region, over the backend URI's, AWS_REGION and the profile's (as the aws
+    /// CLI's --region).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS KMS: the named profile of ~/.aws/config to use, over AWS_PROFILE.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS KMS: the endpoint (http[s]://HOST[:PORT]), over the backend URI's and
+    /// AWS_ENDPOINT_URL(_KMS), e.g. `keychain serve` or an emulator.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Log more on stderr: -v what the backend does, -vv debugging detail. KEYCHAIN_LOG (or
+    /// RUST_LOG) takes a full filter instead, e.g. `KEYCHAIN_LOG=keychain=debug`.
+    #[arg(short, long, global = true, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Log only errors on stderr (no warnings).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
 
     /// What to do.
     #[command(subcommand)]
@@ -91,6 +132,19 @@ pub enum Command {
     /// of the same spec instead. The source key is never modified.
     #[cfg(feature = "aws")]
     Migrate(MigrateArgs),
+    /// Print a shell completion script: `source <(keychain completion bash)`, or save it where
+    /// the shell loads completions from.
+    Completion(CompletionArgs),
+    /// Print the manual page (roff): `keychain man | man -l -`.
+    Man,
+}
+
+/// `keychain completion`
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `keychain key …`
@@ -132,6 +186,18 @@ pub enum KeystoreCommand {
     /// else the user data directory), protected by KEYCHAIN_PASSWORD. PATH must not exist or
     /// be an empty directory; an existing keystore is already_exists (9).
     Init,
+    /// Change the keystore password: every key file is re-encrypted, all or nothing (a crash
+    /// at any point leaves the old or the new password working). The current password comes
+    /// as for every command; the new one from --new-password-file or a prompt (twice).
+    Passwd(PasswdArgs),
+}
+
+/// `keychain keystore passwd`
+#[derive(Debug, Args)]
+pub struct PasswdArgs {
+    /// Read the new password from the first line of FILE instead of asking.
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
 }
 
 /// A key reference.

@@ -17,8 +17,10 @@ mod cli;
 mod commands;
 mod exit;
 mod files;
+mod logging;
 mod output;
 mod parse;
+mod password;
 mod plan;
 mod progress;
 mod temps;
@@ -99,6 +101,7 @@ fn failure(out: Output, error: &keychain::Error) -> ExitCode {
 }
 
 fn run(cli: Cli) -> ExitCode {
+    logging::init(cli.verbose, cli.quiet);
     let out = Output::new(cli.json);
     // Before any temporary file can exist: SIGINT, SIGTERM and SIGHUP remove them.
     if let Err(e) = temps::watch_signals() {

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use keychain::{Error, Result};
 
-use crate::cli::{CertCommand, Command, JwtCommand};
+use crate::cli::{CertCommand, Command, JwtCommand, KeystoreCommand};
 
 /// One file argument: the option that named it and the path.
 #[derive(Debug, Clone)]
@@ -54,7 +54,10 @@ impl Io {
     pub fn of(command: &Command) -> Io {
         let io = Io::default();
         match command {
-            Command::Key(_) | Command::Keystore(_) => io,
+            Command::Key(_) | Command::Keystore(KeystoreCommand::Init) => io,
+            Command::Keystore(KeystoreCommand::Passwd(args)) => {
+                io.input("--new-password-file", args.new_password_file.as_deref())
+            }
             Command::Jwks(args) => io.output("--out", args.out.as_deref()),
             Command::Pubkey(args) => io.output("--out", args.out.as_deref()),
             Command::Sign(args) => io
@@ -102,7 +105,14 @@ impl Io {
                 .output("--out", args.out.as_deref()),
             #[cfg(feature = "aws")]
             Command::Migrate(_) => io,
+            Command::Completion(_) | Command::Man => io,
         }
+    }
+
+    /// The password file (`--password-file`) is an input of every command: no output may
+    /// replace it.
+    pub fn password_file(self, path: Option<&Path>) -> Self {
+        self.input("--password-file", path)
     }
 
     /// No output may be written inside `dir` (the software keystore the command opens): a

@@ -52,6 +52,39 @@ pub struct AwsKmsUri {
     pub cache_ttl: Option<Duration>,
 }
 
+impl AwsKmsUri {
+    /// Overrides the region, profile and endpoint (the CLI's `--region`, `--profile` and
+    /// `--endpoint-url`, which win over the URI and the environment as the aws CLI's do),
+    /// each checked as the URI's own attributes are. `None` keeps what the URI says.
+    pub fn with_overrides(
+        mut self,
+        region: Option<&str>,
+        profile: Option<&str>,
+        endpoint: Option<&str>,
+    ) -> Result<Self> {
+        let named = |option: &str, e: Error| match e {
+            Error::InvalidInput { message } => {
+                let message = message.strip_prefix("backend URI: ").unwrap_or(&message);
+                Error::invalid_input(format!("{option}: {message}"))
+            }
+            other => other,
+        };
+        if let Some(region) = region {
+            check_region(region).map_err(|e| named("--region", e))?;
+            self.region = Some(region.to_string());
+        }
+        if let Some(profile) = profile {
+            check_profile(profile).map_err(|e| named("--profile", e))?;
+            self.profile = Some(profile.to_string());
+        }
+        if let Some(endpoint) = endpoint {
+            check_endpoint(endpoint).map_err(|e| named("--endpoint-url", e))?;
+            self.endpoint = Some(endpoint.to_string());
+        }
+        Ok(self)
+    }
+}
+
 fn bad(message: impl std::fmt::Display) -> Error {
     Error::invalid_input(format!("backend URI: {message}"))
 }
@@ -388,7 +421,17 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<()> {
     // KMS answers at the root: a path, query or fragment would only carry something else
     // (a credential) where nobody checks it.
     if !after.is_empty() && after != "/" {
-        return Err(refuse("a path, query or fragment is not allowed"));
+        // Not echoed: what follows the host may be the very credential this keeps out.
+        let scheme = if endpoint.starts_with("https://") {
+            "https"
+        } else {
+            "http"
+        };
+        return Err(Error::invalid_input(format!(
+            "endpoint {}: a path, query or fragment is not allowed (expected \
+             http://HOST[:PORT] or https://HOST[:PORT])",
+            shown(&format!("{scheme}://{authority}/…"))
+        )));
     }
     check_authority(authority).map_err(|e| match e {
         Error::InvalidInput { message } => Error::invalid_input(format!("endpoint: {message}")),

@@ -122,7 +122,13 @@ impl Keychain {
     /// [`Error::NoKeystore`], and nothing is created). Other backends have nothing to create
     /// and ignore `mode`.
     pub async fn open_with(uri: &str, mode: OpenMode) -> Result<Self> {
-        match BackendUri::parse(uri)? {
+        Self::open_parsed(BackendUri::parse(uri)?, mode).await
+    }
+
+    /// [`Keychain::open_with`] for a URI already parsed (and perhaps adjusted, as the CLI
+    /// does with `--region`: [`crate::AwsKmsUri::with_overrides`]).
+    pub async fn open_parsed(uri: BackendUri, mode: OpenMode) -> Result<Self> {
+        match uri {
             BackendUri::Software { path } => {
                 let config = SoftwareConfig::from_parsed(path)?.mode(mode);
                 Ok(Self::new(SoftwareBackend::open(config).await?))

@@ -69,12 +69,13 @@ pub async fn encrypt(ctx: &Context, args: EncryptArgs) -> Result<Outcome> {
     files::write(&args.out, &ciphertext, Mode::Public)?;
     if ctx.out.is_json() {
         let info = ctx.keychain.metadata(&args.name).await?;
+        // `bytes` counts the plaintext, as for an envelope and as `decrypt` reports it.
         ctx.out.json_value(&json!({
             "key_id": info.key_id,
             "format": "direct",
             "algorithm": algorithm.as_str(),
             "out": args.out.display().to_string(),
-            "bytes": ciphertext.len(),
+            "bytes": plaintext.expose().len(),
         }))?;
     }
     Ok(Outcome::Success)
@@ -123,7 +124,9 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
             "not an envelope file, and larger than a direct ciphertext ({MAX_DIRECT_CIPHERTEXT} bytes)"
         )));
     }
-    let (plaintext, algorithm) = match &args.key {
+    // The key's id where --key names it; a symmetric ciphertext names its key to the backend
+    // alone, so then it is not known here.
+    let (plaintext, algorithm, key_id) = match &args.key {
         Some(name) => {
             let algorithm = ctx.keychain.default_encryption_algorithm(name).await?;
             let key = ctx.key_ref(name)?;
@@ -132,7 +135,12 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
                 .backend()
                 .decrypt(Some(&key), &ciphertext, algorithm, &context)
                 .await?;
-            (plaintext, algorithm)
+            let key_id = if ctx.out.is_json() {
+                Some(ctx.keychain.metadata(name).await?.key_id)
+            } else {
+                None
+            };
+            (plaintext, algorithm, key_id)
         }
         None => {
             let plaintext =
@@ -145,12 +153,13 @@ pub async fn decrypt(ctx: &Context, args: DecryptArgs) -> Result<Outcome> {
                         )),
                         other => other,
                     })?;
-            (plaintext, EncryptionAlgorithm::SymmetricDefault)
+            (plaintext, EncryptionAlgorithm::SymmetricDefault, None)
         }
     };
     files::write(&args.out, plaintext.expose(), Mode::Private)?;
     if ctx.out.is_json() {
         ctx.out.json_value(&json!({
+            "key_id": key_id,
             "format": "direct",
             "algorithm": algorithm.as_str(),
             "out": args.out.display().to_string(),

@@ -246,22 +246,23 @@ pub async fn jwks(ctx: &Context, args: JwksArgs) -> Result<Outcome> {
     let mut pretty = serde_json::to_string_pretty(&set)
         .map_err(|e| Error::invalid_input(format!("cannot render the key set: {e}")))?;
     pretty.push('\n');
-    match &args.out {
-        Some(out) => {
-            files::write(out, pretty.as_bytes(), Mode::Public)?;
-            if ctx.out.is_json() {
-                let kids: Vec<Value> = set["keys"]
-                    .as_array()
-                    .map(|keys| keys.iter().map(|k| k["kid"].clone()).collect())
-                    .unwrap_or_default();
-                ctx.out.json_value(&json!({
-                    "out": out.display().to_string(),
-                    "kids": kids,
-                }))?;
-            }
-        }
-        None if ctx.out.is_json() => ctx.out.json_value(&set)?,
-        None => ctx.out.bytes(pretty.as_bytes())?,
+    if let Some(out) = &args.out {
+        files::write(out, pretty.as_bytes(), Mode::Public)?;
+    }
+    if ctx.out.is_json() {
+        // One shape with or without --out: the set itself (a JWK Set's readers ignore the
+        // extra members), its kids in order, and the file written.
+        let kids: Vec<Value> = set["keys"]
+            .as_array()
+            .map(|keys| keys.iter().map(|k| k["kid"].clone()).collect())
+            .unwrap_or_default();
+        ctx.out.json_value(&json!({
+            "keys": set["keys"],
+            "kids": kids,
+            "out": args.out.as_ref().map(|p| p.display().to_string()),
+        }))?;
+    } else if args.out.is_none() {
+        ctx.out.bytes(pretty.as_bytes())?;
     }
     Ok(Outcome::Success)
 }

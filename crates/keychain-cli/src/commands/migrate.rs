@@ -3,32 +3,36 @@
 
 use keychain::awskms::{AwsKmsBackend, config_from_parsed};
 use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
-use keychain::software::OpenMode;
-use keychain::software::{SoftwareBackend, SoftwareConfig};
+use keychain::software::{OpenMode, SoftwareBackend};
 use keychain::{Backend, BackendUri, Error, Result};
 use serde_json::json;
 
 use super::Outcome;
 use crate::cli::MigrateArgs;
 use crate::output::{Output, key_json};
+use crate::password;
 
 /// Runs `keychain migrate`.
-pub async fn run(out: &Output, args: MigrateArgs) -> Result<Outcome> {
+pub async fn run(
+    out: &Output,
+    passwords: &password::Source,
+    aws: &super::AwsOptions,
+    args: MigrateArgs,
+) -> Result<Outcome> {
     // Both URIs go through the library's one parser: every component is checked, and the
     // scheme decides which side they may be on.
-    let BackendUri::Software { path } = BackendUri::parse(&args.from)? else {
+    let Some(from_config) = super::software_config(&args.from, passwords, OpenMode::Open)? else {
         return Err(Error::invalid_input(
             "--from: migrate moves keys out of a software keystore (software:PATH)",
         ));
     };
-    let BackendUri::AwsKms(to_uri) = BackendUri::parse(&args.to)? else {
+    let BackendUri::AwsKms(to_uri) = aws.apply(&args.to)? else {
         return Err(Error::invalid_input(
             "--to: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
              awskms:?endpoint=URL&region=R)",
         ));
     };
-    let from =
-        SoftwareBackend::open(SoftwareConfig::from_parsed(path)?.mode(OpenMode::Open)).await?;
+    let from = SoftwareBackend::open(from_config).await?;
     let to = AwsKmsBackend::new(config_from_parsed(to_uri)?).await?;
     let mut options = MigrateOptions::new().generate(args.generate);
     if let Some(d) = args.description {

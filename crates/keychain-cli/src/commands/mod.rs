@@ -8,16 +8,18 @@ mod jwt;
 mod key;
 mod keystore;
 mod mac;
+mod manual;
 #[cfg(feature = "aws")]
 mod migrate;
 mod pubkey;
 mod sign;
 
-use keychain::software::OpenMode;
-use keychain::{KeyRef, Keychain, Result};
+use keychain::software::{OpenMode, SoftwareBackend, SoftwareConfig};
+use keychain::{Error, KeyRef, Keychain, Result};
 
 use crate::cli::{Cli, Command, KeyCommand};
 use crate::output::Output;
+use crate::password;
 use crate::plan::Io;
 
 /// How a command that ran to the end turned out.
@@ -65,14 +67,98 @@ fn keystore_dir(backend: Option<&str>) -> Option<std::path::PathBuf> {
     }
 }
 
+/// The configuration of the software keystore `uri` names (or `None` for another backend),
+/// with the password from the command line's sources (see [`password`]).
+pub fn software_config(
+    uri: &str,
+    passwords: &password::Source,
+    mode: OpenMode,
+) -> Result<Option<SoftwareConfig>> {
+    let keychain::BackendUri::Software { path } = keychain::BackendUri::parse(uri)? else {
+        return Ok(None);
+    };
+    let mut config = SoftwareConfig::from_parsed(path)?.mode(mode);
+    // A keystore is made only where none is: then a prompt asks twice.
+    let purpose = match mode {
+        OpenMode::Open => password::Purpose::Open,
+        OpenMode::Create => password::Purpose::Create,
+        OpenMode::OpenOrCreate if config.path.join("keystore.json").exists() => {
+            password::Purpose::Open
+        }
+        OpenMode::OpenOrCreate => password::Purpose::Create,
+    };
+    match passwords.password(&config.path, purpose)? {
+        Some(secret) => config.password = Some(secret),
+        None if std::env::var_os(keychain::software::PASSWORD_ENV).is_none() => {
+            return Err(Error::invalid_input(format!(
+                "the software keystore {} needs a password: set {}, pass --password-file FILE \
+                 or --password-fd N, or run on a terminal to be asked",
+                config.path.display(),
+                keychain::software::PASSWORD_ENV
+            )));
+        }
+        None => {}
+    }
+    Ok(Some(config))
+}
+
+/// The aws-CLI-style options (`--region`, `--profile`, `--endpoint-url`).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    region: Option<String>,
+    profile: Option<String>,
+    endpoint: Option<String>,
+}
+
+impl AwsOptions {
+    fn of(cli: &Cli) -> Self {
+        AwsOptions {
+            region: cli.region.clone(),
+            profile: cli.profile.clone(),
+            endpoint: cli.endpoint_url.clone(),
+        }
+    }
+
+    fn given(&self) -> bool {
+        self.region.is_some() || self.profile.is_some() || self.endpoint.is_some()
+    }
+
+    /// The parsed `uri` with these options applied; they need an AWS KMS backend.
+    pub fn apply(&self, uri: &str) -> Result<keychain::BackendUri> {
+        match keychain::BackendUri::parse(uri)? {
+            keychain::BackendUri::AwsKms(parsed) => {
+                Ok(keychain::BackendUri::AwsKms(parsed.with_overrides(
+                    self.region.as_deref(),
+                    self.profile.as_deref(),
+                    self.endpoint.as_deref(),
+                )?))
+            }
+            _ if self.given() => Err(Error::invalid_input(
+                "--region, --profile and --endpoint-url are for AWS KMS (--backend awskms)",
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
 /// Opens the backend: only `key create` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
-async fn open(backend: Option<&str>, command: &Command) -> Result<Keychain> {
+async fn open(
+    backend: Option<&str>,
+    passwords: &password::Source,
+    aws: &AwsOptions,
+    command: &Command,
+) -> Result<Keychain> {
     let mode = match command {
         Command::Key(KeyCommand::Create(_)) => OpenMode::OpenOrCreate,
         _ => OpenMode::Open,
     };
-    Keychain::open_with(backend_uri(backend), mode).await
+    let uri = backend_uri(backend);
+    let parsed = aws.apply(uri)?;
+    match software_config(uri, passwords, mode)? {
+        Some(config) => Ok(Keychain::new(SoftwareBackend::open(config).await?)),
+        None => Keychain::open_parsed(parsed, mode).await,
+    }
 }
 
 /// Runs the command line.
@@ -80,22 +166,32 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     // No output may overwrite an input or a keystore file: refused before the backend opens
     // or a file is read.
     Io::of(&cli.command)
+        .password_file(cli.password_file.as_deref())
         .protect(keystore_dir(cli.backend.as_deref()))
         .check(cli.json)?;
+    let passwords = password::Source {
+        file: cli.password_file.clone(),
+        fd: cli.password_fd,
+    };
+    let aws = AwsOptions::of(&cli);
     // Offline commands need no backend (and no password).
     let cli = match cli.command {
         Command::VerifyBundle(args) => return sign::verify_bundle(&Output::new(cli.json), args),
+        Command::Completion(args) => return manual::completion(args),
+        Command::Man => return manual::man(),
         // Two backends of its own (--from, --to), none from --backend.
         #[cfg(feature = "aws")]
-        Command::Migrate(args) => return migrate::run(&Output::new(cli.json), args).await,
+        Command::Migrate(args) => {
+            return migrate::run(&Output::new(cli.json), &passwords, &aws, args).await;
+        }
         Command::Keystore(cmd) => {
             let uri = backend_uri(cli.backend.as_deref());
-            return keystore::run(&Output::new(cli.json), uri, cmd).await;
+            return keystore::run(&Output::new(cli.json), uri, &passwords, cmd).await;
         }
         _ => cli,
     };
     let ctx = Context {
-        keychain: open(cli.backend.as_deref(), &cli.command).await?,
+        keychain: open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?,
         out: Output::new(cli.json),
     };
     let outcome = match cli.command {
@@ -109,13 +205,21 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),
         Command::Keystore(cmd) => {
-            keystore::run(&ctx.out, backend_uri(cli.backend.as_deref()), cmd).await
+            keystore::run(
+                &ctx.out,
+                backend_uri(cli.backend.as_deref()),
+                &passwords,
+                cmd,
+            )
+            .await
         }
         Command::Jwt(cmd) => jwt::run(&ctx, cmd).await,
         Command::Jwks(args) => jwt::jwks(&ctx, args).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
-        Command::Migrate(args) => migrate::run(&ctx.out, args).await,
+        Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,
+        Command::Completion(args) => manual::completion(args),
+        Command::Man => manual::man(),
     };
     // Release the backend whatever happened; the command's own error is the one to report.
     let closed = ctx.keychain.close().await;

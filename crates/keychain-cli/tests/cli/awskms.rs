@@ -21,13 +21,13 @@ use crate::support::{Cli, Run, arg, assert_one_error_line};
 
 /// A test directory (with a software keystore, for migrations) and the binary pointed at
 /// LocalStack with static test credentials.
-struct Aws {
-    cli: Cli,
+pub(crate) struct Aws {
+    pub(crate) cli: Cli,
     uri: String,
 }
 
 impl Aws {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ls = localstack();
         Aws {
             cli: Cli::new(),
@@ -60,7 +60,7 @@ impl Aws {
     }
 
     /// Runs against KMS (`--backend URI`).
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let mut all = vec!["--backend", self.uri.as_str()];
         all.extend_from_slice(args);
         self.cli.run_with(self.command(), &all)
@@ -92,7 +92,7 @@ impl Aws {
     }
 
     /// `keychain migrate --from software:KS --to URI NAME [extra…]`, as a raw run.
-    fn migrate(&self, name: &str, extra: &[&str]) -> Run {
+    pub(crate) fn migrate(&self, name: &str, extra: &[&str]) -> Run {
         let from = format!("software:{}", self.cli.keystore().display());
         let mut args = vec![
             "migrate",
@@ -521,7 +521,9 @@ fn migrate_refusals_generate_and_symmetric() {
     // KMS imports Ed25519. The refusal offers generate-and-switch and leaves no alias.
     let ed = format!("{prefix}-ed25519");
     aws.cli.create(&ed, "ed25519", &[]);
-    let run = aws.migrate(&ed, &[]);
+    // -q: the audit warning (the material left the keystore before KMS refused it) is
+    // tested elsewhere; here only the error line.
+    let run = aws.migrate(&ed, &["-q"]);
     assert_one_error_line(&run, 4, "migrate Ed25519 to LocalStack");
     assert!(
         run.stderr.contains("ECC_NIST_EDWARDS25519"),
@@ -621,4 +623,168 @@ result = kms.verify(KeyId=data['alias'], Message=bytes.fromhex(data['digest']),
         }),
     );
     assert_eq!(valid, json!(true), "KMS refuses the raw signature");
+}
+
+/// Logs go to stderr only, at the level asked, and never with a secret: `-vvv` shows the AWS
+/// SDK's request trace on stderr while stdout stays one JSON object; neither stream holds the
+/// AWS secret key or the keystore password. By default a migration's audit warning (plaintext
+/// key material left the keystore) is shown; `-q` hides it.
+#[test]
+fn logs_go_to_stderr_at_the_level_asked_and_never_hold_a_secret() {
+    let aws = Aws::new();
+    let secret = "kcSECRETkeyNEVERlogged0123456789abcdefgh";
+    let mut cmd = aws.command();
+    cmd.env("AWS_SECRET_ACCESS_KEY", secret);
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            aws.uri.as_str(),
+            "-vvv",
+            "--json",
+            "key",
+            "list",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {}", run.text()));
+    assert!(v.is_object());
+    assert!(
+        run.stderr.contains("TrentService.ListKeys"),
+        "-vvv shows the SDK's requests: {}",
+        run.stderr
+    );
+    for (what, text) in [("stderr", run.stderr.as_str()), ("stdout", &run.text())] {
+        assert!(!text.contains(secret), "the AWS secret key is in {what}");
+        assert!(
+            !text.contains(crate::support::PASSWORD),
+            "the password is in {what}"
+        );
+    }
+    // Without -v, nothing but results.
+    let quiet = aws.run(&["--json", "key", "list"]);
+    assert_eq!(quiet.stderr, "", "no log lines by default");
+
+    // A migration's audit warning shows by default and not with -q.
+    let prefix = unique_prefix("cli-log");
+    let name = format!("{prefix}-audit");
+    aws.cli.create(&name, "p256", &[]);
+    let run = aws.migrate(&name, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("plaintext key material exported"),
+        "the audit warning: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains(crate::support::PASSWORD));
+    let name = format!("{prefix}-quiet");
+    aws.cli.create(&name, "p256", &[]);
+    let run = aws.migrate(&name, &["-q"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stderr, "", "-q: no warnings");
+}
+
+/// `--region`, `--profile` and `--endpoint-url` win as the aws CLI's do: over the backend
+/// URI's values, `AWS_REGION`, `AWS_PROFILE` and the profile's region. LocalStack keeps keys
+/// per region, so a key's ARN says which region a command really used.
+#[test]
+fn aws_cli_style_options_take_precedence() {
+    let aws = Aws::new();
+    let ls = localstack();
+    let live = format!("http://127.0.0.1:{}", ls.port());
+    let prefix = unique_prefix("cli-awsopts");
+    let region_of = |run: &Run| -> String {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let v: Value = serde_json::from_slice(&run.stdout).unwrap();
+        let arn = v["arn"].as_str().unwrap_or_else(|| panic!("no arn: {v}"));
+        arn.split(':').nth(3).unwrap().to_string()
+    };
+
+    // --endpoint-url over the URI's dead endpoint; --region over the URI's and AWS_REGION.
+    let mut cmd = aws.command();
+    cmd.env("AWS_REGION", "ap-south-1");
+    let name = format!("{prefix}-region");
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            "awskms://127.0.0.1:1/?region=us-east-1",
+            "--endpoint-url",
+            &live,
+            "--region",
+            "eu-west-2",
+            "--json",
+            "key",
+            "create",
+            &name,
+            "--spec",
+            "p256",
+        ],
+    );
+    assert_eq!(region_of(&run), "eu-west-2");
+
+    // --profile over AWS_PROFILE: the profile's region is used (no region anywhere else).
+    let config = aws.cli.file(
+        "aws-config",
+        b"[profile other]\nregion = us-west-1\n[profile kc]\nregion = sa-east-1\n",
+    );
+    let mut cmd = aws.command();
+    cmd.env("AWS_CONFIG_FILE", &config)
+        .env("AWS_PROFILE", "other");
+    let name = format!("{prefix}-profile");
+    let run = aws.cli.run_with(
+        cmd,
+        [
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            &live,
+            "--profile",
+            "kc",
+            "--json",
+            "key",
+            "create",
+            &name,
+            "--spec",
+            "p256",
+        ],
+    );
+    assert_eq!(region_of(&run), "sa-east-1");
+
+    // Bad values and the options on a software keystore: one line, exit 4.
+    for args in [
+        vec![
+            "--backend",
+            "awskms",
+            "--region",
+            "us east 1",
+            "key",
+            "list",
+        ],
+        vec![
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            "ftp://x",
+            "key",
+            "list",
+        ],
+        vec![
+            "--backend",
+            "awskms",
+            "--endpoint-url",
+            "http://h/path?token=1",
+            "key",
+            "list",
+        ],
+        vec!["--backend", "awskms", "--profile", "a\nb", "key", "list"],
+    ] {
+        let run = aws.run_raw(&args);
+        assert_one_error_line(&run, 4, &format!("{args:?}"));
+        assert!(!run.stderr.contains("token=1"), "{}", run.stderr);
+    }
+    let run = aws.cli.run(["--region", "eu-west-1", "key", "list"]);
+    assert_one_error_line(&run, 4, "--region on a software keystore");
+    assert!(run.stderr.contains("AWS KMS"), "{}", run.stderr);
 }

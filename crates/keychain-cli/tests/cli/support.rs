@@ -70,6 +70,10 @@ impl Cli {
         .env("KEYCHAIN_PASSWORD", &self.password)
         .env("KEYCHAIN_KDF_ITERATIONS", "2048")
         .env_remove("KEYCHAIN_HOME")
+        // The caller's password file and log filters are not this test's.
+        .env_remove("KEYCHAIN_PASSWORD_FILE")
+        .env_remove("KEYCHAIN_LOG")
+        .env_remove("RUST_LOG")
         // A panic would print a backtrace with this set: the tests check that none happens.
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null());

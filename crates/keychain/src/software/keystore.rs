@@ -9,6 +9,8 @@
 //! ROOT/                      0700
 //!   keystore.json            KDF parameters and a password verifier
 //!   .lock                    flock(2) taken by every writer
+//!   passwd.json              only while the password changes (see `passwd`), with
+//!                            keys/ID/*.next beside the files it replaces
 //!   keys/ID/meta.json        KeyInfo, rotation state, a MAC of each material file
 //!   keys/ID/vN.pem           key material version N, password-encrypted PKCS#8
 //!   aliases/NAME             the key id an alias points at ('/' in NAME stored as %2F)
@@ -109,6 +111,9 @@ impl Keystore {
                 "the keystore needs a password: set KEYCHAIN_PASSWORD or SoftwareConfig::password",
             ));
         }
+        // A password change a killed process left is finished or undone before the header
+        // is read (one stat when there is none).
+        super::passwd::recover(&root)?;
         let meta_path = root.join(HEADER);
         let exists = || Error::AlreadyExists {
             what: format!("a keystore at {}", root.display()),
@@ -193,6 +198,19 @@ impl Keystore {
             }
             Err(e) => Err(Error::io(format!("creating {}", target.display()), e)),
         }
+    }
+
+    /// The `keystore.json` of this keystore's format and iteration count for `kek` (a new
+    /// salt and verifier), as written.
+    pub(super) fn header_for(&self, kek: &Kek) -> Result<Vec<u8>> {
+        let file = KeystoreFile {
+            format: FORMAT,
+            kdf: "pbkdf2-hmac-sha256".into(),
+            iterations: kek.iterations(),
+            salt: B64.encode(kek.salt()),
+            verifier: B64.encode(kek.verifier()),
+        };
+        serde_json::to_vec_pretty(&file).map_err(Error::crypto)
     }
 
     pub(crate) fn root(&self) -> &Path {
@@ -454,7 +472,7 @@ impl Keystore {
         }
     }
 
-    fn version_path(&self, id: &str, version: u32) -> PathBuf {
+    pub(super) fn version_path(&self, id: &str, version: u32) -> PathBuf {
         self.key_dir(id).join(format!("v{version}.pem"))
     }
 
@@ -501,7 +519,11 @@ impl Keystore {
 
     /// The plaintext of material version `version` (PKCS#8 DER or raw key bytes) and the path
     /// it was read from, after checking the file against the MAC recorded in the metadata.
-    fn read_material(&self, stored: &StoredKey, version: u32) -> Result<(Secret, String)> {
+    pub(super) fn read_material(
+        &self,
+        stored: &StoredKey,
+        version: u32,
+    ) -> Result<(Secret, String)> {
         let info = &stored.info;
         let path = self.version_path(&info.key_id, version);
         let what = path.display().to_string();

@@ -10,6 +10,7 @@ mod keys;
 mod keystore;
 mod lifecycle;
 mod material;
+mod passwd;
 mod pbes2;
 
 use std::collections::BTreeMap;
@@ -245,6 +246,17 @@ impl SoftwareBackend {
     /// The keystore directory.
     pub fn path(&self) -> &Path {
         self.store.root()
+    }
+
+    /// Changes the keystore password to `new_password`: every key file is re-encrypted and
+    /// the keystore's salt and verifier replaced, all or nothing. A crash (even SIGKILL) at
+    /// any moment leaves either the old or the new password working for every key; the next
+    /// open finishes or undoes an interrupted change. The iteration count stays.
+    ///
+    /// This handle, and any other process that has the keystore open, keeps the old
+    /// password's key: open the keystore again (with the new password) afterwards.
+    pub async fn change_password(&self, new_password: Secret) -> Result<()> {
+        self.run(move |s| s.change_password(&new_password)).await
     }
 
     /// **Dangerous: the private key leaves the keystore in the clear.** The plaintext

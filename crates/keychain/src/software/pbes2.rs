@@ -67,6 +67,16 @@ impl Kek {
         })
     }
 
+    /// The PBKDF2 iteration count.
+    pub(crate) fn iterations(&self) -> u32 {
+        self.iterations
+    }
+
+    /// The PBKDF2 salt.
+    pub(crate) fn salt(&self) -> &[u8] {
+        &self.salt
+    }
+
     /// A value that proves knowledge of the key without revealing it: HMAC-SHA256 of a
     /// fixed label.
     pub(crate) fn verifier(&self) -> Vec<u8> {
