@@ -81,6 +81,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         None
     }
 
+    /// Whether this backend is the tracing wrapper every [`crate::Keychain`] puts around
+    /// its backend (so a backend taken from one handle is not wrapped twice by another).
+    /// Backends keep the default.
+    #[doc(hidden)]
+    fn is_traced(&self) -> bool {
+        false
+    }
+
     /// Lists keys, one page at a time.
     async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>>;
 
