@@ -29,6 +29,7 @@ use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
 };
+use crate::kem::Encapsulation;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -408,6 +409,16 @@ impl Backend for SoftwareBackend {
         let (key, ciphertext, context) = (key.cloned(), ciphertext.to_vec(), context.clone());
         self.run(move |s| s.decrypt(key.as_ref(), &ciphertext, algorithm, &context))
             .await
+    }
+
+    async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        let key = key.clone();
+        self.run(move |s| s.encapsulate(&key)).await
+    }
+
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        let (key, ciphertext) = (key.clone(), ciphertext.to_vec());
+        self.run(move |s| s.decapsulate(&key, &ciphertext)).await
     }
 
     async fn generate_data_key(
