@@ -69,6 +69,10 @@ pub enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt a file made by `keychain encrypt`.
     Decrypt(DecryptArgs),
+    /// ML-KEM key encapsulation: make a shared secret and its ciphertext with a key's public
+    /// key, or recover the secret from a ciphertext with the private key.
+    #[command(subcommand)]
+    Kem(KemCommand),
     /// Compute a MAC with an HMAC key.
     Mac(MacArgs),
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
@@ -436,6 +440,48 @@ pub struct DecryptArgs {
     /// The key: required for RSA ciphertexts; symmetric ciphertexts name their key.
     #[arg(long = "key", value_name = "NAME")]
     pub key: Option<String>,
+}
+
+/// `keychain kem …`
+#[derive(Debug, Subcommand)]
+pub enum KemCommand {
+    /// Make a fresh 32-byte shared secret for the ML-KEM key NAME: its ciphertext (to send to
+    /// the key's holder) and the secret itself. Done locally with the key's public key unless
+    /// --remote.
+    Encapsulate(EncapsulateArgs),
+    /// Recover the shared secret of a ciphertext with the ML-KEM key NAME. A ciphertext made
+    /// for another key, or altered, still yields 32 bytes (a different secret): confirm that
+    /// both sides agree before relying on it.
+    Decapsulate(DecapsulateArgs),
+}
+
+/// `keychain kem encapsulate`
+#[derive(Debug, Args)]
+pub struct EncapsulateArgs {
+    /// The ML-KEM key.
+    pub name: String,
+    /// Where to write the ciphertext (binary; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub ciphertext_out: PathBuf,
+    /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub secret_out: PathBuf,
+    /// Have the backend encapsulate (KMS `Encapsulate`) instead of doing it locally.
+    #[arg(long)]
+    pub remote: bool,
+}
+
+/// `keychain kem decapsulate`
+#[derive(Debug, Args)]
+pub struct DecapsulateArgs {
+    /// The ML-KEM key.
+    pub name: String,
+    /// The ciphertext file (`-` for stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// MAC encodings.

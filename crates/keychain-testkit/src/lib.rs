@@ -139,6 +139,34 @@ pub fn python_oaep_encrypt_batch(cases: &[(String, EncryptionAlgorithm, Vec<u8>)
         .collect()
 }
 
+/// Asks Python `cryptography` about ML-KEM (`src/kem.py`): each case is a JSON object with
+/// an `op` (`encapsulate` to a public key PEM, or `decapsulate` with a keystore's encrypted
+/// key file and its password), answered in the same order, one interpreter for the batch.
+/// Panics when the judge cannot run.
+pub fn python_kem_batch(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/kem.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(cases).unwrap_or_default().as_slice(),
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the Python ML-KEM judge printed no answers ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    });
+    assert_eq!(answers.len(), cases.len(), "the ML-KEM judge answered every case");
+    answers
+}
+
+/// A base64 field of a judge's answer, decoded; panics naming the field when it is missing.
+pub fn b64_field(answer: &serde_json::Value, field: &str) -> Vec<u8> {
+    let text = answer[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("the judge's answer has no {field}: {answer}"));
+    B64.decode(text)
+        .unwrap_or_else(|e| panic!("the judge's {field} is not base64: {e}"))
+}
+
 /// Runs a command with `stdin`, returns stdout; panics with stderr when it fails to run or
 /// exits non-zero.
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Vec<u8> {

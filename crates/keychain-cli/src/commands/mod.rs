@@ -6,6 +6,7 @@ mod cert;
 mod crypt;
 mod jwt;
 mod key;
+mod kem;
 mod keystore;
 mod mac;
 #[cfg(feature = "aws")]
@@ -105,6 +106,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(args) => sign::verify(&ctx, args).await,
         Command::Encrypt(args) => crypt::encrypt(&ctx, args).await,
         Command::Decrypt(args) => crypt::decrypt(&ctx, args).await,
+        Command::Kem(cmd) => kem::run(&ctx, cmd).await,
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),
