@@ -151,11 +151,12 @@ pub struct CreateArgs {
     /// The key's name; the key gets the alias alias/NAME.
     pub name: String,
     /// The key spec: a KMS spec (RSA_2048, ECC_NIST_P256, SYMMETRIC_DEFAULT, HMAC_256…) or a
-    /// friendly form (rsa-2048, p256, secp256k1, ed25519, ml-dsa-65, aes-256, hmac-256…).
+    /// friendly form (rsa-2048, p256, secp256k1, ed25519, ml-dsa-65, ml-kem-768, aes-256,
+    /// hmac-256…).
     #[arg(long, value_name = "SPEC")]
     pub spec: String,
-    /// The usage: SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC or KEY_AGREEMENT
-    /// (default: the spec's natural usage).
+    /// The usage: SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT or
+    /// ENCAPSULATE_DECAPSULATE (default: the spec's natural usage).
     #[arg(long, value_name = "USAGE")]
     pub usage: Option<String>,
     /// A tag, K=V (repeatable).

@@ -154,7 +154,11 @@ pub fn python_kem_batch(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
             "the Python ML-KEM judge printed no answers ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
         )
     });
-    assert_eq!(answers.len(), cases.len(), "the ML-KEM judge answered every case");
+    assert_eq!(
+        answers.len(),
+        cases.len(),
+        "the ML-KEM judge answered every case"
+    );
     answers
 }
 

@@ -197,15 +197,9 @@ impl DecapsulationKey {
         check_ciphertext(level, ciphertext)?;
         let bad = || Error::invalid_input(format!("not an ML-KEM-{level} ciphertext"));
         let secret = match self {
-            DecapsulationKey::L512(k) => {
-                k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?)
-            }
-            DecapsulationKey::L768(k) => {
-                k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?)
-            }
-            DecapsulationKey::L1024(k) => {
-                k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?)
-            }
+            DecapsulationKey::L512(k) => k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?),
+            DecapsulationKey::L768(k) => k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?),
+            DecapsulationKey::L1024(k) => k.decapsulate(&ciphertext.try_into().map_err(|_| bad())?),
         };
         let secret = Zeroizing::new(secret);
         Ok(Secret::new(secret.to_vec()))

@@ -4,12 +4,10 @@
 //! what we encapsulated. Wrong keys, lengths and states are refused as AWS KMS refuses them.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use keychain::{
-    CreateKeyRequest, ErrorKind, KeyRef, KeySpec, KeyUsage, Keychain, PublicKeyKind,
-};
-use keychain_testkit::{PASSWORD, b64_field, python_kem_batch, temp_software_backend};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use keychain::{CreateKeyRequest, ErrorKind, KeyRef, KeySpec, KeyUsage, Keychain, PublicKeyKind};
+use keychain_testkit::{PASSWORD, b64_field, python_kem_batch, temp_software_backend};
 use serde_json::json;
 
 /// The key specs the judge knows (Python `cryptography` has no ML-KEM-512).
@@ -32,7 +30,11 @@ async fn python_cryptography_and_keychain_agree_on_shared_secrets() {
             .create_key(&CreateKeyRequest::new(spec).name(&name))
             .await
             .unwrap();
-        assert_eq!(info.usage, KeyUsage::EncapsulateDecapsulate, "the default usage");
+        assert_eq!(
+            info.usage,
+            KeyUsage::EncapsulateDecapsulate,
+            "the default usage"
+        );
         let public = kc.public_key(&name).await.unwrap();
         assert_eq!(public.kind(), PublicKeyKind::MlKem(level));
         assert_eq!(public.key_spec().unwrap(), spec);
@@ -149,9 +151,9 @@ async fn wrong_keys_lengths_and_states_are_refused() {
             keychain::Message::Raw(b"m"),
             keychain::SigningAlgorithm::MlDsaShake256
         )
-            .await
-            .unwrap_err()
-            .kind(),
+        .await
+        .unwrap_err()
+        .kind(),
         ErrorKind::InvalidKeyUsage
     );
     let err = kc

@@ -5,8 +5,8 @@ mod alias;
 mod cert;
 mod crypt;
 mod jwt;
-mod key;
 mod kem;
+mod key;
 mod keystore;
 mod mac;
 #[cfg(feature = "aws")]

@@ -13,6 +13,7 @@ mod documented;
 mod errors;
 mod interrupt;
 mod jwt;
+mod kem;
 mod keystore;
 mod lifecycle;
 mod mac;

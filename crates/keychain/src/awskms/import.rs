@@ -182,8 +182,8 @@ pub fn public_key_of_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<PublicKey> {
             der.as_ref().to_vec()
         }
         KeyFamily::MlKem(level) => {
-            let key = crate::kem::DecapsulationKey::from_pkcs8(level, pkcs8)
-                .map_err(|e| bad(&e))?;
+            let key =
+                crate::kem::DecapsulationKey::from_pkcs8(level, pkcs8).map_err(|e| bad(&e))?;
             key.public_key_der()?
         }
         KeyFamily::Symmetric | KeyFamily::Hmac(_) => {

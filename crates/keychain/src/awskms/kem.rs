@@ -15,8 +15,10 @@ use crate::{Error, Result};
 /// A 32-byte shared secret from KMS's answer to `operation`, or an error naming what came back.
 fn shared_secret(blob: Option<Blob>, operation: &str) -> Result<Secret> {
     let secret = Secret::new(
-        blob.ok_or_else(|| Error::crypto(format!("AWS KMS {operation} returned no shared secret")))?
-            .into_inner(),
+        blob.ok_or_else(|| {
+            Error::crypto(format!("AWS KMS {operation} returned no shared secret"))
+        })?
+        .into_inner(),
     );
     if secret.len() != SHARED_SECRET_LEN {
         return Err(Error::crypto(format!(

@@ -3,10 +3,10 @@
 //! the same.
 
 use super::Keychain;
+use crate::Result;
 use crate::kem::{Encapsulation, check_ciphertext};
 use crate::key_ref::KeyRef;
 use crate::secret::Secret;
-use crate::Result;
 
 impl Keychain {
     /// Encapsulates a fresh 32-byte shared secret to the ML-KEM key `key`, locally with its

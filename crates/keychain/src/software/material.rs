@@ -176,9 +176,7 @@ impl Material {
                 level,
                 seed: crate::ml_dsa_stream::seed_from_pkcs8(level, bytes),
             },
-            KeyFamily::MlKem(level) => {
-                Material::MlKem(DecapsulationKey::from_pkcs8(level, bytes)?)
-            }
+            KeyFamily::MlKem(level) => Material::MlKem(DecapsulationKey::from_pkcs8(level, bytes)?),
             KeyFamily::Symmetric => {
                 let key = UnboundKey::new(&AES_256_GCM, bytes)
                     .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;

@@ -25,11 +25,11 @@ pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
+use crate::kem::Encapsulation;
 use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
 };
-use crate::kem::Encapsulation;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
