@@ -306,7 +306,8 @@ pub struct SignArgs {
     /// The key.
     pub name: String,
     /// The file to sign (`-` for stdin), read in constant memory: hashed as it streams, or
-    /// for ML-DSA streamed into its μ. Pure Ed25519 reads its message twice: a file is read
+    /// for ML-DSA streamed into its μ (on AWS KMS, which signs at most 4096 bytes of message,
+    /// that 64-byte μ is what is sent, as EXTERNAL_MU). Pure Ed25519 reads its message twice: a file is read
     /// twice; standard input or a pipe is held in memory up to 16 MiB and refused past that
     /// (give a file, or --algorithm ED25519_PH_SHA_512).
     #[arg(

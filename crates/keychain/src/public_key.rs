@@ -349,6 +349,10 @@ impl PublicKey {
             let digest = message.to_digest(algorithm)?;
             return crate::ed25519ph::verify(&self.key_bytes, &digest, signature);
         }
+        if let (Message::ExternalMu(mu), PublicKeyKind::MlDsa(level)) = (message, self.kind) {
+            // aws-lc verifies whole messages only; RustCrypto ml-dsa verifies against a μ.
+            return crate::ml_dsa_stream::verify_external_mu(level, &self.key_bytes, mu, signature);
+        }
         let alg = self.verification_algorithm(algorithm)?;
         let key = UnparsedPublicKey::new(alg, &self.key_bytes);
         let ok = match message {
@@ -357,6 +361,12 @@ impl PublicKey {
                 let digest = Digest::import_less_safe(d, algorithm.hash().aws_lc())
                     .map_err(|_| Error::invalid_input("digest has the wrong length"))?;
                 key.verify_digest(&digest, signature).is_ok()
+            }
+            Message::ExternalMu(_) => {
+                return Err(Error::invalid_input(format!(
+                    "an external μ is verified with an ML-DSA key, not a {} key",
+                    describe_kind(self.kind)
+                )));
             }
         };
         Ok(ok)
@@ -422,6 +432,23 @@ impl PublicKey {
             .len();
         out.truncate(n);
         Ok(out)
+    }
+
+    /// ML-DSA's external μ of the message `source` yields, read once in constant memory:
+    /// SHAKE256(SHAKE256(public key, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64), the empty context. Signing it
+    /// as [`Message::ExternalMu`] (AWS KMS `MessageType=EXTERNAL_MU`) gives an ordinary
+    /// ML-DSA signature of M, so a message of any size is signed by sending 64 bytes. Any
+    /// other key type is [`Error::InvalidInput`].
+    pub fn ml_dsa_external_mu(&self, source: &mut MessageSource<'_>) -> Result<[u8; 64]> {
+        match self.kind {
+            PublicKeyKind::MlDsa(level) => {
+                crate::ml_dsa_stream::external_mu(level, &self.key_bytes, source)
+            }
+            kind => Err(Error::invalid_input(format!(
+                "only ML-DSA keys have an external μ, not a {} key",
+                describe_kind(kind)
+            ))),
+        }
     }
 
     /// Encapsulates a fresh shared secret to this ML-KEM public key, locally: the holder of

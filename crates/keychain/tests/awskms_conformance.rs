@@ -19,7 +19,7 @@
 //! `sign_ml_dsa_*` checks run and stop at creation; ML-DSA signing is judged on the software
 //! backend (`software_conformance`). ML_KEM_512/768/1024 are refused the same way, so the
 //! `kem_ml_kem_*` checks stop at creation too; ML-KEM is judged on the software backend and,
-//! for the KMS wire format, against canned answers (`awskms_kem.rs`).
+//! for the KMS wire format, against canned answers (`awskms_post_quantum.rs`).
 
 #![cfg(feature = "aws")]
 

@@ -72,7 +72,7 @@ async fn gap_ml_dsa_keys_are_refused_by_localstack() {
 /// GAP: LocalStack has no ML-KEM keys. The backend sends the spec and usage (AWS KMS has
 /// ML_KEM_512/768/1024 with ENCAPSULATE_DECAPSULATE) and reports LocalStack's
 /// UnsupportedOperationException as `Unsupported` naming the spec; no key and no alias are left behind. The wire format of Encapsulate and
-/// Decapsulate is tested against canned KMS answers (`awskms_kem.rs`).
+/// Decapsulate is tested against canned KMS answers (`awskms_post_quantum.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gap_ml_kem_keys_are_refused_by_localstack() {
     let b = backend().await;

@@ -38,8 +38,9 @@ pub(super) fn context_map(context: &EncryptionContext) -> Option<HashMap<String,
     })
 }
 
-/// The message type and bytes KMS gets: a digest as `DIGEST`, a message as `RAW` (at most
-/// [`MAX_RAW_MESSAGE`] bytes; longer messages are for the caller to hash, as
+/// The message type and bytes KMS gets: a digest as `DIGEST`, ML-DSA's external μ as
+/// `EXTERNAL_MU`, a message as `RAW` (at most [`MAX_RAW_MESSAGE`] bytes; longer messages are
+/// for the caller to hash, or for ML-DSA to reduce to μ, as
 /// [`Capabilities::max_raw_message`] says).
 pub(super) fn message_for_kms<'a>(
     message: Message<'a>,
@@ -47,6 +48,7 @@ pub(super) fn message_for_kms<'a>(
 ) -> Result<(MessageType, &'a [u8])> {
     match message {
         Message::Digest(d) => Ok((MessageType::Digest, d)),
+        Message::ExternalMu(mu) => Ok((MessageType::ExternalMu, mu)),
         Message::Raw(m) if m.len() <= MAX_RAW_MESSAGE => Ok((MessageType::Raw, m)),
         Message::Raw(m) => Err(Error::invalid_input(format!(
             "AWS KMS takes at most {MAX_RAW_MESSAGE} bytes of message with {algorithm}, and \
@@ -54,7 +56,7 @@ pub(super) fn message_for_kms<'a>(
             m.len(),
             match algorithm {
                 SigningAlgorithm::MlDsaShake256 => {
-                    "keychain cannot sign longer ML-DSA messages (it has no external-μ support)"
+                    "sign its external μ instead (Keychain::sign_reader does)"
                 }
                 a if a.accepts_digest() => "hash it and pass the digest",
                 _ => "hash it and pass the digest with ED25519_PH_SHA_512",

@@ -129,6 +129,7 @@ fn signed_what(m: Message<'_>) -> &'static str {
     match m {
         Message::Digest(_) => "digest",
         Message::Raw(_) => "message",
+        Message::ExternalMu(_) => "external μ",
     }
 }
 

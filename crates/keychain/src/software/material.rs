@@ -82,6 +82,14 @@ pub(crate) fn generate(spec: KeySpec) -> Result<Secret> {
     Ok(Secret::new(bytes))
 }
 
+/// The refusal of an external μ with any algorithm but ML-DSA (`Message::check` refuses it
+/// first; this keeps the signing code total).
+fn external_mu_is_ml_dsa(algorithm: SigningAlgorithm) -> Error {
+    Error::invalid_input(format!(
+        "an external μ is signed with ML_DSA_SHAKE_256 only, not {algorithm}"
+    ))
+}
+
 fn hmac_key_len(alg: MacAlgorithm) -> usize {
     match alg {
         MacAlgorithm::HmacSha224 => 28,
@@ -233,6 +241,7 @@ impl Material {
                             .sign_digest(encoding, &digest, &mut sig)
                             .map_err(failed)?
                     }
+                    Message::ExternalMu(_) => return Err(external_mu_is_ml_dsa(algorithm)),
                 }
                 Ok(sig)
             }
@@ -242,6 +251,7 @@ impl Material {
                     Message::Digest(d) => key
                         .sign_digest(&import_digest(d, algorithm)?)
                         .map_err(failed)?,
+                    Message::ExternalMu(_) => return Err(external_mu_is_ml_dsa(algorithm)),
                 };
                 normalize_low_s(sig.as_ref(), *curve)
             }
@@ -250,17 +260,26 @@ impl Material {
                 Message::Digest(_) => Err(Error::invalid_input(
                     "pure Ed25519 signs the message itself, not a digest",
                 )),
+                Message::ExternalMu(_) => Err(external_mu_is_ml_dsa(algorithm)),
             },
             (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519Ph) => {
                 crate::ed25519ph::sign(seed, &message.to_digest(algorithm)?)
             }
-            (Material::MlDsa { key, .. }, SignatureScheme::MlDsa) => match message {
+            (Material::MlDsa { key, level, seed }, SignatureScheme::MlDsa) => match message {
                 Message::Raw(m) => {
                     let mut sig = vec![0u8; key.algorithm().signature_len()];
                     let n = key.sign(m, &mut sig).map_err(failed)?;
                     sig.truncate(n);
                     Ok(sig)
                 }
+                // aws-lc signs whole messages only; RustCrypto ml-dsa signs a μ.
+                Message::ExternalMu(mu) => match seed {
+                    Some(seed) => crate::ml_dsa_stream::sign_external_mu(*level, seed, mu),
+                    None => Err(Error::unsupported(
+                        "software",
+                        "signing an external μ with an ML-DSA key stored without its seed",
+                    )),
+                },
                 Message::Digest(_) => Err(Error::invalid_input(
                     "ML-DSA signs the message itself, not a digest",
                 )),

@@ -277,6 +277,7 @@ impl SoftwareBackend {
 enum OwnedMessage {
     Digest(Vec<u8>),
     Raw(Vec<u8>),
+    ExternalMu(Vec<u8>),
 }
 
 impl OwnedMessage {
@@ -284,6 +285,7 @@ impl OwnedMessage {
         match m {
             Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
             Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
+            Message::ExternalMu(mu) => OwnedMessage::ExternalMu(mu.to_vec()),
         }
     }
 
@@ -291,6 +293,7 @@ impl OwnedMessage {
         match self {
             OwnedMessage::Digest(d) => Message::Digest(d),
             OwnedMessage::Raw(r) => Message::Raw(r),
+            OwnedMessage::ExternalMu(mu) => Message::ExternalMu(mu),
         }
     }
 }

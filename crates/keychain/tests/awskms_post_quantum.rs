@@ -1,8 +1,10 @@
-//! ML-KEM on AWS KMS, which LocalStack lacks (`awskms_gaps::gap_ml_kem_keys_are_refused_by_localstack`):
-//! the fault proxy answers CreateKey, DescribeKey, GetPublicKey, Encapsulate and Decapsulate
-//! in the documented KMS JSON shape, and each request our backend sends is read back. The
+//! ML-KEM and ML-DSA's external μ on AWS KMS, which LocalStack lacks
+//! (`awskms_gaps::gap_ml_kem_keys_are_refused_by_localstack`, `gap_ml_dsa_keys_…`): the fault
+//! proxy answers CreateKey, DescribeKey, GetPublicKey, Encapsulate, Decapsulate and Sign in
+//! the documented KMS JSON shape, and each request our backend sends is read back. The
 //! private key behind the canned answers is a real one (a software keystore key), so a
-//! ciphertext made with the public key KMS "returned" decapsulates to the same secret.
+//! ciphertext made with the public key KMS "returned" decapsulates to the same secret, and
+//! the μ sent for a large ML-DSA message is checked against the one Python computes.
 
 #![cfg(feature = "aws")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -13,7 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
-    Backend, CreateKeyRequest, ErrorKind, KeyRef, KeySpec, KeyUsage, Keychain, PublicKeyKind,
+    Backend, CreateKeyRequest, ErrorKind, KeyRef, KeySpec, KeyUsage, Keychain, Message,
+    PublicKeyKind, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::fault_proxy::{Canned, FaultPlan, FaultProxy, Outcome};
@@ -28,7 +31,11 @@ fn arn() -> String {
 }
 
 fn metadata(state: &str) -> Value {
-    json!({
+    key_metadata(state, "ML_KEM_768", "ENCAPSULATE_DECAPSULATE")
+}
+
+fn key_metadata(state: &str, spec: &str, usage: &str) -> Value {
+    let mut m = json!({
         "KeyMetadata": {
             "AWSAccountId": ACCOUNT,
             "KeyId": KEY_ID,
@@ -36,15 +43,21 @@ fn metadata(state: &str) -> Value {
             "CreationDate": 1_800_000_000.0,
             "Enabled": state == "Enabled",
             "Description": "",
-            "KeyUsage": "ENCAPSULATE_DECAPSULATE",
+            "KeyUsage": usage,
             "KeyState": state,
             "Origin": "AWS_KMS",
             "KeyManager": "CUSTOMER",
-            "KeySpec": "ML_KEM_768",
-            "EncapsulationAlgorithms": ["ML_KEM"],
+            "KeySpec": spec,
             "MultiRegion": false
         }
-    })
+    });
+    let algorithms = if usage == "SIGN_VERIFY" {
+        ("SigningAlgorithms", "ML_DSA_SHAKE_256")
+    } else {
+        ("EncapsulationAlgorithms", "ML_KEM")
+    };
+    m["KeyMetadata"][algorithms.0] = json!([algorithms.1]);
+    m
 }
 
 /// A backend that reaches LocalStack through `proxy`, caching metadata and public keys for
@@ -249,4 +262,108 @@ async fn a_disabled_key_is_invalid_key_state() {
     );
     let err = b.decapsulate(&key, &[0u8; 1088]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidKeyState, "{err}");
+}
+
+/// An ML-DSA message longer than KMS's 4096 bytes is signed through `sign_reader` as
+/// `EXTERNAL_MU`: one Sign request carrying the 64-byte μ Python computes for the message and
+/// the public key GetPublicKey returned; the signature KMS answers is returned as is, and
+/// Python `cryptography` verifies it over the whole message. A message within the limit is
+/// still sent RAW.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_ml_dsa_messages_are_signed_as_external_mu() {
+    let (_dir, holder) = temp_software_backend().await;
+    holder
+        .create_key(&CreateKeyRequest::new(KeySpec::MlDsa65).name("kms-side"))
+        .await
+        .unwrap();
+    let held = KeyRef::parse("kms-side").unwrap();
+    let public = holder.public_key(&held).await.unwrap();
+    let message: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    let by_holder = holder
+        .sign(
+            &held,
+            Message::Raw(&message),
+            SigningAlgorithm::MlDsaShake256,
+        )
+        .await
+        .unwrap();
+
+    let p = FaultProxy::start(localstack().endpoint(), 8, FaultPlan::none());
+    let ttl = Duration::from_secs(600);
+    let kc = Keychain::new(through(&p, ttl).await).with_cache_ttl(ttl);
+    let key = format!("alias/{}", unique_prefix("mldsa-mu"));
+    p.script(
+        "DescribeKey",
+        [Canned::ok(key_metadata(
+            "Enabled",
+            "ML_DSA_65",
+            "SIGN_VERIFY",
+        ))],
+    );
+    p.script(
+        "GetPublicKey",
+        [Canned::ok(json!({
+            "KeyId": arn(),
+            "PublicKey": B64.encode(public.to_der()),
+            "KeySpec": "ML_DSA_65",
+            "KeyUsage": "SIGN_VERIFY",
+            "SigningAlgorithms": ["ML_DSA_SHAKE_256"]
+        }))],
+    );
+    p.script(
+        "Sign",
+        [Canned::ok(json!({
+            "KeyId": arn(),
+            "Signature": B64.encode(&by_holder),
+            "SigningAlgorithm": "ML_DSA_SHAKE_256"
+        }))],
+    );
+    p.reset_stats();
+    let signed = kc
+        .sign_reader(&key, message.as_slice(), None)
+        .await
+        .must("sign_reader of 100 000 bytes with ML-DSA on KMS");
+    assert_eq!(signed.algorithm, SigningAlgorithm::MlDsaShake256);
+    assert_eq!(signed.signature, by_holder);
+    assert!(
+        signed
+            .note
+            .as_deref()
+            .is_some_and(|n| n.contains("external μ")),
+        "{:?}",
+        signed.note
+    );
+    assert_eq!(p.stats().requests_of("Sign"), 1);
+    let request = body(&p, "Sign");
+    assert_eq!(request["MessageType"], "EXTERNAL_MU", "{request}");
+    assert_eq!(request["SigningAlgorithm"], "ML_DSA_SHAKE_256", "{request}");
+    let expected_mu = keychain_testkit::python_ml_dsa_external_mu(&public.to_pem(), &message);
+    assert_eq!(
+        request["Message"],
+        B64.encode(&expected_mu),
+        "the μ sent is the one FIPS 204 defines (computed by Python)"
+    );
+    let verdicts = keychain_testkit::python_verify_batch(&[keychain_testkit::SignatureCase {
+        public_key_pem: public.to_pem(),
+        algorithm: SigningAlgorithm::MlDsaShake256,
+        data: message.clone(),
+        prehashed: false,
+        signature: signed.signature.clone(),
+    }]);
+    assert_eq!(verdicts, [true]);
+
+    // Within the limit: RAW, the message itself.
+    p.script(
+        "Sign",
+        [Canned::ok(json!({
+            "KeyId": arn(),
+            "Signature": B64.encode(&by_holder),
+            "SigningAlgorithm": "ML_DSA_SHAKE_256"
+        }))],
+    );
+    let short = &message[..4096];
+    kc.sign_reader(&key, short, None).await.must("4096 bytes");
+    let request = body(&p, "Sign");
+    assert_eq!(request["MessageType"], "RAW", "{request}");
+    assert_eq!(request["Message"], B64.encode(short));
 }
