@@ -14,13 +14,15 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
+# The judge needs ML-DSA and ML-KEM in `cryptography` (ML-DSA came in 47.0; the venv the
+# tests were written against has 50.0): a venv that lacks either is upgraded.
 if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto
-from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey, MLKEM1024PublicKey' \
   >/dev/null 2>&1; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
+  "$venv/bin/pip" install -q --upgrade --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
     'pycryptodome>=3.20'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
