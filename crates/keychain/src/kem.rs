@@ -75,6 +75,13 @@ pub(crate) fn encapsulate(level: u16, public_key: &[u8]) -> Result<Encapsulation
     let (ciphertext, secret) = key
         .encapsulate()
         .map_err(|_| Error::crypto(format!("ML-KEM-{level} encapsulation failed")))?;
+    if secret.as_ref().len() != SHARED_SECRET_LEN
+        || ciphertext.as_ref().len() != ciphertext_len(level)
+    {
+        return Err(Error::crypto(format!(
+            "ML-KEM-{level} encapsulation gave a result of the wrong size"
+        )));
+    }
     Ok(Encapsulation::new(
         ciphertext.as_ref().to_vec(),
         Secret::new(secret.as_ref().to_vec()),
