@@ -86,6 +86,32 @@ fn python_cryptography_and_the_cli_agree_on_shared_secrets() {
     ]);
     assert_eq!(printed.stdout, expected);
 
+    // --remote asks the backend to encapsulate; its ciphertext decapsulates to its secret.
+    let remote_ct = cli.path("remote.ct");
+    let remote_secret = cli.path("remote.secret");
+    let v = cli.json([
+        "kem",
+        "encapsulate",
+        "kem",
+        "--remote",
+        "--ciphertext-out",
+        arg(&remote_ct),
+        "--secret-out",
+        arg(&remote_secret),
+    ]);
+    assert_eq!(v["ciphertext_bytes"], 1088, "{v}");
+    assert_eq!(v["key_spec"], "ML_KEM_768", "{v}");
+    let again = cli.ok([
+        "kem",
+        "decapsulate",
+        "kem",
+        "--in",
+        arg(&remote_ct),
+        "--out",
+        "-",
+    ]);
+    assert_eq!(again.stdout, fs::read(&remote_secret).unwrap());
+
     // The JWK is the draft "AKP" form.
     let jwk = cli.ok(["pubkey", "kem", "--format", "jwk"]).text();
     let jwk: serde_json::Value = serde_json::from_str(&jwk).unwrap();
