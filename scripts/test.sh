@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every keychain test on a fresh machine. It installs and starts what the tests need by
 # itself: OpenSSL and a Python venv with `cryptography`, `PyJWT` and `pycryptodome` (the judges of
-# signatures, tokens and certificates) and LocalStack (the AWS KMS emulator, started by the
+# signatures, tokens and certificates) and `boto3` and `awscli` (KMS clients that are not ours,
+# see crates/keychain-testkit/kms_clients) and LocalStack (the AWS KMS emulator, started by the
 # tests themselves on a free loopback port). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,14 +15,15 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
-if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto
+# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded. A venv
+# without boto3 or the AWS CLI (v1, whose `aws` lands next to the venv's python) gets them.
+if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto, boto3, awscli
 from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
-  >/dev/null 2>&1; then
+  >/dev/null 2>&1 || [ ! -x "$venv/bin/aws" ]; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
-    'pycryptodome>=3.20'
+    'pycryptodome>=3.20' 'boto3>=1.40' 'awscli>=1.40'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 export KEYCHAIN_TEST_PYTHON
