@@ -17,7 +17,12 @@ use keychain_testkit::localstack::localstack;
 #[test]
 fn boto3_session_against_localstack() {
     let ls = localstack();
-    let report = boto3_session(ls.endpoint(), LOCALSTACK_SPECS, LOCALSTACK_SESSION_GAPS, false);
+    let report = boto3_session(
+        ls.endpoint(),
+        LOCALSTACK_SPECS,
+        LOCALSTACK_SESSION_GAPS,
+        false,
+    );
     report.assert_passed("the boto3 session against LocalStack");
     assert_eq!(
         report.count("steps", "gap"),
@@ -30,7 +35,8 @@ fn boto3_session_against_localstack() {
         .map(|s| {
             s.iter()
                 .filter(|x| {
-                    x["outcome"] == "ok" && x["step"].as_str().is_some_and(|n| n.starts_with("sign/"))
+                    x["outcome"] == "ok"
+                        && x["step"].as_str().is_some_and(|n| n.starts_with("sign/"))
                 })
                 .count()
         })
@@ -57,9 +63,18 @@ fn boto3_session_gap_specs_localstack_lacks() {
             "create/ECC_NIST_EDWARDS25519/SIGN_VERIFY",
             "ValidationException",
         ),
-        ("create/ML_DSA_44/SIGN_VERIFY", "KeySpec ML_DSA_44 is not supported"),
-        ("create/ML_DSA_65/SIGN_VERIFY", "KeySpec ML_DSA_65 is not supported"),
-        ("create/ML_DSA_87/SIGN_VERIFY", "KeySpec ML_DSA_87 is not supported"),
+        (
+            "create/ML_DSA_44/SIGN_VERIFY",
+            "KeySpec ML_DSA_44 is not supported",
+        ),
+        (
+            "create/ML_DSA_65/SIGN_VERIFY",
+            "KeySpec ML_DSA_65 is not supported",
+        ),
+        (
+            "create/ML_DSA_87/SIGN_VERIFY",
+            "KeySpec ML_DSA_87 is not supported",
+        ),
         (
             "create/ML_KEM_512/ENCAPSULATE_DECAPSULATE",
             "KeySpec ML_KEM_512 is not supported",
@@ -113,5 +128,9 @@ fn sigv4_attacks_gap_localstack_checks_no_signature() {
         "{}",
         report.json
     );
-    assert_eq!(report.count("attacks", "ok"), 1, "the valid control request");
+    assert_eq!(
+        report.count("attacks", "ok"),
+        1,
+        "the valid control request"
+    );
 }

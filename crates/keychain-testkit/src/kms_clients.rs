@@ -302,4 +302,3 @@ pub const LOCALSTACK_SIGV4_GAPS: &[Gap] = &[
     ("missing-x-amz-date", "200/None"),
     ("authorization-without-signed-headers", "200/None"),
 ];
-
