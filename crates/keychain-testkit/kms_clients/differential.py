@@ -3,8 +3,9 @@ endpoints (LocalStack and `keychain serve`). Each request is SigV4-signed by bot
 so only the intended fault differs between a good and a bad request.
 
 For every case it records each endpoint's HTTP status and error type (`__type`), and for a good
-answer the set of its top-level fields; it compares each endpoint with what the KMS API
-reference documents for the case (`expect`), and the two endpoints with each other.
+answer the set of its fields (top level and one level into an object); it compares each endpoint with what the KMS API
+reference documents for the case (`expect`; for a success: no field the operation's answer
+does not have), and the two endpoints with each other.
 
     python differential.py --endpoint NAME=URL [--endpoint NAME=URL]
         [--deviation NAME:CASE ...]   an endpoint's known deviation from the API reference
@@ -14,11 +15,14 @@ the disagreements on stderr. Exits 1 when an endpoint deviates from the API refe
 case not given with --deviation, or when a given deviation is gone.
 """
 import argparse
+import base64
 import json
 import sys
 import uuid
 
 import boto3
+import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from kms_raw import send, signed
@@ -37,11 +41,11 @@ def fixtures(endpoint, region):
     blob = kms.encrypt(KeyId=sym, Plaintext=b"x", EncryptionContext=CONTEXT)["CiphertextBlob"]
     sig = kms.sign(KeyId=sign, Message=MESSAGE, MessageType="RAW",
                    SigningAlgorithm="ECDSA_SHA_256")["Signature"]
-    import base64
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
     return {"sym": sym, "sign": sign, "blob": b64(blob), "sig": b64(sig),
             "bad_sig": b64(sig[:-1] + bytes([sig[-1] ^ 1])), "msg": b64(MESSAGE),
-            "b64": b64, "alias": f"alias/diff-{uuid.uuid4().hex[:10]}"}
+            "b64": b64, "alias": f"alias/diff-{uuid.uuid4().hex[:10]}",
+            "aws_alias": f"alias/aws/diff-{uuid.uuid4().hex[:10]}"}
 
 
 def ok(*_):
@@ -142,7 +146,7 @@ CASES = [
     ("bad/alias-without-prefix", "CreateAlias", lambda f: {"AliasName": "no-prefix",
                                                            "TargetKeyId": f["sym"]},
      err("ValidationException")),
-    ("bad/alias-reserved-aws", "CreateAlias", lambda f: {"AliasName": "alias/aws/mine",
+    ("bad/alias-reserved-aws", "CreateAlias", lambda f: {"AliasName": f["aws_alias"],
                                                          "TargetKeyId": f["sym"]},
      err("NotAuthorizedException")),
     ("bad/alias-exists", "CreateAlias", lambda f: {"AliasName": f["alias"],
@@ -171,11 +175,25 @@ def run_case(endpoint, region, case, f):
     return send(url, headers, data)
 
 
-def matches(answer, expect):
-    """Whether an answer is what the API reference documents: the status and error type."""
+MODEL = botocore.session.get_session().get_service_model("kms")
+
+
+def documented_fields(target):
+    """The fields KMS's API model gives the answer of `target` (botocore's copy of it)."""
+    try:
+        shape = MODEL.operation_model(target).output_shape
+    except botocore.exceptions.OperationNotFoundError:
+        return None
+    return sorted(shape.members) if shape is not None else []
+
+
+def matches(answer, expect, target):
+    """Whether an answer is what the API reference documents: the status and error type, and
+    for a success no field the operation's answer does not have."""
     status, kind = expect
     if status == 200:
-        return answer["status"] == 200 and answer["type"] is None
+        return (answer["status"] == 200 and answer["type"] is None
+                and not answer.get("undocumented_fields"))
     return answer["status"] == status and answer["type"] == kind
 
 
@@ -195,9 +213,14 @@ def main():
                   {"status": expect[0], "type": expect[1]}}
         for ep, url in endpoints:
             answer = run_case(url, args.region, case, fx[ep])
-            answer.pop("body", None) if answer["status"] == 200 else None
+            if answer["status"] == 200:
+                answer.pop("body", None)
+                documented = documented_fields(case[1]) or []
+                top = {f for f in answer["fields"] or [] if "." not in f}
+                answer["undocumented_fields"] = sorted(top - set(documented))
+                answer["absent_documented_fields"] = sorted(set(documented) - top)
             record[ep] = answer
-            if expect is not None and not matches(answer, expect):
+            if expect is not None and not matches(answer, expect, case[1]):
                 deviations.append(f"{ep}:{name}")
         if len(endpoints) == 2:
             a, b = (record[ep] for ep, _ in endpoints)

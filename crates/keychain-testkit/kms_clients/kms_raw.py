@@ -45,7 +45,8 @@ def signed(endpoint, target, body, *, access_key="test", secret_key="test", regi
 
 def send(url, headers, data):
     """POSTs; returns {"status", "type", "fields", "body"}: the KMS error type (the part after
-    '#' of __type) or None, and for a JSON object answer its set of top-level fields."""
+    '#' of __type) or None, and for a JSON object answer its set of fields: the top-level
+    ones and one level into an object (KeyMetadata.KeyState)."""
     host = urlsplit(url).netloc
     headers = {k: v for k, v in headers.items() if k.lower() != "host"}
     headers["Host"] = host
@@ -57,7 +58,12 @@ def send(url, headers, data):
     except ValueError:
         parsed = None
     if isinstance(parsed, dict):
-        answer["fields"] = sorted(parsed)
+        # The top-level fields, and one level into an object (KeyMetadata.KeyState).
+        fields = set(parsed)
+        for name, value in parsed.items():
+            if isinstance(value, dict) and name != "EncryptionContext":
+                fields.update(f"{name}.{sub}" for sub in value)
+        answer["fields"] = sorted(fields)
         kind = parsed.get("__type") or parsed.get("code")
         if kind:
             answer["type"] = str(kind).split("#")[-1]
