@@ -5,6 +5,9 @@
 
 #![cfg(feature = "aws")]
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use keychain_testkit::fault_proxy::{Canned, FaultPlan, FaultProxy};
 use keychain_testkit::kms_clients::{
     Gap, LOCALSTACK_SESSION_GAPS, LOCALSTACK_SIGV4_GAPS, LOCALSTACK_SPECS, awscli_session,
     boto3_session, differential, localstack_deviations, sigv4_attacks,
@@ -132,5 +135,99 @@ fn sigv4_attacks_gap_localstack_checks_no_signature() {
         report.count("attacks", "ok"),
         1,
         "the valid control request"
+    );
+}
+
+/// The judges are not fooled: behind a proxy that answers one Sign with a wrong signature and
+/// one GenerateDataKey with a plaintext its ciphertext does not hold, the boto3 session fails
+/// exactly at those steps, said by `cryptography` and by AES-GCM.
+#[test]
+fn boto3_session_catches_a_lying_endpoint() {
+    let ls = localstack();
+    let proxy = FaultProxy::start(ls.endpoint(), 7, FaultPlan::none());
+    // A DER ECDSA signature (r = 1, s = 1): well formed, valid under no key.
+    proxy.script(
+        "Sign",
+        [Canned::ok(serde_json::json!({
+            "KeyId": "lie", "Signature": "MAYCAQECAQE=", "SigningAlgorithm": "ECDSA_SHA_256"
+        }))],
+    );
+    // A real LocalStack ciphertext of one 32-byte key, sent with another key as Plaintext.
+    let blob = ls.boto3(
+        "import os\nk = kms.create_key()['KeyMetadata']['KeyId']\n\
+         result = base64.b64encode(kms.encrypt(KeyId=k, Plaintext=os.urandom(32), \
+         EncryptionContext={'purpose': 'judging', 'tenant': 'a'})['CiphertextBlob']).decode()",
+        &serde_json::Value::Null,
+    );
+    proxy.script(
+        "GenerateDataKey",
+        [Canned::ok(serde_json::json!({
+            "KeyId": "lie", "CiphertextBlob": blob, "Plaintext": B64.encode([7u8; 32])
+        }))],
+    );
+    // LocalStack's gaps, but those of RSA keys, which this session does not make.
+    let gaps: Vec<Gap> = LOCALSTACK_SESSION_GAPS
+        .iter()
+        .copied()
+        .filter(|(step, _)| !step.contains("/RSA_"))
+        .collect();
+    let report = boto3_session(&proxy.endpoint(), &["ECC_NIST_P256"], &gaps, false);
+    assert!(!report.passed, "the lies went unnoticed: {}", report.json);
+    let failed: Vec<(String, String)> = report.json["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["outcome"] == "failed")
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap_or_default().to_string(),
+                s["error"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(failed.len(), 2, "{failed:?}");
+    assert_eq!(failed[0].0, "sign/ECC_NIST_P256/ECDSA_SHA_256/RAW");
+    assert!(
+        failed[0]
+            .1
+            .contains("the outside judge refuses the signature"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[1].0, "generate-data-key/AES_256");
+    assert!(
+        failed[1].1.contains("the data key decrypts to another key"),
+        "{failed:?}"
+    );
+}
+
+/// The same for the AWS CLI: a Sign answered with 256 bytes that are no RSA signature is
+/// refused by `openssl`.
+#[test]
+fn awscli_session_catches_a_lying_endpoint() {
+    let ls = localstack();
+    let proxy = FaultProxy::start(ls.endpoint(), 7, FaultPlan::none());
+    proxy.script(
+        "Sign",
+        [Canned::ok(serde_json::json!({
+            "KeyId": "lie",
+            "Signature": B64.encode([1u8; 256]),
+            "SigningAlgorithm": "RSASSA_PSS_SHA_256"
+        }))],
+    );
+    let report = awscli_session(&proxy.endpoint(), LOCALSTACK_SPECS, &[]);
+    assert!(!report.passed, "the lie went unnoticed: {}", report.json);
+    let failed: Vec<&serde_json::Value> = report.json["steps"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|s| s["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["step"], "sign/RSA_2048/RSASSA_PSS_SHA_256/RAW");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("openssl refuses the signature")),
+        "{failed:?}"
     );
 }
