@@ -8,6 +8,8 @@ accepted too, as other AWS endpoints answer some of them with it).
 
     python sigv4_attacks.py --endpoint-url URL [--access-key test --secret-key test]
         [--gap ATTACK=STATUS/TYPE ...]   a known gap: what the endpoint answers instead
+        [--account ID]                   also check a created key's ARN names the account
+        [--refuse-test-credentials]      test/test must be refused (a credentials file is used)
 
 Prints a JSON report; exits 1 when an attack is not refused as KMS refuses it (and is not a
 known gap), or a known gap answers otherwise than recorded.
@@ -23,7 +25,7 @@ TARGET = "ListKeys"
 BODY = {"Limit": 1}
 
 
-def attacks(endpoint, access, secret, region):
+def attacks(endpoint, access, secret, region, refuse_test=False):
     """(name, the damaged request, the error types KMS answers with)."""
     def good(**kw):
         options = {"access_key": access, "secret_key": secret, "region": region}
@@ -58,7 +60,12 @@ def attacks(endpoint, access, secret, region):
 
     now = utc_now()
     invalid = ["InvalidSignatureException"]
-    return [
+    extra = []
+    if refuse_test and access != "test":
+        # A server given a credentials file serves its keys only, not LocalStack's test/test.
+        extra.append(("default-test-credentials", good(access_key="test", secret_key="test"),
+                      ["UnrecognizedClientException"]))
+    return extra + [
         ("control/valid-signature", good(), None),
         ("wrong-secret", good(secret_key=secret + "-wrong"), invalid),
         ("unknown-access-key", good(access_key="AKIAUNKNOWNKEY000000"),
@@ -81,6 +88,22 @@ def attacks(endpoint, access, secret, region):
     ]
 
 
+def created_in_account(args):
+    """A signed CreateKey: its ARN names the access key's account and the scope's region."""
+    url, headers, data = signed(args.endpoint_url, "CreateKey", {}, access_key=args.access_key,
+                                secret_key=args.secret_key, region=args.region)
+    answer = send(url, headers, data)
+    arn = ((answer.get("body") or {}).get("KeyMetadata") or {}).get("Arn", "") \
+        if isinstance(answer.get("body"), dict) else ""
+    want = f"arn:aws:kms:{args.region}:{args.account}:key/"
+    record = {"attack": "control/create-key-in-account", "status": answer["status"],
+              "type": answer["type"], "kms": f"200, an ARN starting {want}", "arn": arn}
+    record["outcome"] = "ok" if answer["status"] == 200 and arn.startswith(want) else "failed"
+    if record["outcome"] == "failed":
+        record["error"] = f"answered {answer['status']}/{answer['type']} with ARN {arn!r}"
+    return record
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--endpoint-url", required=True)
@@ -88,11 +111,20 @@ def main():
     p.add_argument("--access-key", default="test")
     p.add_argument("--secret-key", default="test")
     p.add_argument("--gap", action="append", default=[], metavar="ATTACK=STATUS/TYPE")
+    p.add_argument("--account", help="the account of the access key: a signed CreateKey must "
+                   "answer an ARN in it and the region of the scope")
+    p.add_argument("--refuse-test-credentials", action="store_true",
+                   help="test/test must be an unknown access key (a credentials file is used)")
     args = p.parse_args()
     gaps = dict(g.split("=", 1) for g in args.gap)
     results, failed = [], []
+    if args.account:
+        results.append(created_in_account(args))
+        if results[-1]["outcome"] == "failed":
+            failed.append(results[-1])
     for name, request, kms_types in attacks(args.endpoint_url, args.access_key,
-                                            args.secret_key, args.region):
+                                            args.secret_key, args.region,
+                                            args.refuse_test_credentials):
         answer = send(*request)
         answer.pop("body", None)
         if kms_types is None:

@@ -178,10 +178,17 @@ pub fn awscli_session(endpoint: &str, specs: &[&str], gaps: &[Gap]) -> Report {
     run_script("session_awscli.py", &args)
 }
 
-/// The SigV4 attacks against `endpoint`; `gaps` are `(attack, "STATUS/TYPE")` the endpoint
-/// answers instead of KMS's refusal.
+/// The SigV4 attacks against `endpoint` with the `test`/`test` credentials; `gaps` are
+/// `(attack, "STATUS/TYPE")` the endpoint answers instead of KMS's refusal.
 pub fn sigv4_attacks(endpoint: &str, gaps: &[Gap]) -> Report {
+    sigv4_attacks_with(endpoint, &[], gaps)
+}
+
+/// [`sigv4_attacks`] with more options of the script: `--access-key`, `--secret-key`,
+/// `--account ID` (a created key's ARN must name it), `--refuse-test-credentials`.
+pub fn sigv4_attacks_with(endpoint: &str, options: &[&str], gaps: &[Gap]) -> Report {
     let mut args = vec!["--endpoint-url".to_string(), endpoint.to_string()];
+    args.extend(options.iter().map(|o| o.to_string()));
     args.extend(gap_args(gaps));
     run_script("sigv4_attacks.py", &args)
 }

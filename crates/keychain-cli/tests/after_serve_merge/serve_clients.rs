@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use keychain_testkit::PASSWORD;
 use keychain_testkit::kms_clients::{
-    ALL_SPECS, awscli_session, boto3_session, differential, localstack_deviations, sigv4_attacks,
+    ALL_SPECS, awscli_session, boto3_session, differential, localstack_deviations,
+    sigv4_attacks_with,
 };
 use keychain_testkit::localstack::localstack;
 
@@ -31,11 +32,33 @@ struct Server {
 }
 
 impl Server {
+    /// With the default `test`/`test` credentials (account 000000000000).
     fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// With a `--credentials` file listing `credentials`
+    /// (`(access_key_id, secret_access_key, account_id)`).
+    fn start_with(credentials: &[(&str, &str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
         let backend = format!("software:{}", dir.path().join("keystore").display());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_keychain"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--backend", &backend])
+        let mut command = Command::new(env!("CARGO_BIN_EXE_keychain"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--backend", &backend]);
+        if !credentials.is_empty() {
+            let list: Vec<serde_json::Value> = credentials
+                .iter()
+                .map(|(id, secret, account)| {
+                    serde_json::json!({
+                        "access_key_id": id, "secret_access_key": secret, "account_id": account
+                    })
+                })
+                .collect();
+            let file = dir.path().join("credentials.json");
+            std::fs::write(&file, serde_json::Value::Array(list).to_string())
+                .unwrap_or_else(|e| panic!("writing {}: {e}", file.display()));
+            command.arg("--credentials").arg(&file);
+        }
+        let mut child = command
             .env("KEYCHAIN_PASSWORD", PASSWORD)
             .env("KEYCHAIN_KDF_ITERATIONS", "2048")
             .env_remove("KEYCHAIN_BACKEND")
@@ -119,12 +142,39 @@ fn awscli_session_against_keychain_serve() {
     report.assert_passed("the AWS CLI session against keychain serve");
 }
 
-/// Every SigV4 attack refused with AWS KMS's error; the valid control request served.
+/// Every SigV4 attack refused with AWS KMS's error; the valid control requests served, a key
+/// created in account 000000000000.
 #[test]
 fn sigv4_attacks_refused_by_keychain_serve() {
     let server = Server::start();
-    let report = sigv4_attacks(&server.endpoint, &[]);
+    let report = sigv4_attacks_with(&server.endpoint, &["--account", "000000000000"], &[]);
     report.assert_passed("the SigV4 attacks against keychain serve");
+}
+
+/// With a `--credentials` file: its access key works (its account in the ARNs), `test`/`test`
+/// is an unknown access key, and every attack is refused as KMS refuses it.
+#[test]
+fn sigv4_attacks_with_a_credentials_file() {
+    let (id, secret, account) = (
+        "AKIAKEYCHAINJUDGE001",
+        "judge-secret-not-a-secret-0123456789abcd",
+        "111122223333",
+    );
+    let server = Server::start_with(&[(id, secret, account)]);
+    let report = sigv4_attacks_with(
+        &server.endpoint,
+        &[
+            "--access-key",
+            id,
+            "--secret-key",
+            secret,
+            "--account",
+            account,
+            "--refuse-test-credentials",
+        ],
+        &[],
+    );
+    report.assert_passed("the SigV4 attacks against keychain serve --credentials");
 }
 
 /// The differential: `keychain serve` answers every documented case as the KMS API reference
