@@ -3,9 +3,9 @@ endpoints (LocalStack and `keychain serve`). Each request is SigV4-signed by bot
 so only the intended fault differs between a good and a bad request.
 
 For every case it records each endpoint's HTTP status and error type (`__type`), and for a good
-answer the set of its fields (top level and one level into an object); it compares each endpoint with what the KMS API
-reference documents for the case (`expect`; for a success: no field the operation's answer
-does not have), and the two endpoints with each other.
+answer the set of its fields (top level and one level into an object); it compares each
+endpoint with what the KMS API reference documents for the case (`expect`; for a success: no
+field the operation's answer does not have), and the two endpoints with each other.
 
     python differential.py --endpoint NAME=URL [--endpoint NAME=URL]
         [--deviation NAME:CASE ...]   an endpoint's known deviation from the API reference
@@ -48,11 +48,13 @@ def fixtures(endpoint, region):
             "aws_alias": f"alias/aws/diff-{uuid.uuid4().hex[:10]}"}
 
 
-def ok(*_):
+def ok():
+    """What the reference documents for a good request: HTTP 200, no error."""
     return (200, None)
 
 
 def err(kind):
+    """A documented refusal: HTTP 400 with `kind` in `__type`."""
     return (400, kind)
 
 

@@ -9,6 +9,7 @@ gets its gap removed). The report is JSON on stdout; the exit status is 1 when a
 import argparse
 import json
 import sys
+import time
 import traceback
 
 from botocore.exceptions import ClientError
@@ -84,6 +85,7 @@ class Session:
     def run(self, step, fn):
         """Runs fn() as the step named `step`; returns its result, or None when it failed."""
         result, error = None, None
+        started = time.monotonic()
         try:
             result = fn()
         except ClientError as e:
@@ -101,7 +103,8 @@ class Session:
             outcome = "gap"
         else:
             outcome, error = "failed", f"failed elsewhere than its known gap ({gap}): {error}"
-        record = {"step": step, "outcome": outcome}
+        record = {"step": step, "outcome": outcome,
+                  "ms": round((time.monotonic() - started) * 1000)}
         if error is not None:
             record["error"] = error
         self.steps.append(record)

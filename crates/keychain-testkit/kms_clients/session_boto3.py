@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from kms_steps import (CURVES, ECDH_SPECS, HASHES, HMAC, ML_KEM, RSA_ENCRYPTION, SIGNING,
+from kms_steps import (CURVES, ECDH_SPECS, HMAC, ML_KEM, RSA_ENCRYPTION, SIGNING,
                        Session, check, oaep, options, private_matches_public, rsa_key_bits,
                        verify_signature)
 
