@@ -15,14 +15,16 @@ if ! command -v openssl >/dev/null 2>&1; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-# The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded. A venv
-# without boto3 or the AWS CLI (v1, whose `aws` lands next to the venv's python) gets them.
+# The judge needs ML-DSA and ML-KEM in `cryptography` (recent releases): an older venv is
+# upgraded. A venv without boto3 or the AWS CLI (v1, whose `aws` lands next to the venv's
+# python) gets them.
 if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto, boto3, awscli
-from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey' \
   >/dev/null 2>&1 || [ ! -x "$venv/bin/aws" ]; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
+  "$venv/bin/pip" install -q --upgrade --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
     'pycryptodome>=3.20' 'boto3>=1.40' 'awscli>=1.40'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
