@@ -64,7 +64,7 @@ CASES = [
     # Good requests: 200 and the documented fields.
     ("good/CreateKey", "CreateKey", lambda f: {"Description": "diff"}, ok()),
     ("good/DescribeKey", "DescribeKey", lambda f: {"KeyId": f["sym"]}, ok()),
-    ("good/ListKeys", "ListKeys", lambda f: {"Limit": 5}, ok()),
+    ("good/ListKeys", "ListKeys", lambda f: {"Limit": 1000}, ok()),
     ("good/Encrypt", "Encrypt", lambda f: {"KeyId": f["sym"], "Plaintext": f["msg"],
                                            "EncryptionContext": CONTEXT}, ok()),
     ("good/Decrypt", "Decrypt", lambda f: {"CiphertextBlob": f["blob"],
@@ -167,6 +167,11 @@ CASES = [
      {"content_type": "text/plain"}),
     ("bad/custom-key-store", "CreateCustomKeyStore", lambda f: {"CustomKeyStoreName": "x"},
      None),
+    # UpdateAlias: "the new target KMS key must be the same type as the current target KMS key
+    # (both symmetric or both asymmetric or both HMAC) and they must have the same key usage";
+    # the reference names no error type for it.
+    ("bad/update-alias-to-another-key-type", "UpdateAlias",
+     lambda f: {"AliasName": f["alias"], "TargetKeyId": f["sign"]}, None),
 ]
 
 

@@ -189,13 +189,18 @@ def main():
                          if a["AliasName"] == name]
                 check(len(found) == 1 and found[0]["TargetKeyId"] == key["KeyId"], f"{found}")
             s.run("list-aliases", aliases_listed)
-            if created:
+            # UpdateAlias: "The current and new KMS key must be the same type (both symmetric
+            # or both asymmetric or both HMAC), and they must have the same key usage."
+            second = s.run("create-key/SYMMETRIC_DEFAULT/second", lambda: aws(
+                "create-key")["KeyMetadata"]["KeyId"])
+            if second is not None:
+                created.append(second)
                 s.run("update-alias", lambda: aws("update-alias", "--alias-name", name,
-                                                  "--target-key-id", created[0]))
+                                                  "--target-key-id", second))
 
                 def updated():
                     d = aws("describe-key", "--key-id", name)["KeyMetadata"]
-                    check(d["KeyId"] == created[0], f"the alias names {d['KeyId']}")
+                    check(d["KeyId"] == second, f"the alias names {d['KeyId']}")
                 s.run("describe-key/updated-alias", updated)
             s.run("delete-alias", lambda: aws("delete-alias", "--alias-name", name))
 

@@ -126,6 +126,16 @@ def signing(s, kms, spec):
                                lambda data=data, algorithm=algorithm, mtype=mtype, bad=bytes(bad):
                                kms.verify(KeyId=key_id, Message=data, MessageType=mtype,
                                           SigningAlgorithm=algorithm, Signature=bad))
+    if spec == "ECC_NIST_EDWARDS25519":
+        # "ED25519_SHA_512 signing algorithm requires KMS MessageType:RAW";
+        # "ED25519_PH_SHA_512 signing algorithm requires KMS MessageType:DIGEST".
+        digest = digest_for("ED25519_PH_SHA_512", MESSAGE)
+        s.expect_error("sign-refused/ED25519_SHA_512/DIGEST", "ValidationException",
+                       lambda: kms.sign(KeyId=key_id, Message=digest, MessageType="DIGEST",
+                                        SigningAlgorithm="ED25519_SHA_512"))
+        s.expect_error("sign-refused/ED25519_PH_SHA_512/RAW", "ValidationException",
+                       lambda: kms.sign(KeyId=key_id, Message=MESSAGE, MessageType="RAW",
+                                        SigningAlgorithm="ED25519_PH_SHA_512"))
     return key_id
 
 

@@ -45,6 +45,13 @@ def attacks(endpoint, access, secret, region, refuse_test=False):
         headers = dict(headers, **{"X-Amz-Target": "TrentService.CreateKey"})
         return url, headers, b"{}"
 
+    def alter_scope_region(request):
+        url, headers, data = request
+        auth = headers["Authorization"]
+        other = "eu-west-1" if region != "eu-west-1" else "us-east-1"
+        headers = dict(headers, Authorization=auth.replace(f"/{region}/", f"/{other}/"))
+        return url, headers, data
+
     def garble_authorization(request):
         url, headers, data = request
         auth = headers["Authorization"]
@@ -71,6 +78,7 @@ def attacks(endpoint, access, secret, region, refuse_test=False):
         ("unknown-access-key", good(access_key="AKIAUNKNOWNKEY000000"),
          ["UnrecognizedClientException"]),
         ("signature-bytes-changed", bad_signature_hex(good()), invalid),
+        ("scope-region-altered", alter_scope_region(good()), invalid),
         ("scope-other-region", good(region="eu-west-1" if region != "eu-west-1"
                                     else "us-east-1"), invalid),
         ("scope-invalid-region", good(region="nowhere-1"), invalid),

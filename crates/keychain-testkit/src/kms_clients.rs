@@ -298,6 +298,7 @@ pub const LOCALSTACK_SIGV4_GAPS: &[Gap] = &[
     ("wrong-secret", "200/None"),
     ("unknown-access-key", "200/None"),
     ("signature-bytes-changed", "200/None"),
+    ("scope-region-altered", "200/None"),
     ("scope-other-region", "200/None"),
     ("scope-invalid-region", "200/None"),
     ("scope-other-service", "500/None"),

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use keychain_testkit::PASSWORD;
 use keychain_testkit::kms_clients::{
-    ALL_SPECS, awscli_session, boto3_session, differential, localstack_deviations,
+    ALL_SPECS, Gap, awscli_session, boto3_session, differential, localstack_deviations,
     sigv4_attacks_with,
 };
 use keychain_testkit::localstack::localstack;
@@ -142,12 +142,21 @@ fn awscli_session_against_keychain_serve() {
     report.assert_passed("the AWS CLI session against keychain serve");
 }
 
+/// The one attack `keychain serve` answers otherwise than a regional AWS endpoint: it serves
+/// every region from one endpoint (the region comes from the signature's scope), so a request
+/// correctly signed for another region is served there (docs/SERVER.md, "SigV4").
+const SERVE_SIGV4_DIFFERENCES: &[Gap] = &[("scope-other-region", "200/None")];
+
 /// Every SigV4 attack refused with AWS KMS's error; the valid control requests served, a key
 /// created in account 000000000000.
 #[test]
 fn sigv4_attacks_refused_by_keychain_serve() {
     let server = Server::start();
-    let report = sigv4_attacks_with(&server.endpoint, &["--account", "000000000000"], &[]);
+    let report = sigv4_attacks_with(
+        &server.endpoint,
+        &["--account", "000000000000"],
+        SERVE_SIGV4_DIFFERENCES,
+    );
     report.assert_passed("the SigV4 attacks against keychain serve");
 }
 
@@ -172,7 +181,7 @@ fn sigv4_attacks_with_a_credentials_file() {
             account,
             "--refuse-test-credentials",
         ],
-        &[],
+        SERVE_SIGV4_DIFFERENCES,
     );
     report.assert_passed("the SigV4 attacks against keychain serve --credentials");
 }
