@@ -3,8 +3,15 @@
 //! the SigV4 attacks (refused as AWS KMS refuses them) and the differential with LocalStack
 //! (every disagreement listed in docs/SERVER.md).
 //!
-//! Not a test target until `keychain serve` exists: enable it with the `[[test]]` entry named
-//! `serve_clients` in crates/keychain-cli/Cargo.toml (see the report of the `clients` branch).
+//! Not a test target until `keychain serve` exists (a directory under `tests/` without
+//! `main.rs` is not discovered by cargo). Once it does, enable it in
+//! crates/keychain-cli/Cargo.toml:
+//!
+//! ```toml
+//! [[test]]
+//! name = "serve_clients"
+//! path = "tests/after_serve_merge/serve_clients.rs"
+//! ```
 
 #![cfg(feature = "aws")]
 
