@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod fault_proxy;
+pub mod kms_clients;
 pub mod localstack;
 pub mod memory;
 pub mod mount;
