@@ -26,16 +26,18 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
 fi
 
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
-# The judge needs ML-DSA in `cryptography` (added in 47.0) and Draft 2020-12 in `jsonschema`
-# (with `referencing`, 4.18): a venv without them is upgraded in place.
-if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto, referencing
+# The judges need ML-DSA and ML-KEM in `cryptography` (ML-DSA came in 47.0), Draft 2020-12 in
+# `jsonschema` (with `referencing`, 4.18), boto3 and the AWS CLI (v1, whose `aws` lands next to
+# the venv's python): a venv that lacks any of them is upgraded in place.
+if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto, referencing, boto3, awscli
 from jsonschema import Draft202012Validator
-from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey' \
-  >/dev/null 2>&1; then
+from cryptography.hazmat.primitives.asymmetric.mldsa import MLDSA44PublicKey, MLDSA65PublicKey, MLDSA87PublicKey
+from cryptography.hazmat.primitives.asymmetric.mlkem import MLKEM768PublicKey, MLKEM1024PublicKey' \
+  >/dev/null 2>&1 || [ ! -x "$venv/bin/aws" ]; then
   log "creating the Python judge venv in $venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
-    'pycryptodome>=3.20' 'jsonschema>=4.18'
+  "$venv/bin/pip" install -q --upgrade --disable-pip-version-check 'cryptography>=47' 'PyJWT>=2.8' \
+    'pycryptodome>=3.20' 'jsonschema>=4.18' 'boto3>=1.40' 'awscli>=1.40'
 fi
 KEYCHAIN_TEST_PYTHON="$(cd "$venv/bin" && pwd)/python"
 export KEYCHAIN_TEST_PYTHON

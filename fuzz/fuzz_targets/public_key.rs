@@ -1,4 +1,5 @@
-//! SPKI public keys in DER or PEM: parse, export and verify never panic.
+//! SPKI public keys in DER or PEM: parse, export, verify (an external μ too) and ML-KEM
+//! encapsulation never panic.
 #![no_main]
 use keychain::{Message, PublicKey, SigningAlgorithm};
 use libfuzzer_sys::fuzz_target;
@@ -15,5 +16,7 @@ fuzz_target!(|data: &[u8]| {
         let digest = vec![0u8; alg.hash().digest_len()];
         let _ = key.verify(Message::Digest(&digest), data, alg);
         let _ = key.verify(Message::Raw(data), data, alg);
+        let _ = key.verify(Message::ExternalMu(&[0u8; 64]), data, alg);
     }
+    let _ = key.encapsulate();
 });

@@ -110,6 +110,10 @@ pub enum Command {
     Encrypt(EncryptArgs),
     /// Decrypt a file made by `keychain encrypt`.
     Decrypt(DecryptArgs),
+    /// ML-KEM key encapsulation: make a shared secret and its ciphertext with a key's public
+    /// key, or recover the secret from a ciphertext with the private key.
+    #[command(subcommand)]
+    Kem(KemCommand),
     /// Compute a MAC with an HMAC key.
     Mac(MacArgs),
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
@@ -213,11 +217,12 @@ pub struct CreateArgs {
     /// The key's name; the key gets the alias alias/NAME.
     pub name: String,
     /// The key spec: a KMS spec (RSA_2048, ECC_NIST_P256, SYMMETRIC_DEFAULT, HMAC_256…) or a
-    /// friendly form (rsa-2048, p256, secp256k1, ed25519, ml-dsa-65, aes-256, hmac-256…).
+    /// friendly form (rsa-2048, p256, secp256k1, ed25519, ml-dsa-65, ml-kem-768, aes-256,
+    /// hmac-256…).
     #[arg(long, value_name = "SPEC")]
     pub spec: String,
-    /// The usage: SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC or KEY_AGREEMENT
-    /// (default: the spec's natural usage).
+    /// The usage: SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT or
+    /// ENCAPSULATE_DECAPSULATE (default: the spec's natural usage).
     #[arg(long, value_name = "USAGE")]
     pub usage: Option<String>,
     /// A tag, K=V (repeatable).
@@ -367,7 +372,8 @@ pub struct SignArgs {
     /// The key.
     pub name: String,
     /// The file to sign (`-` for stdin), read in constant memory: hashed as it streams, or
-    /// for ML-DSA streamed into its μ. Pure Ed25519 reads its message twice: a file is read
+    /// for ML-DSA streamed into its μ (on AWS KMS, which signs at most 4096 bytes of message,
+    /// that 64-byte μ is what is sent, as EXTERNAL_MU). Pure Ed25519 reads its message twice: a file is read
     /// twice; standard input or a pipe is held in memory up to 16 MiB and refused past that
     /// (give a file, or --algorithm ED25519_PH_SHA_512).
     #[arg(
@@ -504,6 +510,48 @@ pub struct DecryptArgs {
     /// The key: required for RSA ciphertexts; symmetric ciphertexts name their key.
     #[arg(long = "key", value_name = "NAME")]
     pub key: Option<String>,
+}
+
+/// `keychain kem …`
+#[derive(Debug, Subcommand)]
+pub enum KemCommand {
+    /// Make a fresh 32-byte shared secret for the ML-KEM key NAME: its ciphertext (to send to
+    /// the key's holder) and the secret itself. Done locally with the key's public key unless
+    /// --remote.
+    Encapsulate(EncapsulateArgs),
+    /// Recover the shared secret of a ciphertext with the ML-KEM key NAME. A ciphertext made
+    /// for another key, or altered, still yields 32 bytes (a different secret): confirm that
+    /// both sides agree before relying on it.
+    Decapsulate(DecapsulateArgs),
+}
+
+/// `keychain kem encapsulate`
+#[derive(Debug, Args)]
+pub struct EncapsulateArgs {
+    /// The ML-KEM key.
+    pub name: String,
+    /// Where to write the ciphertext (binary; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub ciphertext_out: PathBuf,
+    /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub secret_out: PathBuf,
+    /// Have the backend encapsulate (KMS `Encapsulate`) instead of doing it locally.
+    #[arg(long)]
+    pub remote: bool,
+}
+
+/// `keychain kem decapsulate`
+#[derive(Debug, Args)]
+pub struct DecapsulateArgs {
+    /// The ML-KEM key.
+    pub name: String,
+    /// The ciphertext file (`-` for stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: PathBuf,
+    /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
 }
 
 /// MAC encodings.

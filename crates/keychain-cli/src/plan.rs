@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use keychain::{Error, Result};
 
-use crate::cli::{CertCommand, Command, JwtCommand, KeystoreCommand};
+use crate::cli::{CertCommand, Command, JwtCommand, KemCommand, KeystoreCommand};
 
 /// One file argument: the option that named it and the path.
 #[derive(Debug, Clone)]
@@ -71,6 +71,12 @@ impl Io {
                 .input("--in", Some(&args.input))
                 .output("--out", Some(&args.out)),
             Command::Decrypt(args) => io
+                .input("--in", Some(&args.input))
+                .output("--out", Some(&args.out)),
+            Command::Kem(KemCommand::Encapsulate(args)) => io
+                .output("--ciphertext-out", Some(&args.ciphertext_out))
+                .output("--secret-out", Some(&args.secret_out)),
+            Command::Kem(KemCommand::Decapsulate(args)) => io
                 .input("--in", Some(&args.input))
                 .output("--out", Some(&args.out)),
             Command::Mac(args) => io

@@ -7,6 +7,7 @@
 
 pub mod conformance;
 pub mod fault_proxy;
+pub mod kms_clients;
 pub mod localstack;
 pub mod memory;
 pub mod mount;
@@ -191,6 +192,61 @@ pub fn python_oaep_encrypt_batch(cases: &[(String, EncryptionAlgorithm, Vec<u8>)
                 .unwrap_or_else(|e| panic!("the Python OAEP helper printed bad base64: {e}"))
         })
         .collect()
+}
+
+/// ML-DSA's external μ of `message` for the public key `public_key_pem`, computed in Python:
+/// `cryptography` reads the key's raw bytes, `hashlib.shake_256` (not our SHAKE) hashes
+/// SHAKE256(SHAKE256(pk, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64) as FIPS 204 defines it for the empty
+/// context. Panics when Python cannot run.
+pub fn python_ml_dsa_external_mu(public_key_pem: &str, message: &[u8]) -> Vec<u8> {
+    const SCRIPT: &str = "import base64, hashlib, json, sys\n\
+from cryptography.hazmat.primitives import serialization\n\
+case = json.load(sys.stdin)\n\
+pk = serialization.load_pem_public_key(case['pem'].encode()).public_bytes_raw()\n\
+tr = hashlib.shake_256(pk).digest(64)\n\
+m = base64.b64decode(case['message'])\n\
+print(base64.b64encode(hashlib.shake_256(tr + b'\\x00\\x00' + m).digest(64)).decode())\n";
+    let input = serde_json::json!({"pem": public_key_pem, "message": B64.encode(message)});
+    let out = run_with_stdin(
+        Command::new(python()).args(["-c", SCRIPT]),
+        input.to_string().as_bytes(),
+    );
+    B64.decode(String::from_utf8_lossy(&out).trim())
+        .unwrap_or_else(|e| {
+            panic!("Python printed no μ ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON")
+        })
+}
+
+/// Asks Python `cryptography` about ML-KEM (`src/kem.py`): each case is a JSON object with
+/// an `op` (`encapsulate` to a public key PEM, or `decapsulate` with a keystore's encrypted
+/// key file and its password), answered in the same order, one interpreter for the batch.
+/// Panics when the judge cannot run.
+pub fn python_kem_batch(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/kem.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(cases).unwrap_or_default().as_slice(),
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the Python ML-KEM judge printed no answers ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    });
+    assert_eq!(
+        answers.len(),
+        cases.len(),
+        "the ML-KEM judge answered every case"
+    );
+    answers
+}
+
+/// A base64 field of a judge's answer, decoded; panics naming the field when it is missing.
+pub fn b64_field(answer: &serde_json::Value, field: &str) -> Vec<u8> {
+    let text = answer[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("the judge's answer has no {field}: {answer}"));
+    B64.decode(text)
+        .unwrap_or_else(|e| panic!("the judge's {field} is not base64: {e}"))
 }
 
 /// Runs a command with `stdin`, returns stdout; panics with stderr when it fails to run or

@@ -194,9 +194,8 @@ impl SigningAlgorithm {
     }
 
     /// Whether the algorithm can sign a precomputed digest (everything but pure Ed25519 and
-    /// ML-DSA, which sign the message itself). ML-DSA's precomputed form in AWS KMS
-    /// (`EXTERNAL_MU`, a 64-byte μ) is not supported: aws-lc-rs cannot sign or verify an
-    /// external μ.
+    /// ML-DSA, which sign the message itself). ML-DSA's precomputed form is its external μ,
+    /// [`Message::ExternalMu`], not a digest.
     pub fn accepts_digest(self) -> bool {
         !matches!(
             self,
@@ -286,7 +285,8 @@ impl DataKeySpec {
     }
 }
 
-/// What is handed to a signing operation: a precomputed digest or the message itself.
+/// What is handed to a signing operation: a precomputed digest, the message itself, or
+/// ML-DSA's external μ.
 ///
 /// For every digest algorithm `Raw(m)` and `Digest(H(m))` make signatures that verify the
 /// same way, on every backend. With [`SigningAlgorithm::Ed25519PhSha512`] that holds too, in
@@ -303,24 +303,43 @@ pub enum Message<'a> {
     /// The message; the backend hashes it (KMS `MessageType=RAW`), or, for Ed25519ph, it is
     /// hashed with SHA-512 and signed as that digest.
     Raw(&'a [u8]),
+    /// ML-DSA's external μ (FIPS 204 §6.2; KMS `MessageType=EXTERNAL_MU`), ML_DSA_SHAKE_256
+    /// only: the 64 bytes SHAKE256(SHAKE256(public key, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64) of a
+    /// message M with the empty context ([`crate::PublicKey::ml_dsa_external_mu`] computes it
+    /// in one streamed pass). The signature is an ordinary ML-DSA signature of M.
+    ExternalMu(&'a [u8]),
 }
 
 impl<'a> Message<'a> {
     /// The bytes, whichever kind.
     pub fn bytes(&self) -> &'a [u8] {
         match self {
-            Message::Digest(b) | Message::Raw(b) => b,
+            Message::Digest(b) | Message::Raw(b) | Message::ExternalMu(b) => b,
         }
     }
 
-    /// Checks the message against the algorithm: a digest must have the hash's length and
-    /// pure Ed25519 needs the message itself.
+    /// Checks the message against the algorithm: a digest must have the hash's length, pure
+    /// Ed25519 needs the message itself, an external μ is 64 bytes and for ML-DSA only.
     pub fn check(&self, algorithm: SigningAlgorithm) -> Result<()> {
         match self {
+            Message::ExternalMu(mu) => {
+                if algorithm != SigningAlgorithm::MlDsaShake256 {
+                    return Err(Error::invalid_input(format!(
+                        "an external μ is signed with ML_DSA_SHAKE_256 only, not {algorithm}"
+                    )));
+                }
+                if mu.len() != 64 {
+                    return Err(Error::invalid_input(format!(
+                        "ML-DSA's external μ is 64 bytes, not {}",
+                        mu.len()
+                    )));
+                }
+                Ok(())
+            }
             Message::Digest(d) => {
                 if !algorithm.accepts_digest() {
                     let hint = if algorithm == SigningAlgorithm::MlDsaShake256 {
-                        "keychain does not support ML-DSA's external-μ form"
+                        "give ML-DSA's 64-byte external μ as an external μ, not a digest"
                     } else {
                         "use ED25519_PH_SHA_512 to sign a SHA-512 digest"
                     };
@@ -342,6 +361,11 @@ impl<'a> Message<'a> {
         Ok(match self {
             Message::Digest(d) => d.to_vec(),
             Message::Raw(m) => algorithm.hash().digest(m),
+            Message::ExternalMu(_) => {
+                return Err(Error::invalid_input(
+                    "an external μ is signed as it is, never hashed into a digest",
+                ));
+            }
         })
     }
 }
@@ -399,6 +423,22 @@ mod tests {
             .check(SigningAlgorithm::MlDsaShake256)
             .unwrap_err();
         assert!(err.to_string().contains("external"), "{err}");
+        // An external μ is 64 bytes, for ML-DSA only.
+        assert!(
+            Message::ExternalMu(&[0u8; 64])
+                .check(SigningAlgorithm::MlDsaShake256)
+                .is_ok()
+        );
+        assert!(
+            Message::ExternalMu(&[0u8; 63])
+                .check(SigningAlgorithm::MlDsaShake256)
+                .is_err()
+        );
+        assert!(
+            Message::ExternalMu(&[0u8; 64])
+                .check(SigningAlgorithm::Ed25519Sha512)
+                .is_err()
+        );
     }
 
     #[test]

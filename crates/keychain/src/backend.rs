@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::data_key::{DataKey, EncryptionContext};
+use crate::kem::Encapsulation;
 use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
@@ -180,6 +181,23 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     ) -> Result<bool> {
         let _ = (key, message, mac, algorithm);
         Err(Error::unsupported(self.name(), "VerifyMac"))
+    }
+
+    /// Encapsulates a fresh shared secret to an ML-KEM key's public half (KMS `Encapsulate`).
+    /// Anyone holding the public key can do the same locally
+    /// ([`PublicKey::encapsulate`]); this asks the backend.
+    async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "Encapsulate"))
+    }
+
+    /// Recovers the shared secret of `ciphertext` with an ML-KEM key's private half (KMS
+    /// `Decapsulate`). A ciphertext of the wrong length is [`Error::InvalidInput`]; one of the
+    /// right length always yields 32 bytes, a pseudo-random value when it was made for another
+    /// key or altered (implicit rejection), so both sides must confirm they agree.
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        let _ = (key, ciphertext);
+        Err(Error::unsupported(self.name(), "Decapsulate"))
     }
 
     /// Creates the alias `alias/NAME` (given with or without the prefix) for a key. `NAME`

@@ -21,6 +21,7 @@ use crate::secret::Secret;
 use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
+mod kem;
 mod streaming;
 
 /// Environment variable naming the backend URI (`software:PATH`, `awskms:…`).

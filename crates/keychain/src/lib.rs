@@ -60,6 +60,7 @@ pub mod envelope;
 mod error;
 mod handle;
 pub mod jwt;
+mod kem;
 mod key;
 mod key_cache;
 mod key_ref;
@@ -86,6 +87,7 @@ pub use crate::backend_uri::{AwsKmsUri, BackendUri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};
+pub use crate::kem::Encapsulation;
 pub use crate::key::{
     AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
     KeySpec, KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,

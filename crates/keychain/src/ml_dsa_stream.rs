@@ -1,6 +1,7 @@
-//! ML-DSA (FIPS 204, empty context) over a streamed message, which aws-lc cannot do: the
-//! message is hashed as it streams into μ = SHAKE256(tr ‖ 0 ‖ 0 ‖ M), and RustCrypto's
-//! `ml-dsa` signs (hedged, with fresh randomness) or verifies that μ. Keys are the seed of the
+//! ML-DSA (FIPS 204, empty context) over a streamed message or a given external μ, which
+//! aws-lc cannot do: the message is hashed as it streams into μ = SHAKE256(tr ‖ 0 ‖ 0 ‖ M),
+//! and RustCrypto's `ml-dsa` signs (hedged, with fresh randomness) or verifies that μ. The
+//! same μ is what AWS KMS signs as `MessageType=EXTERNAL_MU`. Keys are the seed of the
 //! seed-form PKCS#8 the software backend stores, so the signature is one any ML-DSA
 //! implementation verifies over the whole message.
 
@@ -58,14 +59,22 @@ fn mu<P: MlDsaParams>(
 }
 
 fn sign_level<P: MlDsaParams>(seed: &[u8; 32], source: &mut MessageSource<'_>) -> Result<Vec<u8>> {
+    let key = signing_key::<P>(seed);
+    let mu = mu(&key.verifying_key(), source)?;
+    sign_mu_level(&key, mu.as_ref())
+}
+
+fn signing_key<P: MlDsaParams>(seed: &[u8; 32]) -> SigningKey<P> {
     let mut xi = Zeroizing::new(ml_dsa::Seed::default());
     xi.copy_from_slice(seed);
-    let key = SigningKey::<P>::from_seed(&xi);
-    let mu = mu(&key.verifying_key(), source)?;
+    SigningKey::<P>::from_seed(&xi)
+}
+
+/// Signs a 64-byte μ (hedged, with fresh randomness); any other length is refused.
+fn sign_mu_level<P: MlDsaParams>(key: &SigningKey<P>, mu: &[u8]) -> Result<Vec<u8>> {
     let mu = mu
-        .as_ref()
         .try_into()
-        .map_err(|_| Error::crypto("μ is 64 bytes"))?;
+        .map_err(|_| Error::invalid_input(format!("μ is {} bytes, not 64", mu.len())))?;
     let signature = key
         .expanded_key()
         .sign_mu_randomized(mu, &mut getrandom::SysRng)
@@ -73,39 +82,108 @@ fn sign_level<P: MlDsaParams>(seed: &[u8; 32], source: &mut MessageSource<'_>) -
     Ok(signature.encode().to_vec())
 }
 
+fn sign_external_mu_level<P: MlDsaParams>(seed: &[u8; 32], mu: &[u8]) -> Result<Vec<u8>> {
+    sign_mu_level(&signing_key::<P>(seed), mu)
+}
+
+fn external_mu_level<P: MlDsaParams>(
+    public_key: &[u8],
+    source: &mut MessageSource<'_>,
+) -> Result<[u8; 64]> {
+    let mu = mu(&verifying_key::<P>(public_key)?, source)?;
+    mu.as_ref()
+        .try_into()
+        .map_err(|_| Error::crypto("μ is 64 bytes"))
+}
+
+fn verifying_key<P: MlDsaParams>(public_key: &[u8]) -> Result<VerifyingKey<P>> {
+    let encoded = EncodedVerifyingKey::<P>::try_from(public_key)
+        .map_err(|_| Error::invalid_input("the ML-DSA public key has the wrong length"))?;
+    Ok(VerifyingKey::<P>::decode(&encoded))
+}
+
+/// Whether `signature` is a valid signature of `key` over the 64-byte μ.
+fn verify_mu_level<P: MlDsaParams>(key: &VerifyingKey<P>, mu: &[u8], signature: &[u8]) -> bool {
+    let Ok(encoded) = EncodedSignature::<P>::try_from(signature) else {
+        return false;
+    };
+    let Some(signature) = Signature::<P>::decode(&encoded) else {
+        return false;
+    };
+    let Ok(mu) = mu.try_into() else {
+        return false;
+    };
+    key.verify_mu(mu, &signature)
+}
+
+fn verify_external_mu_level<P: MlDsaParams>(
+    public_key: &[u8],
+    mu: &[u8],
+    signature: &[u8],
+) -> Result<bool> {
+    Ok(verify_mu_level(
+        &verifying_key::<P>(public_key)?,
+        mu,
+        signature,
+    ))
+}
+
 fn verify_level<P: MlDsaParams>(
     public_key: &[u8],
     source: &mut MessageSource<'_>,
     signature: &[u8],
 ) -> Result<bool> {
-    let encoded = EncodedVerifyingKey::<P>::try_from(public_key)
-        .map_err(|_| Error::invalid_input("the ML-DSA public key has the wrong length"))?;
-    let key = VerifyingKey::<P>::decode(&encoded);
+    let key = verifying_key::<P>(public_key)?;
     // The message is read whatever the signature, so that a read error is reported as one.
     let mu = mu(&key, source)?;
-    let Ok(encoded) = EncodedSignature::<P>::try_from(signature) else {
-        return Ok(false);
+    Ok(verify_mu_level(&key, mu.as_ref(), signature))
+}
+
+/// Runs `$f::<MlDsaXX>($args)` for the parameter set `$level` (44, 65, 87); another level is
+/// an error.
+macro_rules! per_level {
+    ($level:expr, $f:ident($($arg:expr),*)) => {
+        match $level {
+            44 => $f::<MlDsa44>($($arg),*),
+            65 => $f::<MlDsa65>($($arg),*),
+            87 => $f::<MlDsa87>($($arg),*),
+            level => Err(Error::invalid_input(format!("ML-DSA-{level} does not exist"))),
+        }
     };
-    let Some(signature) = Signature::<P>::decode(&encoded) else {
-        return Ok(false);
-    };
-    let Ok(mu) = mu.as_ref().try_into() else {
-        return Ok(false);
-    };
-    Ok(key.verify_mu(mu, &signature))
+}
+
+/// ML-DSA's external μ of the message `source` yields (read once) for the ML-DSA key of
+/// `level` whose encoded public key is given: SHAKE256(SHAKE256(pk, 64) ‖ 0 ‖ 0 ‖ M, 64), the
+/// empty context.
+pub(crate) fn external_mu(
+    level: u16,
+    public_key: &[u8],
+    source: &mut MessageSource<'_>,
+) -> Result<[u8; 64]> {
+    per_level!(level, external_mu_level(public_key, source))
+}
+
+/// Signs a 64-byte external μ with the ML-DSA key of `level` whose seed is given: the
+/// signature is an ordinary ML-DSA signature of the message μ was computed from.
+pub(crate) fn sign_external_mu(level: u16, seed: &[u8; 32], mu: &[u8]) -> Result<Vec<u8>> {
+    per_level!(level, sign_external_mu_level(seed, mu))
+}
+
+/// Verifies an ML-DSA signature against a 64-byte external μ. `Ok(false)` for a wrong or
+/// malformed signature; `Err` for a malformed public key.
+pub(crate) fn verify_external_mu(
+    level: u16,
+    public_key: &[u8],
+    mu: &[u8],
+    signature: &[u8],
+) -> Result<bool> {
+    per_level!(level, verify_external_mu_level(public_key, mu, signature))
 }
 
 /// Signs the message `source` yields (read once) with the ML-DSA key of `level` (44, 65, 87)
 /// whose seed is given.
 pub(crate) fn sign(level: u16, seed: &[u8; 32], source: &mut MessageSource<'_>) -> Result<Vec<u8>> {
-    match level {
-        44 => sign_level::<MlDsa44>(seed, source),
-        65 => sign_level::<MlDsa65>(seed, source),
-        87 => sign_level::<MlDsa87>(seed, source),
-        _ => Err(Error::invalid_input(format!(
-            "ML-DSA-{level} does not exist"
-        ))),
-    }
+    per_level!(level, sign_level(seed, source))
 }
 
 /// Verifies an ML-DSA signature over the message `source` yields (read once). `Ok(false)` for
@@ -116,14 +194,7 @@ pub(crate) fn verify(
     source: &mut MessageSource<'_>,
     signature: &[u8],
 ) -> Result<bool> {
-    match level {
-        44 => verify_level::<MlDsa44>(public_key, source, signature),
-        65 => verify_level::<MlDsa65>(public_key, source, signature),
-        87 => verify_level::<MlDsa87>(public_key, source, signature),
-        _ => Err(Error::invalid_input(format!(
-            "ML-DSA-{level} does not exist"
-        ))),
-    }
+    per_level!(level, verify_level(public_key, source, signature))
 }
 
 #[cfg(test)]

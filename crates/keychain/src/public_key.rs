@@ -24,6 +24,12 @@ pub(crate) const OID_ML_DSA_65: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.18");
 pub(crate) const OID_ML_DSA_87: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.3.19");
+pub(crate) const OID_ML_KEM_512: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.1");
+pub(crate) const OID_ML_KEM_768: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.2");
+pub(crate) const OID_ML_KEM_1024: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.4.3");
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
@@ -43,6 +49,8 @@ pub enum PublicKeyKind {
     Ed25519,
     /// ML-DSA (FIPS 204) with this parameter set: 44, 65 or 87.
     MlDsa(u16),
+    /// ML-KEM (FIPS 203) with this parameter set: 512, 768 or 1024.
+    MlKem(u16),
 }
 
 #[derive(der::Sequence)]
@@ -135,6 +143,18 @@ impl PublicKey {
                 )));
             }
             kind
+        } else if let Some(level) = ml_kem_level(oid) {
+            if spki.algorithm.parameters.is_some() {
+                return Err(bad("ML-KEM keys take no algorithm parameters".into()));
+            }
+            let want = crate::kem::public_key_len(level);
+            if key_bytes.len() != want {
+                return Err(bad(format!(
+                    "ML-KEM-{level} public keys are {want} bytes, not {}",
+                    key_bytes.len()
+                )));
+            }
+            PublicKeyKind::MlKem(level)
         } else {
             return Err(bad(format!("unsupported key algorithm {oid}")));
         };
@@ -187,6 +207,12 @@ impl PublicKey {
             PublicKeyKind::MlDsa(level) => Err(Error::invalid_input(format!(
                 "ML-DSA-{level} has no KMS key spec"
             ))),
+            PublicKeyKind::MlKem(512) => Ok(KeySpec::MlKem512),
+            PublicKeyKind::MlKem(768) => Ok(KeySpec::MlKem768),
+            PublicKeyKind::MlKem(1024) => Ok(KeySpec::MlKem1024),
+            PublicKeyKind::MlKem(level) => Err(Error::invalid_input(format!(
+                "ML-KEM-{level} has no KMS key spec"
+            ))),
         }
     }
 
@@ -203,14 +229,15 @@ impl PublicKey {
     }
 
     /// The raw key inside the SPKI: a PKCS#1 RSAPublicKey, an uncompressed EC point, the
-    /// 32 Ed25519 bytes, or the FIPS 204 encoded ML-DSA public key.
+    /// 32 Ed25519 bytes, or the FIPS 204 / FIPS 203 encoded ML-DSA / ML-KEM public key.
     pub fn raw_key(&self) -> &[u8] {
         &self.key_bytes
     }
 
     /// The JWK (RFC 7517) of the key, without `kid`, `alg` or `use`. ML-DSA keys are written
     /// as the IETF draft "AKP" JWK (draft-ietf-cose-dilithium), whose required members are
-    /// `kty`, `alg` (`ML-DSA-44`, `ML-DSA-65`, `ML-DSA-87`) and `pub`.
+    /// `kty`, `alg` (`ML-DSA-44`, `ML-DSA-65`, `ML-DSA-87`) and `pub`; ML-KEM keys the same
+    /// way with `alg` `ML-KEM-512`, `ML-KEM-768` or `ML-KEM-1024` (draft-ietf-jose-pqc-kem).
     pub fn to_jwk(&self) -> serde_json::Value {
         let b64 = |b: &[u8]| URL_SAFE_NO_PAD.encode(b);
         match self.kind {
@@ -233,6 +260,11 @@ impl PublicKey {
             PublicKeyKind::MlDsa(level) => serde_json::json!({
                 "kty": "AKP",
                 "alg": format!("ML-DSA-{level}"),
+                "pub": b64(&self.key_bytes)
+            }),
+            PublicKeyKind::MlKem(level) => serde_json::json!({
+                "kty": "AKP",
+                "alg": format!("ML-KEM-{level}"),
                 "pub": b64(&self.key_bytes)
             }),
         }
@@ -258,7 +290,7 @@ impl PublicKey {
             PublicKeyKind::Ed25519 => {
                 format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, field("x"))
             }
-            PublicKeyKind::MlDsa(_) => format!(
+            PublicKeyKind::MlDsa(_) | PublicKeyKind::MlKem(_) => format!(
                 r#"{{"alg":"{}","kty":"AKP","pub":"{}"}}"#,
                 field("alg"),
                 field("pub")
@@ -318,6 +350,10 @@ impl PublicKey {
             let digest = message.to_digest(algorithm)?;
             return crate::ed25519ph::verify(&self.key_bytes, &digest, signature);
         }
+        if let (Message::ExternalMu(mu), PublicKeyKind::MlDsa(level)) = (message, self.kind) {
+            // aws-lc verifies whole messages only; RustCrypto ml-dsa verifies against a μ.
+            return crate::ml_dsa_stream::verify_external_mu(level, &self.key_bytes, mu, signature);
+        }
         let alg = self.verification_algorithm(algorithm)?;
         let key = UnparsedPublicKey::new(alg, &self.key_bytes);
         let ok = match message {
@@ -326,6 +362,12 @@ impl PublicKey {
                 let digest = Digest::import_less_safe(d, algorithm.hash().aws_lc())
                     .map_err(|_| Error::invalid_input("digest has the wrong length"))?;
                 key.verify_digest(&digest, signature).is_ok()
+            }
+            Message::ExternalMu(_) => {
+                return Err(Error::invalid_input(format!(
+                    "an external μ is verified with an ML-DSA key, not a {} key",
+                    describe_kind(self.kind)
+                )));
             }
         };
         Ok(ok)
@@ -393,6 +435,36 @@ impl PublicKey {
         Ok(out)
     }
 
+    /// ML-DSA's external μ of the message `source` yields, read once in constant memory:
+    /// SHAKE256(SHAKE256(public key, 64) ‖ 0x00 ‖ 0x00 ‖ M, 64), the empty context. Signing it
+    /// as [`Message::ExternalMu`] (AWS KMS `MessageType=EXTERNAL_MU`) gives an ordinary
+    /// ML-DSA signature of M, so a message of any size is signed by sending 64 bytes. Any
+    /// other key type is [`Error::InvalidInput`].
+    pub fn ml_dsa_external_mu(&self, source: &mut MessageSource<'_>) -> Result<[u8; 64]> {
+        match self.kind {
+            PublicKeyKind::MlDsa(level) => {
+                crate::ml_dsa_stream::external_mu(level, &self.key_bytes, source)
+            }
+            kind => Err(Error::invalid_input(format!(
+                "only ML-DSA keys have an external μ, not a {} key",
+                describe_kind(kind)
+            ))),
+        }
+    }
+
+    /// Encapsulates a fresh shared secret to this ML-KEM public key, locally: the holder of
+    /// the private key recovers the secret from the ciphertext with
+    /// [`crate::Keychain::decapsulate`]. Any other key type is [`Error::InvalidInput`].
+    pub fn encapsulate(&self) -> Result<crate::kem::Encapsulation> {
+        match self.kind {
+            PublicKeyKind::MlKem(level) => crate::kem::encapsulate(level, &self.key_bytes),
+            kind => Err(Error::invalid_input(format!(
+                "a {} public key cannot encapsulate; only ML-KEM keys can",
+                describe_kind(kind)
+            ))),
+        }
+    }
+
     /// The signature scheme families this key supports.
     pub fn schemes(&self) -> &'static [SignatureScheme] {
         match self.kind {
@@ -400,6 +472,7 @@ impl PublicKey {
             PublicKeyKind::Ec(_) => &[SignatureScheme::Ecdsa],
             PublicKeyKind::Ed25519 => &[SignatureScheme::Ed25519, SignatureScheme::Ed25519Ph],
             PublicKeyKind::MlDsa(_) => &[SignatureScheme::MlDsa],
+            PublicKeyKind::MlKem(_) => &[],
         }
     }
 }
@@ -421,6 +494,17 @@ fn describe_kind(kind: PublicKeyKind) -> String {
         PublicKeyKind::Ec(c) => c.jose_name().to_string(),
         PublicKeyKind::Ed25519 => "Ed25519".to_string(),
         PublicKeyKind::MlDsa(level) => format!("ML-DSA-{level}"),
+        PublicKeyKind::MlKem(level) => format!("ML-KEM-{level}"),
+    }
+}
+
+/// The ML-KEM parameter set an SPKI algorithm OID names.
+fn ml_kem_level(oid: ObjectIdentifier) -> Option<u16> {
+    match oid {
+        o if o == OID_ML_KEM_512 => Some(512),
+        o if o == OID_ML_KEM_768 => Some(768),
+        o if o == OID_ML_KEM_1024 => Some(1024),
+        _ => None,
     }
 }
 

@@ -17,7 +17,9 @@
 //! ML_DSA_65 is not supported", which the backend reports as `Unsupported`). The profile drops
 //! the ML-DSA specs from the capabilities too and requires exactly that refusal, so the
 //! `sign_ml_dsa_*` checks run and stop at creation; ML-DSA signing is judged on the software
-//! backend (`software_conformance`).
+//! backend (`software_conformance`). ML_KEM_512/768/1024 are refused the same way, so the
+//! `kem_ml_kem_*` checks stop at creation too; ML-KEM is judged on the software backend and,
+//! for the KMS wire format, against canned answers (`awskms_post_quantum.rs`).
 
 #![cfg(feature = "aws")]
 
@@ -27,15 +29,23 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
-    AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, EncryptionAlgorithm,
-    EncryptionContext, Error, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain, MacAlgorithm, Message,
-    Page, PageRequest, PublicKey, Result, RotationStatus, Secret, SigningAlgorithm,
+    AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, Encapsulation,
+    EncryptionAlgorithm, EncryptionContext, Error, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain,
+    MacAlgorithm, Message, Page, PageRequest, PublicKey, Result, RotationStatus, Secret,
+    SigningAlgorithm,
 };
 use keychain_testkit::conformance::KnownGap;
 use keychain_testkit::localstack::localstack;
 
-/// The ML-DSA key specs, which LocalStack does not have.
-const ML_DSA: [KeySpec; 3] = [KeySpec::MlDsa44, KeySpec::MlDsa65, KeySpec::MlDsa87];
+/// The post-quantum key specs, ML-DSA and ML-KEM, which LocalStack does not have.
+const ML_DSA: [KeySpec; 6] = [
+    KeySpec::MlDsa44,
+    KeySpec::MlDsa65,
+    KeySpec::MlDsa87,
+    KeySpec::MlKem512,
+    KeySpec::MlKem768,
+    KeySpec::MlKem1024,
+];
 
 /// The AWS KMS backend with LocalStack's missing Ed25519 and ML-DSA support made explicit.
 #[derive(Debug)]
@@ -173,6 +183,14 @@ impl Backend for LocalStackProfile {
         self.inner
             .decrypt(key, ciphertext, algorithm, context)
             .await
+    }
+
+    async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        self.inner.encapsulate(key).await
+    }
+
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        self.inner.decapsulate(key, ciphertext).await
     }
 
     async fn generate_data_key(

@@ -69,6 +69,31 @@ async fn gap_ml_dsa_keys_are_refused_by_localstack() {
     }
 }
 
+/// GAP: LocalStack has no ML-KEM keys. The backend sends the spec and usage (AWS KMS has
+/// ML_KEM_512/768/1024 with ENCAPSULATE_DECAPSULATE) and reports LocalStack's
+/// UnsupportedOperationException as `Unsupported` naming the spec; no key and no alias are left behind. The wire format of Encapsulate and
+/// Decapsulate is tested against canned KMS answers (`awskms_post_quantum.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap_ml_kem_keys_are_refused_by_localstack() {
+    let b = backend().await;
+    for spec in [KeySpec::MlKem512, KeySpec::MlKem768, KeySpec::MlKem1024] {
+        let name = unique_prefix(&format!("{spec}").to_ascii_lowercase().replace('_', "-"));
+        let err = b
+            .create_key(&CreateKeyRequest::new(spec).name(&name))
+            .await
+            .expect_err_or_panic("LocalStack created an ML-KEM key: the gap is gone");
+        assert!(
+            matches!(&err, Error::Unsupported { operation, .. }
+                if operation.contains(&format!("KeySpec {spec} is not supported"))),
+            "{err:?}"
+        );
+        assert!(matches!(
+            b.describe_key(&KeyRef::parse(&name).must("ref")).await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+}
+
 /// GAP: LocalStack's GenerateDataKey returns 32 bytes for KeySpec AES_128. The backend
 /// refuses to hand out a key of the wrong size; AES_256 data keys are right.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -334,9 +334,9 @@ async fn pure_ed25519_over_the_backend_limit_is_a_clear_error() {
     ec.verifying_key().verify(&big, &sig).unwrap();
 }
 
-/// ML-DSA signs the message itself, like pure Ed25519: `KeySigner`, `sign_reader` and
-/// `verify_reader` send the bytes, within the backend's raw-message limit, with no
-/// Ed25519ph-style fallback (ML-DSA has none keychain can use).
+/// ML-DSA signs the message itself, like pure Ed25519: `KeySigner` sends the bytes, within
+/// the backend's raw-message limit; `sign_reader` sends a longer message's external μ
+/// instead (the signature is still ML-DSA's over the whole message).
 #[tokio::test]
 async fn ml_dsa_signs_the_message_within_the_backend_limit() {
     let (_dir, backend) = temp_software_backend().await;
@@ -361,13 +361,27 @@ async fn ml_dsa_signs_the_message_within_the_backend_limit() {
             .await
             .unwrap()
     );
-    let err = kc
-        .sign_reader("pq", &[9u8; 5000][..], None)
-        .await
-        .unwrap_err();
-    // Refused after reading just past the limit, not after reading (and holding) it all.
-    assert!(matches!(err, keychain::Error::InvalidInput { .. }), "{err}");
-    assert!(err.to_string().contains("at most 4096"), "{err}");
+    // Past the limit, `sign_reader` sends the message's external μ (64 bytes, streamed
+    // locally): an ordinary ML-DSA signature of the whole message, and a note says so.
+    let long = kc.sign_reader("pq", &[9u8; 5000][..], None).await.unwrap();
+    assert_eq!(long.algorithm, SigningAlgorithm::MlDsaShake256);
+    assert!(
+        long.note
+            .as_deref()
+            .is_some_and(|n| n.contains("external μ")),
+        "{:?}",
+        long.note
+    );
+    assert!(
+        kc.verify_reader("pq", &[9u8; 5000][..], &long.signature, long.algorithm)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !kc.verify_reader("pq", &[9u8; 5001][..], &long.signature, long.algorithm)
+            .await
+            .unwrap()
+    );
     // JWTs: ML-DSA has no registered JOSE name.
     let err = keychain::jwt::JwtSigner::new(signer).unwrap_err();
     assert!(err.to_string().contains("JOSE"), "{err}");

@@ -5,6 +5,7 @@ mod alias;
 mod cert;
 mod crypt;
 mod jwt;
+mod kem;
 mod key;
 mod keystore;
 mod mac;
@@ -201,6 +202,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Verify(args) => sign::verify(&ctx, args).await,
         Command::Encrypt(args) => crypt::encrypt(&ctx, args).await,
         Command::Decrypt(args) => crypt::decrypt(&ctx, args).await,
+        Command::Kem(cmd) => kem::run(&ctx, cmd).await,
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),

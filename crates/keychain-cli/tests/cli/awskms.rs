@@ -28,10 +28,14 @@ pub(crate) struct Aws {
 
 impl Aws {
     pub(crate) fn new() -> Self {
-        let ls = localstack();
+        Aws::at_port(localstack().port())
+    }
+
+    /// The binary pointed at a KMS endpoint on this loopback port (a fault proxy).
+    fn at_port(port: u16) -> Self {
         Aws {
             cli: Cli::new(),
-            uri: format!("awskms://127.0.0.1:{}/?region={REGION}", ls.port()),
+            uri: format!("awskms://127.0.0.1:{port}/?region={REGION}"),
         }
     }
 
@@ -787,4 +791,90 @@ fn aws_cli_style_options_take_precedence() {
     let run = aws.cli.run(["--region", "eu-west-1", "key", "list"]);
     assert_one_error_line(&run, 4, "--region on a software keystore");
     assert!(run.stderr.contains("AWS KMS"), "{}", run.stderr);
+}
+
+/// `keychain sign` of an ML-DSA file over KMS's 4096-byte limit sends the file's 64-byte
+/// external μ (`EXTERNAL_MU`), computed locally in one pass, and says so in a note. KMS here
+/// is the fault proxy answering DescribeKey, GetPublicKey and Sign for an ML-DSA-65 key
+/// (LocalStack has none) whose private half is a software key: Python computes the μ the
+/// request must carry, and Python `cryptography` verifies the signature over the file.
+#[test]
+fn sign_sends_the_external_mu_of_a_large_ml_dsa_file() {
+    use keychain_testkit::fault_proxy::{Canned, FaultPlan, FaultProxy};
+    let proxy = FaultProxy::start(localstack().endpoint(), 9, FaultPlan::none());
+    let aws = Aws::at_port(proxy.port());
+    let cli = &aws.cli;
+    cli.create("holder", "ML_DSA_65", &[]);
+    let pem = cli.pubkey_pem("holder");
+    let der = cli.ok(["pubkey", "holder", "--format", "der"]).stdout;
+    let message: Vec<u8> = (0..50_000u32).map(|i| (i % 249) as u8).collect();
+    let file = cli.file("big.bin", &message);
+    let by_holder = cli.path("holder.sig");
+    cli.ok([
+        "sign",
+        "holder",
+        "--in",
+        arg(&file),
+        "--out",
+        arg(&by_holder),
+    ]);
+    let by_holder = fs::read(&by_holder).unwrap();
+
+    let key_id = "0b6c3f0e-5d2a-4c1b-9e8f-7a6b5c4d3e2f";
+    let arn = format!("arn:aws:kms:{REGION}:000000000000:key/{key_id}");
+    proxy.script(
+        "DescribeKey",
+        [Canned::ok(json!({"KeyMetadata": {
+            "KeyId": key_id, "Arn": arn, "Enabled": true, "KeyState": "Enabled",
+            "KeyUsage": "SIGN_VERIFY", "KeySpec": "ML_DSA_65", "Origin": "AWS_KMS",
+            "CreationDate": 1_800_000_000.0, "SigningAlgorithms": ["ML_DSA_SHAKE_256"]
+        }}))],
+    );
+    proxy.script(
+        "GetPublicKey",
+        [Canned::ok(json!({
+            "KeyId": arn, "PublicKey": B64.encode(&der), "KeySpec": "ML_DSA_65",
+            "KeyUsage": "SIGN_VERIFY", "SigningAlgorithms": ["ML_DSA_SHAKE_256"]
+        }))],
+    );
+    proxy.script(
+        "Sign",
+        [Canned::ok(json!({
+            "KeyId": arn, "Signature": B64.encode(&by_holder),
+            "SigningAlgorithm": "ML_DSA_SHAKE_256"
+        }))],
+    );
+    let out = cli.path("kms.sig");
+    let run = aws.ok(&[
+        "sign",
+        "alias/pq-signer",
+        "--in",
+        arg(&file),
+        "--out",
+        arg(&out),
+    ]);
+    assert!(
+        run.stderr.contains("external μ"),
+        "the note: {}",
+        run.stderr
+    );
+    let request: Value = serde_json::from_str(&proxy.last_body("Sign").unwrap()).unwrap();
+    assert_eq!(request["MessageType"], "EXTERNAL_MU", "{request}");
+    assert_eq!(
+        request["Message"],
+        B64.encode(keychain_testkit::python_ml_dsa_external_mu(&pem, &message)),
+        "the μ sent is the file's, as Python computes it"
+    );
+    let verdicts = keychain_testkit::python_verify_batch(&[keychain_testkit::SignatureCase {
+        public_key_pem: pem,
+        algorithm: SigningAlgorithm::MlDsaShake256,
+        data: message,
+        prehashed: false,
+        signature: fs::read(&out).unwrap(),
+    }]);
+    assert_eq!(
+        verdicts,
+        [true],
+        "Python cryptography verifies the file's signature"
+    );
 }

@@ -47,6 +47,25 @@ fn keystore() -> (Cli, String, String) {
 }
 
 #[test]
+fn kem_rows_exit_as_documented() {
+    let cli = Cli::new();
+    cli.create("kem", "ML_KEM_768", &[]);
+    cli.create("ec", "p256", &[]);
+    let short = arg(&cli.file("short", &[1u8; 1568])).to_string();
+    let out = arg(&cli.path("secret")).to_string();
+    check(
+        &cli,
+        "an ML-KEM ciphertext of the wrong length",
+        &["kem", "decapsulate", "kem", "--in", &short, "--out", &out],
+    );
+    check(
+        &cli,
+        "`kem encapsulate`/`decapsulate` with a key that is not ML-KEM",
+        &["kem", "decapsulate", "ec", "--in", &short, "--out", &out],
+    );
+}
+
+#[test]
 fn key_and_argument_rows_exit_as_documented() {
     let (cli, msg, _) = keystore();
     let d32 = "ab".repeat(32);

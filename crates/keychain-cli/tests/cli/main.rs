@@ -14,6 +14,7 @@ mod errors;
 mod interrupt;
 mod json_schema;
 mod jwt;
+mod kem;
 mod keystore;
 mod lifecycle;
 mod mac;

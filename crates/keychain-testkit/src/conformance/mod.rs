@@ -25,7 +25,7 @@
 //! `conformance_tests!(my_backend, gaps = GAPS)`; those checks must then fail exactly there.
 //!
 //! The checks live a file per area (`signing`, `errors`, `refusals`, `lifecycle`,
-//! `encryption`, `mac`, `rotation`, with shared helpers in `support`). The one list of them
+//! `encryption`, `mac`, `kem`, `rotation`, with shared helpers in `support`). The one list of them
 //! is `__conformance_checks!` below: it generates both the tests of [`conformance_tests!`]
 //! and [`CHECKS`].
 
@@ -37,7 +37,7 @@ use keychain::signature::{ecdsa_der_to_raw, is_low_s};
 use keychain::{
     Capabilities, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error,
     Hash, KeyFamily, KeyInfo, KeyRef, KeySpec, KeyState, KeyUsage, Keychain, MacAlgorithm, Message,
-    PageRequest, PublicKey, SignatureScheme, SigningAlgorithm,
+    PageRequest, PublicKey, Secret, SignatureScheme, SigningAlgorithm,
 };
 
 use crate::{SignatureCase, days, openssl_verify, python_oaep_encrypt_batch, python_verify_batch};
@@ -106,6 +106,7 @@ pub fn unique_prefix(check: &str) -> String {
 
 mod encryption;
 mod errors;
+mod kem;
 mod lifecycle;
 mod mac;
 mod refusals;
@@ -115,6 +116,7 @@ mod support;
 
 pub use self::encryption::*;
 pub use self::errors::*;
+pub use self::kem::*;
 pub use self::lifecycle::*;
 pub use self::mac::*;
 pub use self::refusals::*;
@@ -162,6 +164,10 @@ macro_rules! __conformance_checks {
             encrypt_rsa_oaep_3072,
             encrypt_rsa_oaep_4096,
             mac_hmac,
+            kem_ml_kem_512,
+            kem_ml_kem_768,
+            kem_ml_kem_1024,
+            kem_wrong_key_type,
             rotation_automatic,
             rotation_on_demand,
             rotation_asymmetric_unsupported,

@@ -41,8 +41,9 @@ pub(super) fn context_map(context: &EncryptionContext) -> Option<HashMap<String,
     })
 }
 
-/// The message type and bytes KMS gets: a digest as `DIGEST`, a message as `RAW` (at most
-/// [`MAX_RAW_MESSAGE`] bytes; longer messages are for the caller to hash, as
+/// The message type and bytes KMS gets: a digest as `DIGEST`, ML-DSA's external μ as
+/// `EXTERNAL_MU`, a message as `RAW` (at most [`MAX_RAW_MESSAGE`] bytes; longer messages are
+/// for the caller to hash, or for ML-DSA to reduce to μ, as
 /// [`Capabilities::max_raw_message`] says). KMS takes ED25519_PH_SHA_512 with `DIGEST` only:
 /// a message for it is hashed here with SHA-512, whatever its length, and sent as that digest
 /// (which KMS hashes again, as it does every Ed25519ph digest).
@@ -52,6 +53,7 @@ pub(super) fn message_for_kms<'a>(
 ) -> Result<(MessageType, Cow<'a, [u8]>)> {
     match message {
         Message::Digest(d) => Ok((MessageType::Digest, Cow::Borrowed(d))),
+        Message::ExternalMu(mu) => Ok((MessageType::ExternalMu, Cow::Borrowed(mu))),
         Message::Raw(m) if algorithm == SigningAlgorithm::Ed25519PhSha512 => {
             Ok((MessageType::Digest, Cow::Owned(Hash::Sha512.digest(m))))
         }
@@ -62,7 +64,7 @@ pub(super) fn message_for_kms<'a>(
             m.len(),
             match algorithm {
                 SigningAlgorithm::MlDsaShake256 => {
-                    "keychain cannot sign longer ML-DSA messages (it has no external-μ support)"
+                    "sign its external μ instead (Keychain::sign_reader does)"
                 }
                 SigningAlgorithm::Ed25519Sha512 => {
                     "hash it and pass the digest with ED25519_PH_SHA_512"

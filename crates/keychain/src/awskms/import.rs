@@ -181,6 +181,11 @@ pub fn public_key_of_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<PublicKey> {
             let der: PublicKeyX509Der<'static> = pair.public_key().as_der().map_err(|e| bad(&e))?;
             der.as_ref().to_vec()
         }
+        KeyFamily::MlKem(level) => {
+            let key =
+                crate::kem::DecapsulationKey::from_pkcs8(level, pkcs8).map_err(|e| bad(&e))?;
+            key.public_key_der()?
+        }
         KeyFamily::Symmetric | KeyFamily::Hmac(_) => {
             return Err(Error::invalid_input(format!(
                 "{spec} keys have no public key"

@@ -38,6 +38,9 @@ pub(crate) fn key_spec_to_sdk(spec: KeySpec) -> sdk::KeySpec {
         KeySpec::MlDsa44 => sdk::KeySpec::MlDsa44,
         KeySpec::MlDsa65 => sdk::KeySpec::MlDsa65,
         KeySpec::MlDsa87 => sdk::KeySpec::MlDsa87,
+        KeySpec::MlKem512 => sdk::KeySpec::MlKem512,
+        KeySpec::MlKem768 => sdk::KeySpec::MlKem768,
+        KeySpec::MlKem1024 => sdk::KeySpec::MlKem1024,
         KeySpec::SymmetricDefault => sdk::KeySpec::SymmetricDefault,
         KeySpec::Hmac224 => sdk::KeySpec::Hmac224,
         KeySpec::Hmac256 => sdk::KeySpec::Hmac256,
@@ -65,6 +68,7 @@ pub(crate) fn key_usage_to_sdk(usage: KeyUsage) -> sdk::KeyUsageType {
         KeyUsage::EncryptDecrypt => sdk::KeyUsageType::EncryptDecrypt,
         KeyUsage::GenerateVerifyMac => sdk::KeyUsageType::GenerateVerifyMac,
         KeyUsage::KeyAgreement => sdk::KeyUsageType::KeyAgreement,
+        KeyUsage::EncapsulateDecapsulate => sdk::KeyUsageType::EncapsulateDecapsulate,
     }
 }
 
@@ -75,6 +79,7 @@ pub(crate) fn key_usage_from_sdk(usage: &sdk::KeyUsageType) -> Result<KeyUsage> 
         sdk::KeyUsageType::EncryptDecrypt => KeyUsage::EncryptDecrypt,
         sdk::KeyUsageType::GenerateVerifyMac => KeyUsage::GenerateVerifyMac,
         sdk::KeyUsageType::KeyAgreement => KeyUsage::KeyAgreement,
+        sdk::KeyUsageType::EncapsulateDecapsulate => KeyUsage::EncapsulateDecapsulate,
         other => return Err(unknown("key usage", other.as_str())),
     })
 }

@@ -38,6 +38,7 @@ mod data_keys;
 mod errors;
 mod grants;
 mod import;
+mod kem;
 mod keys;
 mod mapping;
 mod replicas;
@@ -280,6 +281,14 @@ impl Backend for AwsKmsBackend {
         context: &EncryptionContext,
     ) -> Result<Secret> {
         crypto::decrypt(self, key, ciphertext, algorithm, context).await
+    }
+
+    async fn encapsulate(&self, key: &KeyRef) -> Result<crate::kem::Encapsulation> {
+        kem::encapsulate(self, key).await
+    }
+
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        kem::decapsulate(self, key, ciphertext).await
     }
 
     async fn generate_data_key(

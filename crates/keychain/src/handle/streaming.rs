@@ -21,8 +21,9 @@ impl Keychain {
     /// Ed25519 reads its message twice, so a reader that cannot seek is held in memory, up to
     /// [`crate::MAX_BUFFERED_MESSAGE`] bytes (more is [`Error::InvalidInput`]; give a file to
     /// [`Keychain::sign_seekable`] instead). On a backend that signs short messages only (AWS
-    /// KMS: 4096 bytes), longer input falls back to Ed25519ph for Ed25519 (the note says so)
-    /// and is an error for ML-DSA.
+    /// KMS: 4096 bytes), longer input falls back to Ed25519ph for Ed25519 (the note says so);
+    /// for ML-DSA its external μ is computed locally, in one pass, and the backend signs those
+    /// 64 bytes (KMS `EXTERNAL_MU`): the same kind of signature, of the whole input.
     pub async fn sign_reader(
         &self,
         key: &str,
@@ -141,8 +142,9 @@ impl Keychain {
     }
 
     /// A message algorithm on a backend that signs at most `limit` bytes of message: the
-    /// message itself when it fits; otherwise Ed25519ph over its SHA-512 (hashed as it
-    /// streams) for Ed25519, an error for ML-DSA. At most `limit + 1` bytes are held.
+    /// message itself when it fits; otherwise ML-DSA's external μ (streamed locally with the
+    /// public key) for ML-DSA, and Ed25519ph over its SHA-512 (hashed as it streams) for
+    /// Ed25519. At most `limit + 1` bytes are held.
     async fn sign_limited(
         &self,
         key: &KeyRef,
@@ -160,11 +162,25 @@ impl Keychain {
             return self.signed(key, info, Message::Raw(&head), algorithm).await;
         }
         let backend = self.backend.name();
+        if algorithm == SigningAlgorithm::MlDsaShake256 {
+            // μ is streamed locally with the public key; the backend signs 64 bytes, and the
+            // signature is an ordinary ML-DSA signature of the whole input.
+            let public_key = self.public_key_of(key).await?;
+            let mut rest = head.as_slice().chain(reader);
+            let mu = public_key.ml_dsa_external_mu(&mut MessageSource::once(&mut rest))?;
+            let mut signed = self
+                .signed(key, info, Message::ExternalMu(&mu), algorithm)
+                .await?;
+            signed.note = Some(format!(
+                "the {backend} backend signs at most {limit} bytes of message; sent ML-DSA's \
+                 external μ of the input (computed locally) instead"
+            ));
+            return Ok(signed);
+        }
         if algorithm != SigningAlgorithm::Ed25519Sha512 {
             return Err(Error::invalid_input(format!(
                 "{algorithm} signs the message itself and the {backend} backend signs at most \
-                 {limit} bytes of message (keychain does not send ML-DSA's external μ to it); \
-                 this input is longer"
+                 {limit} bytes of message; this input is longer"
             )));
         }
         let fallback = SigningAlgorithm::Ed25519PhSha512;

@@ -92,7 +92,9 @@ pub fn jwk_for_key(info: &KeyInfo, key: &PublicKey) -> Value {
         m.insert("kid".into(), Value::String(key.jwk_thumbprint()));
         let use_ = match info.usage {
             KeyUsage::SignVerify => Some("sig"),
-            KeyUsage::EncryptDecrypt | KeyUsage::KeyAgreement => Some("enc"),
+            KeyUsage::EncryptDecrypt
+            | KeyUsage::KeyAgreement
+            | KeyUsage::EncapsulateDecapsulate => Some("enc"),
             KeyUsage::GenerateVerifyMac => None,
         };
         if let Some(u) = use_ {

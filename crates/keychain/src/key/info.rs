@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::spec::{KeySpec, KeyUsage, join};
+use super::spec::{KeyFamily, KeySpec, KeyUsage, join};
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, SigningAlgorithm};
 use crate::macros::kms_enum;
 use crate::{Error, Result};
@@ -189,6 +189,31 @@ impl KeyInfo {
             ));
         }
         self.check_enabled()
+    }
+
+    /// Checks that the key is an enabled ML-KEM key (usage `ENCAPSULATE_DECAPSULATE`) and
+    /// returns its parameter set: 512, 768 or 1024.
+    pub fn check_kem(&self) -> Result<u16> {
+        let KeyFamily::MlKem(level) = self.spec.family() else {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!(
+                    "{} keys cannot encapsulate; only ML-KEM keys can",
+                    self.spec
+                ),
+            ));
+        };
+        if self.usage != KeyUsage::EncapsulateDecapsulate {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!(
+                    "usage is {}, encapsulation needs ENCAPSULATE_DECAPSULATE",
+                    self.usage
+                ),
+            ));
+        }
+        self.check_enabled()?;
+        Ok(level)
     }
 
     /// Checks that the key can make or verify MACs with `algorithm`.

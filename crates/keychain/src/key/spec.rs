@@ -31,6 +31,12 @@ kms_enum! {
         MlDsa65 => "ML_DSA_65" | "MLDSA65",
         /// ML-DSA-87 (FIPS 204, NIST security category 5).
         MlDsa87 => "ML_DSA_87" | "MLDSA87",
+        /// ML-KEM-512 (FIPS 203, NIST security category 1).
+        MlKem512 => "ML_KEM_512" | "MLKEM512",
+        /// ML-KEM-768 (FIPS 203, NIST security category 3).
+        MlKem768 => "ML_KEM_768" | "MLKEM768",
+        /// ML-KEM-1024 (FIPS 203, NIST security category 5).
+        MlKem1024 => "ML_KEM_1024" | "MLKEM1024",
         /// A 256-bit AES key for authenticated encryption.
         SymmetricDefault => "SYMMETRIC_DEFAULT" | "AES_256" | "AES256" | "AES" | "SYMMETRIC",
         /// A 224-bit HMAC key.
@@ -55,6 +61,8 @@ pub enum KeyFamily {
     Ed25519,
     /// ML-DSA (FIPS 204) with the given parameter set: 44, 65 or 87.
     MlDsa(u16),
+    /// ML-KEM (FIPS 203) with the given parameter set: 512, 768 or 1024.
+    MlKem(u16),
     /// AES-256.
     Symmetric,
     /// HMAC with the given hash.
@@ -125,6 +133,9 @@ impl KeySpec {
             KeySpec::MlDsa44 => KeyFamily::MlDsa(44),
             KeySpec::MlDsa65 => KeyFamily::MlDsa(65),
             KeySpec::MlDsa87 => KeyFamily::MlDsa(87),
+            KeySpec::MlKem512 => KeyFamily::MlKem(512),
+            KeySpec::MlKem768 => KeyFamily::MlKem(768),
+            KeySpec::MlKem1024 => KeyFamily::MlKem(1024),
             KeySpec::SymmetricDefault => KeyFamily::Symmetric,
             KeySpec::Hmac224 => KeyFamily::Hmac(MacAlgorithm::HmacSha224),
             KeySpec::Hmac256 => KeyFamily::Hmac(MacAlgorithm::HmacSha256),
@@ -137,7 +148,11 @@ impl KeySpec {
     pub fn is_asymmetric(self) -> bool {
         matches!(
             self.family(),
-            KeyFamily::Rsa(_) | KeyFamily::Ec(_) | KeyFamily::Ed25519 | KeyFamily::MlDsa(_)
+            KeyFamily::Rsa(_)
+                | KeyFamily::Ec(_)
+                | KeyFamily::Ed25519
+                | KeyFamily::MlDsa(_)
+                | KeyFamily::MlKem(_)
         )
     }
 
@@ -148,6 +163,7 @@ impl KeySpec {
             KeyFamily::Ec(Curve::Secp256k1) => &[KeyUsage::SignVerify],
             KeyFamily::Ec(_) => &[KeyUsage::SignVerify, KeyUsage::KeyAgreement],
             KeyFamily::Ed25519 | KeyFamily::MlDsa(_) => &[KeyUsage::SignVerify],
+            KeyFamily::MlKem(_) => &[KeyUsage::EncapsulateDecapsulate],
             KeyFamily::Symmetric => &[KeyUsage::EncryptDecrypt],
             KeyFamily::Hmac(_) => &[KeyUsage::GenerateVerifyMac],
         }
@@ -187,7 +203,7 @@ impl KeySpec {
             KeyFamily::Ec(Curve::P521) => &[EcdsaSha512],
             KeyFamily::Ec(Curve::Ed25519) | KeyFamily::Ed25519 => &[Ed25519Sha512, Ed25519PhSha512],
             KeyFamily::MlDsa(_) => &[MlDsaShake256],
-            KeyFamily::Symmetric | KeyFamily::Hmac(_) => &[],
+            KeyFamily::Symmetric | KeyFamily::Hmac(_) | KeyFamily::MlKem(_) => &[],
         }
     }
 
@@ -262,6 +278,8 @@ kms_enum! {
         GenerateVerifyMac => "GENERATE_VERIFY_MAC" | "MAC",
         /// Derive shared secrets (ECDH).
         KeyAgreement => "KEY_AGREEMENT" | "ECDH",
+        /// Encapsulate and decapsulate shared secrets (ML-KEM).
+        EncapsulateDecapsulate => "ENCAPSULATE_DECAPSULATE" | "KEM" | "KEY_ENCAPSULATION",
     }
 }
 
@@ -291,6 +309,9 @@ mod tests {
             ("ml-dsa-44", KeySpec::MlDsa44),
             ("mldsa65", KeySpec::MlDsa65),
             ("ML_DSA_87", KeySpec::MlDsa87),
+            ("ml-kem-512", KeySpec::MlKem512),
+            ("mlkem768", KeySpec::MlKem768),
+            ("ML_KEM_1024", KeySpec::MlKem1024),
         ] {
             assert_eq!(s.parse::<KeySpec>().ok(), Some(spec), "{s}");
         }
@@ -346,5 +367,16 @@ mod tests {
                 .is_err()
         );
         assert!(KeySpec::Hmac256.check_usage(KeyUsage::SignVerify).is_err());
+        assert_eq!(
+            KeySpec::MlKem768.default_usage(),
+            KeyUsage::EncapsulateDecapsulate
+        );
+        assert!(KeySpec::MlKem768.check_usage(KeyUsage::SignVerify).is_err());
+        assert!(
+            KeySpec::MlDsa65
+                .check_usage(KeyUsage::EncapsulateDecapsulate)
+                .is_err()
+        );
+        assert!(KeySpec::MlKem512.signing_algorithms().is_empty());
     }
 }

@@ -357,6 +357,11 @@ fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod) -> Vec<Stri
                 "peers must use the new public key (`keychain pubkey {alias}`); secrets \
                  agreed with the old key cannot be derived with the new one"
             )),
+            KeyUsage::EncapsulateDecapsulate => steps.push(format!(
+                "senders must encapsulate to the new public key (`keychain pubkey {alias}`); \
+                 ciphertexts made to the old public key decapsulate only with the software \
+                 key"
+            )),
         },
     }
     steps.push(format!(

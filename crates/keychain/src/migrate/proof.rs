@@ -129,6 +129,7 @@ fn signed_what(m: Message<'_>) -> &'static str {
     match m {
         Message::Digest(_) => "digest",
         Message::Raw(_) => "message",
+        Message::ExternalMu(_) => "external μ",
     }
 }
 
@@ -246,6 +247,31 @@ pub(super) async fn prove_same_key(
                     check: "ecdh",
                     detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret \
                              the peer derives with the software key's public key"
+                        .into(),
+                });
+            }
+            KeyUsage::EncapsulateDecapsulate => {
+                let sent = source_pk.encapsulate()?;
+                if to.decapsulate(dst, &sent.ciphertext).await? != sent.shared_secret {
+                    return Err(disproved(
+                        "kem",
+                        "KMS does not decapsulate a ciphertext made to the software key's \
+                         public key",
+                    ));
+                }
+                let sent = kms_pk.encapsulate()?;
+                if from.decapsulate(src, &sent.ciphertext).await? != sent.shared_secret {
+                    return Err(disproved(
+                        "kem",
+                        "the software key does not decapsulate a ciphertext made to the KMS \
+                         public key",
+                    ));
+                }
+                proofs.push(Proof {
+                    check: "kem",
+                    detail: "a secret encapsulated to the software key's public key \
+                             decapsulates in KMS, and one encapsulated to the KMS public key \
+                             decapsulates with the software key"
                         .into(),
                 });
             }
@@ -387,6 +413,19 @@ pub(super) async fn self_test(
                 detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret the \
                          peer derives with the new public key"
                     .into(),
+            });
+        }
+        (KeyUsage::EncapsulateDecapsulate, _) => {
+            let sent = to.public_key(dst).await?.encapsulate()?;
+            if to.decapsulate(dst, &sent.ciphertext).await? != sent.shared_secret {
+                return Err(disproved(
+                    "kem",
+                    "KMS does not decapsulate a ciphertext made to its public key",
+                ));
+            }
+            proofs.push(Proof {
+                check: "kem",
+                detail: "a secret encapsulated to the new public key decapsulates in KMS".into(),
             });
         }
         (KeyUsage::GenerateVerifyMac, _) => {

@@ -10,6 +10,7 @@ use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
 };
 use crate::data_key::{DataKey, EncryptionContext, encode_context};
+use crate::kem::Encapsulation;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
@@ -249,6 +250,25 @@ impl Keystore {
                     .decrypt_oaep(ciphertext, algorithm)
             }
         }
+    }
+
+    /// Encapsulates to the ML-KEM key's public half (what anyone with the public key can do).
+    pub(crate) fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        let stored = self.current(key)?;
+        stored.info.check_kem()?;
+        self.material(&stored, stored.info.versions)?
+            .public_key()?
+            .encapsulate()
+    }
+
+    /// Decapsulates with the ML-KEM key's private half; the ciphertext's length is checked
+    /// before the key is loaded.
+    pub(crate) fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        let stored = self.current(key)?;
+        let level = stored.info.check_kem()?;
+        crate::kem::check_ciphertext(level, ciphertext)?;
+        self.material(&stored, stored.info.versions)?
+            .decapsulate(ciphertext)
     }
 
     pub(crate) fn generate_data_key(

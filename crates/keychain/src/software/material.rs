@@ -1,5 +1,6 @@
 //! Key material of the software backend: generation, PKCS#8 (de)serialisation and the
-//! private-key operations, all on aws-lc-rs.
+//! private-key operations, on aws-lc-rs (ML-KEM private keys on RustCrypto `ml-kem`, see
+//! [`crate::kem`]).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest::Digest;
@@ -18,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::algorithm::{
     EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
 };
+use crate::kem::DecapsulationKey;
 use crate::key::{Curve, KeyFamily, KeySpec};
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
@@ -72,10 +74,20 @@ pub(crate) fn generate(spec: KeySpec) -> Result<Secret> {
             let kp = PqdsaKeyPair::generate(ml_dsa_signing(level)).map_err(failed)?;
             kp.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
         }
+        // The seed-only PKCS#8 (64-byte d ‖ z), as OpenSSL 3.5 and Python cryptography write.
+        KeyFamily::MlKem(level) => return DecapsulationKey::generate_pkcs8(level),
         KeyFamily::Symmetric => random_bytes(32)?,
         KeyFamily::Hmac(alg) => random_bytes(hmac_key_len(alg))?,
     };
     Ok(Secret::new(bytes))
+}
+
+/// The refusal of an external μ with any algorithm but ML-DSA (`Message::check` refuses it
+/// first; this keeps the signing code total).
+fn external_mu_is_ml_dsa(algorithm: SigningAlgorithm) -> Error {
+    Error::invalid_input(format!(
+        "an external μ is signed with ML_DSA_SHAKE_256 only, not {algorithm}"
+    ))
 }
 
 fn hmac_key_len(alg: MacAlgorithm) -> usize {
@@ -112,6 +124,7 @@ pub(crate) enum Material {
         /// `None` for a key stored without it (expanded form only).
         seed: Option<Zeroizing<[u8; 32]>>,
     },
+    MlKem(DecapsulationKey),
     Symmetric(LessSafeKey),
     Hmac(aws_lc_rs::hmac::Key),
 }
@@ -123,6 +136,7 @@ impl std::fmt::Debug for Material {
             Material::Ec { .. } => "Material::Ec(redacted)",
             Material::Ed25519 { .. } => "Material::Ed25519(redacted)",
             Material::MlDsa { .. } => "Material::MlDsa(redacted)",
+            Material::MlKem(_) => "Material::MlKem(redacted)",
             Material::Symmetric(_) => "Material::Symmetric(redacted)",
             Material::Hmac(_) => "Material::Hmac(redacted)",
         })
@@ -170,6 +184,7 @@ impl Material {
                 level,
                 seed: crate::ml_dsa_stream::seed_from_pkcs8(level, bytes),
             },
+            KeyFamily::MlKem(level) => Material::MlKem(DecapsulationKey::from_pkcs8(level, bytes)?),
             KeyFamily::Symmetric => {
                 let key = UnboundKey::new(&AES_256_GCM, bytes)
                     .map_err(|_| Error::crypto("stored AES key has the wrong length"))?;
@@ -192,6 +207,7 @@ impl Material {
             Material::Ec { key, .. } => key.public_key().as_der(),
             Material::Ed25519 { key, .. } => key.public_key().as_der(),
             Material::MlDsa { key, .. } => key.public_key().as_der(),
+            Material::MlKem(key) => return PublicKey::from_der(&key.public_key_der()?),
             Material::Symmetric(_) | Material::Hmac(_) => {
                 return Err(Error::invalid_input("symmetric keys have no public key"));
             }
@@ -225,6 +241,7 @@ impl Material {
                             .sign_digest(encoding, &digest, &mut sig)
                             .map_err(failed)?
                     }
+                    Message::ExternalMu(_) => return Err(external_mu_is_ml_dsa(algorithm)),
                 }
                 Ok(sig)
             }
@@ -234,6 +251,7 @@ impl Material {
                     Message::Digest(d) => key
                         .sign_digest(&import_digest(d, algorithm)?)
                         .map_err(failed)?,
+                    Message::ExternalMu(_) => return Err(external_mu_is_ml_dsa(algorithm)),
                 };
                 normalize_low_s(sig.as_ref(), *curve)
             }
@@ -242,17 +260,26 @@ impl Material {
                 Message::Digest(_) => Err(Error::invalid_input(
                     "pure Ed25519 signs the message itself, not a digest",
                 )),
+                Message::ExternalMu(_) => Err(external_mu_is_ml_dsa(algorithm)),
             },
             (Material::Ed25519 { seed, .. }, SignatureScheme::Ed25519Ph) => {
                 crate::ed25519ph::sign(seed, &message.to_digest(algorithm)?)
             }
-            (Material::MlDsa { key, .. }, SignatureScheme::MlDsa) => match message {
+            (Material::MlDsa { key, level, seed }, SignatureScheme::MlDsa) => match message {
                 Message::Raw(m) => {
                     let mut sig = vec![0u8; key.algorithm().signature_len()];
                     let n = key.sign(m, &mut sig).map_err(failed)?;
                     sig.truncate(n);
                     Ok(sig)
                 }
+                // aws-lc signs whole messages only; RustCrypto ml-dsa signs a μ.
+                Message::ExternalMu(mu) => match seed {
+                    Some(seed) => crate::ml_dsa_stream::sign_external_mu(*level, seed, mu),
+                    None => Err(Error::unsupported(
+                        "software",
+                        "signing an external μ with an ML-DSA key stored without its seed",
+                    )),
+                },
                 Message::Digest(_) => Err(Error::invalid_input(
                     "ML-DSA signs the message itself, not a digest",
                 )),
@@ -289,6 +316,14 @@ impl Material {
             _ => Err(Error::invalid_input(format!(
                 "{algorithm} does not fit this key"
             ))),
+        }
+    }
+
+    /// ML-KEM decapsulation; any other key is [`Error::InvalidInput`].
+    pub(crate) fn decapsulate(&self, ciphertext: &[u8]) -> Result<Secret> {
+        match self {
+            Material::MlKem(key) => key.decapsulate(ciphertext),
+            _ => Err(Error::invalid_input("only ML-KEM keys decapsulate")),
         }
     }
 

@@ -26,6 +26,7 @@ pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
+use crate::kem::Encapsulation;
 use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
     RotationStatus,
@@ -307,6 +308,7 @@ impl SoftwareBackend {
 enum OwnedMessage {
     Digest(Vec<u8>),
     Raw(Vec<u8>),
+    ExternalMu(Vec<u8>),
 }
 
 impl OwnedMessage {
@@ -314,6 +316,7 @@ impl OwnedMessage {
         match m {
             Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
             Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
+            Message::ExternalMu(mu) => OwnedMessage::ExternalMu(mu.to_vec()),
         }
     }
 
@@ -321,6 +324,7 @@ impl OwnedMessage {
         match self {
             OwnedMessage::Digest(d) => Message::Digest(d),
             OwnedMessage::Raw(r) => Message::Raw(r),
+            OwnedMessage::ExternalMu(mu) => Message::ExternalMu(mu),
         }
     }
 }
@@ -443,6 +447,16 @@ impl Backend for SoftwareBackend {
         let (key, ciphertext, context) = (key.cloned(), ciphertext.to_vec(), context.clone());
         self.run(move |s| s.decrypt(key.as_ref(), &ciphertext, algorithm, &context))
             .await
+    }
+
+    async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        let key = key.clone();
+        self.run(move |s| s.encapsulate(&key)).await
+    }
+
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        let (key, ciphertext) = (key.clone(), ciphertext.to_vec());
+        self.run(move |s| s.decapsulate(&key, &ciphertext)).await
     }
 
     async fn generate_data_key(

@@ -1,0 +1,261 @@
+"""Differential runner: the same scripted KMS requests, good and bad, sent to one or two
+endpoints (LocalStack and `keychain serve`). Each request is SigV4-signed by botocore's signer,
+so only the intended fault differs between a good and a bad request.
+
+For every case it records each endpoint's HTTP status and error type (`__type`), and for a good
+answer the set of its fields (top level and one level into an object); it compares each
+endpoint with what the KMS API reference documents for the case (`expect`; for a success: no
+field the operation's answer does not have), and the two endpoints with each other.
+
+    python differential.py --endpoint NAME=URL [--endpoint NAME=URL]
+        [--deviation NAME:CASE ...]   an endpoint's known deviation from the API reference
+
+Prints a JSON report (the cases, the deviations, the disagreements between the endpoints) and
+the disagreements on stderr. Exits 1 when an endpoint deviates from the API reference in a
+case not given with --deviation, or when a given deviation is gone.
+"""
+import argparse
+import base64
+import json
+import sys
+import uuid
+
+import boto3
+import botocore.exceptions
+import botocore.session
+from botocore.config import Config
+
+from kms_raw import send, signed
+
+MESSAGE = b"differential"
+CONTEXT = {"purpose": "differential"}
+
+
+def fixtures(endpoint, region):
+    """The keys every case refers to, created on `endpoint` through boto3."""
+    kms = boto3.client("kms", endpoint_url=endpoint, region_name=region,
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(retries={"max_attempts": 1}))
+    sym = kms.create_key()["KeyMetadata"]["KeyId"]
+    sign = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=sym, Plaintext=b"x", EncryptionContext=CONTEXT)["CiphertextBlob"]
+    sig = kms.sign(KeyId=sign, Message=MESSAGE, MessageType="RAW",
+                   SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    return {"sym": sym, "sign": sign, "blob": b64(blob), "sig": b64(sig),
+            "bad_sig": b64(sig[:-1] + bytes([sig[-1] ^ 1])), "msg": b64(MESSAGE),
+            "b64": b64, "alias": f"alias/diff-{uuid.uuid4().hex[:10]}",
+            "aws_alias": f"alias/aws/diff-{uuid.uuid4().hex[:10]}"}
+
+
+def ok():
+    """What the reference documents for a good request: HTTP 200, no error."""
+    return (200, None)
+
+
+def err(kind):
+    """A documented refusal: HTTP 400 with `kind` in `__type`."""
+    return (400, kind)
+
+
+# (name, target, body(fixtures), what the API reference documents, extra options)
+# Bodies are dicts (JSON) or bytes (sent as is). Options: content_type.
+CASES = [
+    # Good requests: 200 and the documented fields.
+    ("good/CreateKey", "CreateKey", lambda f: {"Description": "diff"}, ok()),
+    ("good/DescribeKey", "DescribeKey", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/ListKeys", "ListKeys", lambda f: {"Limit": 1000}, ok()),
+    ("good/Encrypt", "Encrypt", lambda f: {"KeyId": f["sym"], "Plaintext": f["msg"],
+                                           "EncryptionContext": CONTEXT}, ok()),
+    ("good/Decrypt", "Decrypt", lambda f: {"CiphertextBlob": f["blob"],
+                                           "EncryptionContext": CONTEXT}, ok()),
+    ("good/Encrypt-4096", "Encrypt", lambda f: {"KeyId": f["sym"],
+                                                "Plaintext": f["b64"](bytes(4096))}, ok()),
+    ("good/GenerateDataKey", "GenerateDataKey", lambda f: {"KeyId": f["sym"],
+                                                           "KeySpec": "AES_256"}, ok()),
+    ("good/GenerateDataKeyWithoutPlaintext", "GenerateDataKeyWithoutPlaintext",
+     lambda f: {"KeyId": f["sym"], "KeySpec": "AES_256"}, ok()),
+    ("good/Sign", "Sign", lambda f: {"KeyId": f["sign"], "Message": f["msg"],
+                                     "SigningAlgorithm": "ECDSA_SHA_256"}, ok()),
+    ("good/Verify", "Verify", lambda f: {"KeyId": f["sign"], "Message": f["msg"],
+                                         "Signature": f["sig"],
+                                         "SigningAlgorithm": "ECDSA_SHA_256"}, ok()),
+    ("good/GetPublicKey", "GetPublicKey", lambda f: {"KeyId": f["sign"]}, ok()),
+    ("good/GenerateRandom", "GenerateRandom", lambda f: {"NumberOfBytes": 16}, ok()),
+    ("good/GetKeyRotationStatus", "GetKeyRotationStatus", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/CreateAlias", "CreateAlias", lambda f: {"AliasName": f["alias"],
+                                                   "TargetKeyId": f["sym"]}, ok()),
+    ("good/ListAliases", "ListAliases", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/ListResourceTags", "ListResourceTags", lambda f: {"KeyId": f["sym"]}, ok()),
+    # Bad requests, each with KMS's documented error.
+    ("bad/unknown-key-id", "DescribeKey", lambda f: {"KeyId": str(uuid.uuid4())},
+     err("NotFoundException")),
+    ("bad/unknown-key-arn", "Encrypt", lambda f: {
+        "KeyId": f"arn:aws:kms:us-east-1:000000000000:key/{uuid.uuid4()}",
+        "Plaintext": f["msg"]}, err("NotFoundException")),
+    ("bad/malformed-key-id", "DescribeKey", lambda f: {"KeyId": "not a key id"},
+     err("NotFoundException")),
+    ("bad/unknown-alias", "DescribeKey", lambda f: {"KeyId": "alias/no-such-alias-anywhere"},
+     err("NotFoundException")),
+    ("bad/PendingWindowInDays-6", "ScheduleKeyDeletion", lambda f: {
+        "KeyId": f["sym"], "PendingWindowInDays": 6}, err("ValidationException")),
+    ("bad/PendingWindowInDays-31", "ScheduleKeyDeletion", lambda f: {
+        "KeyId": f["sym"], "PendingWindowInDays": 31}, err("ValidationException")),
+    ("bad/plaintext-4097", "Encrypt", lambda f: {"KeyId": f["sym"],
+                                                 "Plaintext": f["b64"](bytes(4097))},
+     err("ValidationException")),
+    ("bad/plaintext-empty", "Encrypt", lambda f: {"KeyId": f["sym"], "Plaintext": ""},
+     err("ValidationException")),
+    ("bad/wrong-encryption-context", "Decrypt", lambda f: {
+        "CiphertextBlob": f["blob"], "EncryptionContext": {"purpose": "other"}},
+     err("InvalidCiphertextException")),
+    ("bad/garbage-ciphertext", "Decrypt", lambda f: {"CiphertextBlob": f["b64"](bytes(64))},
+     err("InvalidCiphertextException")),
+    ("bad/sign-with-encrypt-key", "Sign", lambda f: {
+        "KeyId": f["sym"], "Message": f["msg"], "SigningAlgorithm": "ECDSA_SHA_256"},
+     err("InvalidKeyUsageException")),
+    ("bad/encrypt-with-sign-key", "Encrypt", lambda f: {"KeyId": f["sign"],
+                                                        "Plaintext": f["msg"]},
+     err("InvalidKeyUsageException")),
+    ("bad/verify-wrong-signature", "Verify", lambda f: {
+        "KeyId": f["sign"], "Message": f["msg"], "Signature": f["bad_sig"],
+        "SigningAlgorithm": "ECDSA_SHA_256"}, err("KMSInvalidSignatureException")),
+    ("bad/sign-algorithm-of-another-spec", "Sign", lambda f: {
+        "KeyId": f["sign"], "Message": f["msg"], "SigningAlgorithm": "RSASSA_PSS_SHA_256"},
+     err("InvalidKeyUsageException")),
+    ("bad/enum-SigningAlgorithm", "Sign", lambda f: {
+        "KeyId": f["sign"], "Message": f["msg"], "SigningAlgorithm": "ECDSA_SHA_1024"},
+     err("ValidationException")),
+    ("bad/enum-KeySpec", "CreateKey", lambda f: {"KeySpec": "RSA_1024"},
+     err("ValidationException")),
+    ("bad/enum-KeyUsage", "CreateKey", lambda f: {"KeyUsage": "SIGN_EVERYTHING"},
+     err("ValidationException")),
+    ("bad/enum-MessageType", "Sign", lambda f: {
+        "KeyId": f["sign"], "Message": f["msg"], "SigningAlgorithm": "ECDSA_SHA_256",
+        "MessageType": "HASHED"}, err("ValidationException")),
+    ("bad/digest-of-wrong-length", "Sign", lambda f: {
+        "KeyId": f["sign"], "Message": f["msg"], "SigningAlgorithm": "ECDSA_SHA_256",
+        "MessageType": "DIGEST"}, err("ValidationException")),
+    ("bad/missing-Plaintext", "Encrypt", lambda f: {"KeyId": f["sym"]},
+     err("ValidationException")),
+    ("bad/missing-KeyId", "Sign", lambda f: {"Message": f["msg"],
+                                             "SigningAlgorithm": "ECDSA_SHA_256"},
+     err("ValidationException")),
+    ("bad/GenerateRandom-0", "GenerateRandom", lambda f: {"NumberOfBytes": 0},
+     err("ValidationException")),
+    ("bad/GenerateRandom-1025", "GenerateRandom", lambda f: {"NumberOfBytes": 1025},
+     err("ValidationException")),
+    ("bad/alias-without-prefix", "CreateAlias", lambda f: {"AliasName": "no-prefix",
+                                                           "TargetKeyId": f["sym"]},
+     err("ValidationException")),
+    ("bad/alias-reserved-aws", "CreateAlias", lambda f: {"AliasName": f["aws_alias"],
+                                                         "TargetKeyId": f["sym"]},
+     err("NotAuthorizedException")),
+    ("bad/alias-exists", "CreateAlias", lambda f: {"AliasName": f["alias"],
+                                                   "TargetKeyId": f["sym"]},
+     err("AlreadyExistsException")),
+    ("bad/Plaintext-not-base64", "Encrypt", lambda f: {"KeyId": f["sym"],
+                                                       "Plaintext": "@@not base64@@"},
+     err("SerializationException")),
+    ("bad/field-of-wrong-type", "GenerateRandom", lambda f: {"NumberOfBytes": "sixteen"},
+     err("SerializationException")),
+    ("bad/malformed-json", "DescribeKey", lambda f: b'{"KeyId": ', err("SerializationException")),
+    ("bad/json-array", "DescribeKey", lambda f: b'[1, 2]', err("SerializationException")),
+    ("bad/unknown-target", "DoSomethingElse", lambda f: {}, err("UnknownOperationException")),
+    # Not documented for KMS: compared between the endpoints only.
+    ("bad/wrong-content-type", "DescribeKey", lambda f: {"KeyId": f["sym"]}, None,
+     {"content_type": "text/plain"}),
+    ("bad/custom-key-store", "CreateCustomKeyStore", lambda f: {"CustomKeyStoreName": "x"},
+     None),
+    # UpdateAlias: "the new target KMS key must be the same type as the current target KMS key
+    # (both symmetric or both asymmetric or both HMAC) and they must have the same key usage";
+    # the reference names no error type for it.
+    ("bad/update-alias-to-another-key-type", "UpdateAlias",
+     lambda f: {"AliasName": f["alias"], "TargetKeyId": f["sign"]}, None),
+]
+
+
+def run_case(endpoint, region, case, f):
+    name, target, body, _expect = case[:4]
+    extra = case[4] if len(case) > 4 else {}
+    url, headers, data = signed(endpoint, target, body(f), region=region, **extra)
+    return send(url, headers, data)
+
+
+MODEL = botocore.session.get_session().get_service_model("kms")
+
+
+def documented_fields(target):
+    """The fields KMS's API model gives the answer of `target` (botocore's copy of it)."""
+    try:
+        shape = MODEL.operation_model(target).output_shape
+    except botocore.exceptions.OperationNotFoundError:
+        return None
+    return sorted(shape.members) if shape is not None else []
+
+
+def matches(answer, expect, target):
+    """Whether an answer is what the API reference documents: the status and error type, and
+    for a success no field the operation's answer does not have."""
+    status, kind = expect
+    if status == 200:
+        return (answer["status"] == 200 and answer["type"] is None
+                and not answer.get("undocumented_fields"))
+    return answer["status"] == status and answer["type"] == kind
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--endpoint", action="append", required=True, metavar="NAME=URL")
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--deviation", action="append", default=[], metavar="NAME:CASE")
+    args = p.parse_args()
+    endpoints = [e.split("=", 1) for e in args.endpoint]
+    known = set(args.deviation)
+    fx = {name: fixtures(url, args.region) for name, url in endpoints}
+    cases, deviations, disagreements = [], [], []
+    for case in CASES:
+        name, expect = case[0], case[3]
+        record = {"case": name, "expect": None if expect is None else
+                  {"status": expect[0], "type": expect[1]}}
+        for ep, url in endpoints:
+            answer = run_case(url, args.region, case, fx[ep])
+            if answer["status"] == 200:
+                answer.pop("body", None)
+                documented = documented_fields(case[1]) or []
+                top = {f for f in answer["fields"] or [] if "." not in f}
+                answer["undocumented_fields"] = sorted(top - set(documented))
+                answer["absent_documented_fields"] = sorted(set(documented) - top)
+            record[ep] = answer
+            if expect is not None and not matches(answer, expect, case[1]):
+                deviations.append(f"{ep}:{name}")
+        if len(endpoints) == 2:
+            a, b = (record[ep] for ep, _ in endpoints)
+            same = (a["status"], a["type"]) == (b["status"], b["type"])
+            if same and a["status"] == 200:
+                same = a["fields"] == b["fields"]
+            record["agree"] = same
+            if not same:
+                disagreements.append(name)
+        cases.append(record)
+    unexpected = sorted(set(deviations) - known)
+    gone = sorted(known - set(deviations))
+    report = {"endpoints": dict(endpoints), "cases": cases, "deviations": deviations,
+              "unexpected_deviations": unexpected, "known_deviations_gone": gone,
+              "disagreements": disagreements}
+    json.dump(report, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+    for name in disagreements:
+        rec = next(c for c in cases if c["case"] == name)
+        sides = "; ".join(f"{ep}: {rec[ep]['status']} {rec[ep]['type'] or rec[ep]['fields']}"
+                          for ep, _ in endpoints)
+        print(f"DISAGREE {name}: {sides}", file=sys.stderr)
+    for d in unexpected:
+        print(f"DEVIATES from the API reference: {d}", file=sys.stderr)
+    for d in gone:
+        print(f"KNOWN DEVIATION GONE: {d}", file=sys.stderr)
+    sys.exit(1 if unexpected or gone else 0)
+
+
+if __name__ == "__main__":
+    main()
