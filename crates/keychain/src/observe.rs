@@ -33,6 +33,7 @@ use crate::Result;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
+use crate::kem::Encapsulation;
 use crate::key::{
     AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, Page, PageRequest, RotationStatus,
 };
@@ -89,6 +90,7 @@ impl NamesKey for bool {}
 impl NamesKey for Vec<u8> {}
 impl NamesKey for Secret {}
 impl NamesKey for DataKey {}
+impl NamesKey for Encapsulation {}
 impl NamesKey for PublicKey {}
 impl NamesKey for Page<KeyInfo> {}
 impl NamesKey for Vec<AliasInfo> {}
@@ -313,6 +315,16 @@ impl Backend for Traced {
         let alg = algorithm.as_str();
         let call = self.inner.verify_mac(key, message, mac, algorithm);
         self.run("VerifyMac", Some(key), Some(alg), call).await
+    }
+
+    async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+        self.run("Encapsulate", Some(key), None, self.inner.encapsulate(key))
+            .await
+    }
+
+    async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
+        let call = self.inner.decapsulate(key, ciphertext);
+        self.run("Decapsulate", Some(key), None, call).await
     }
 
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
