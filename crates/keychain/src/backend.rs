@@ -45,6 +45,10 @@ pub struct Capabilities {
 
 /// A key store: the operations of AWS KMS, over any backend.
 ///
+/// Every `Keychain` wraps its backend in a tracing layer (`observe.rs`) that forwards each
+/// method: a method added here must be forwarded there too, or calls through a `Keychain`
+/// would get the provided default.
+///
 /// The trait is object safe, so a backend can be chosen at run time (`Arc<dyn Backend>`).
 /// Operations a backend cannot do return [`Error::Unsupported`] naming the backend and the
 /// operation; the provided methods do exactly that.
@@ -80,6 +84,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// `None`, leaves the handle to keep a cache of its own.
     fn key_cache(&self) -> Option<Arc<KeyCache>> {
         None
+    }
+
+    /// Whether this backend is the tracing wrapper every [`crate::Keychain`] puts around
+    /// its backend (so a backend taken from one handle is not wrapped twice by another).
+    /// Backends keep the default.
+    #[doc(hidden)]
+    fn is_traced(&self) -> bool {
+        false
     }
 
     /// Lists keys, one page at a time.

@@ -89,6 +89,8 @@ impl Keychain {
     /// ([`Backend::key_cache`]), so handles and the backend itself share what one of them
     /// read; a backend without a cache gets one of the handle's own.
     pub fn from_arc(backend: Arc<dyn Backend>) -> Self {
+        // Every operation gets a tracing span (see `observe`).
+        let backend = crate::observe::Traced::wrap(backend);
         let cache = backend.key_cache().unwrap_or_default();
         Keychain {
             backend,

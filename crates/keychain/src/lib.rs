@@ -67,6 +67,7 @@ mod key_ref;
 #[cfg(feature = "aws")]
 pub mod migrate;
 mod ml_dsa_stream;
+mod observe;
 mod public_key;
 mod random;
 mod secret;

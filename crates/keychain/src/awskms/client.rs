@@ -7,12 +7,17 @@ use std::sync::Mutex;
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_kms::Client;
-use aws_sdk_kms::config::interceptors::InterceptorContext;
+use aws_sdk_kms::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextRef,
+    InterceptorContext,
+};
 use aws_sdk_kms::config::retry::{
     ClassifyRetry, RetryAction, RetryConfig, RetryPartition, TokenBucket,
 };
 use aws_sdk_kms::config::timeout::TimeoutConfig;
+use aws_sdk_kms::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_kms::config::{Credentials, Region};
+use aws_sdk_kms::error::BoxError;
 
 use super::config::{AwsKmsConfig, check_endpoint, check_region};
 use crate::key_ref::{KeyRef, KeyTarget};
@@ -49,6 +54,40 @@ pub(crate) fn kms_config(sdk_config: &SdkConfig) -> aws_sdk_kms::config::Builder
     aws_sdk_kms::config::Builder::from(sdk_config)
         .retry_partition(retry_partition())
         .retry_classifier(KmsRetryClassifier)
+        .interceptor(CallObserver)
+}
+
+/// Tells the span of the operation in progress (see [`crate::observe`]) how many HTTP
+/// attempts it took and the request id of the last answer.
+#[derive(Debug)]
+struct CallObserver;
+
+impl Intercept for CallObserver {
+    fn name(&self) -> &'static str {
+        "keychain call observer"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        crate::observe::note_attempt();
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        if let Some(id) = context.response().headers().get("x-amzn-requestid") {
+            crate::observe::note_request_id(id);
+        }
+        Ok(())
+    }
 }
 
 /// The KMS exception name of an answer: the `x-amzn-ErrorType` header or the JSON body's
