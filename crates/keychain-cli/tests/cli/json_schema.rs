@@ -384,6 +384,26 @@ fn json_schema_every_command_matches() {
     );
     assert!(opened["key_id"].is_string(), "{opened}");
 
+    // ML-KEM.
+    c.ok("key create", &["kem", "--spec", "ML_KEM_768"]);
+    let kem_ct = path(&c, "kem.ct");
+    let kem_secret = path(&c, "kem.secret");
+    let kem_back = path(&c, "kem.back");
+    c.ok(
+        "kem encapsulate",
+        &[
+            "kem",
+            "--ciphertext-out",
+            &kem_ct,
+            "--secret-out",
+            &kem_secret,
+        ],
+    );
+    c.ok(
+        "kem decapsulate",
+        &["kem", "--in", &kem_ct, "--out", &kem_back],
+    );
+
     // MACs.
     let mac = path(&c, "mac");
     c.ok("mac", &["hmac", "--in", &msg]);
