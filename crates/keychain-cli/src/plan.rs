@@ -54,7 +54,7 @@ impl Io {
     pub fn of(command: &Command) -> Io {
         let io = Io::default();
         match command {
-            Command::Key(_) | Command::Keystore(_) => io,
+            Command::Key(_) | Command::Keystore(_) | Command::Serve(_) => io,
             Command::Jwks(args) => io.output("--out", args.out.as_deref()),
             Command::Pubkey(args) => io.output("--out", args.out.as_deref()),
             Command::Sign(args) => io

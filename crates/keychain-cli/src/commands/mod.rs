@@ -11,6 +11,7 @@ mod mac;
 #[cfg(feature = "aws")]
 mod migrate;
 mod pubkey;
+mod serve;
 mod sign;
 
 use keychain::software::OpenMode;
@@ -65,11 +66,12 @@ fn keystore_dir(backend: Option<&str>) -> Option<std::path::PathBuf> {
     }
 }
 
-/// Opens the backend: only `key create` may create a software keystore (`keystore init`
+/// Opens the backend: only `key create` and `serve` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
 async fn open(backend: Option<&str>, command: &Command) -> Result<Keychain> {
     let mode = match command {
-        Command::Key(KeyCommand::Create(_)) => OpenMode::OpenOrCreate,
+        // A server's clients create keys, so a server may make its keystore, as `key create`.
+        Command::Key(KeyCommand::Create(_)) | Command::Serve(_) => OpenMode::OpenOrCreate,
         _ => OpenMode::Open,
     };
     Keychain::open_with(backend_uri(backend), mode).await
@@ -116,6 +118,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
         Command::Migrate(args) => migrate::run(&ctx.out, args).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
     };
     // Release the backend whatever happened; the command's own error is the one to report.
     let closed = ctx.keychain.close().await;

@@ -398,6 +398,10 @@ impl Backend for SoftwareBackend {
             .await
     }
 
+    fn ciphertext_key_id(&self, ciphertext: &[u8]) -> Option<String> {
+        Keystore::ciphertext_key_id(ciphertext)
+    }
+
     async fn decrypt(
         &self,
         key: Option<&KeyRef>,
@@ -508,6 +512,12 @@ impl Backend for SoftwareBackend {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
         self.run(move |s| s.rotate_key(&key)).await
+    }
+
+    async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        let (key, description) = (key.clone(), description.to_string());
+        self.run(move |s| s.update_key_description(&key, &description))
+            .await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
