@@ -4,6 +4,8 @@
 //! KMS's exception, HTTP status, JSON error shape and headers — never a 500.
 //! Requests are signed here with AWS's own signer (`aws-sigv4`) and sent over a plain socket.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};
@@ -66,10 +68,20 @@ impl Answer {
     fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{code}: {:?}", self.body);
         assert_eq!(self.body["__type"], code, "{:?}", self.body);
-        assert!(self.body["message"].as_str().is_some_and(|m| !m.is_empty()), "{:?}", self.body);
+        assert!(
+            self.body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{:?}",
+            self.body
+        );
         assert_eq!(self.header("x-amzn-errortype"), Some(code));
-        assert!(self.header("x-amzn-requestid").is_some_and(|id| id.len() >= 32));
-        assert_eq!(self.header("content-type"), Some("application/x-amz-json-1.1"));
+        assert!(
+            self.header("x-amzn-requestid")
+                .is_some_and(|id| id.len() >= 32)
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/x-amz-json-1.1")
+        );
     }
 }
 
@@ -111,16 +123,23 @@ fn send(served: &support::Served, call: &Call<'_>, tamper: impl FnOnce(&mut Vec<
     for (k, v) in &headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
-    request.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    request.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
     let mut stream = TcpStream::connect(served.addr).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(20))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
     stream.write_all(request.as_bytes()).expect("write head");
     // The server may answer (and close) before reading an oversized body.
     let _ = stream.write_all(&body);
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer: {text:?}"));
     let mut lines = head.lines();
     let status: u16 = lines
         .next()
@@ -131,8 +150,13 @@ fn send(served: &support::Served, call: &Call<'_>, tamper: impl FnOnce(&mut Vec<
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let body = serde_json::from_str(body).unwrap_or_else(|e| panic!("answer body is not JSON ({e}): {body:?}"));
-    Answer { status, headers, body }
+    let body = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("answer body is not JSON ({e}): {body:?}"));
+    Answer {
+        status,
+        headers,
+        body,
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -148,44 +172,95 @@ async fn a_good_request_is_served() {
 async fn sigv4_refusals() {
     let served = support::serve().await;
     tokio::task::block_in_place(|| {
-        let wrong_secret = send(&served, &Call { secret: "nope", ..Call::default() }, |_| {});
+        let wrong_secret = send(
+            &served,
+            &Call {
+                secret: "nope",
+                ..Call::default()
+            },
+            |_| {},
+        );
         wrong_secret.assert_error(400, "InvalidSignatureException");
-        let unknown = send(&served, &Call { access_key: "AKIDUNKNOWN", ..Call::default() }, |_| {});
+        let unknown = send(
+            &served,
+            &Call {
+                access_key: "AKIDUNKNOWN",
+                ..Call::default()
+            },
+            |_| {},
+        );
         unknown.assert_error(400, "UnrecognizedClientException");
         let stale = send(
             &served,
-            &Call { time: SystemTime::now() - Duration::from_secs(16 * 60), ..Call::default() },
+            &Call {
+                time: SystemTime::now() - Duration::from_secs(16 * 60),
+                ..Call::default()
+            },
             |_| {},
         );
         stale.assert_error(400, "InvalidSignatureException");
-        assert!(stale.body["message"].as_str().is_some_and(|m| m.contains("Signature expired")));
+        assert!(
+            stale.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Signature expired"))
+        );
         // 14 minutes old is still accepted.
         let recent = send(
             &served,
-            &Call { time: SystemTime::now() - Duration::from_secs(14 * 60), ..Call::default() },
+            &Call {
+                time: SystemTime::now() - Duration::from_secs(14 * 60),
+                ..Call::default()
+            },
             |_| {},
         );
         assert_eq!(recent.status, 200, "{:?}", recent.body);
         let future = send(
             &served,
-            &Call { time: SystemTime::now() + Duration::from_secs(16 * 60), ..Call::default() },
+            &Call {
+                time: SystemTime::now() + Duration::from_secs(16 * 60),
+                ..Call::default()
+            },
             |_| {},
         );
         future.assert_error(400, "InvalidSignatureException");
         let tampered = send(
             &served,
-            &Call { body: br#"{"Limit": 10}"#.to_vec(), ..Call::default() },
+            &Call {
+                body: br#"{"Limit": 10}"#.to_vec(),
+                ..Call::default()
+            },
             |b| {
                 let at = b.len() - 2;
                 b[at] = b'9';
             },
         );
         tampered.assert_error(400, "InvalidSignatureException");
-        let other_service = send(&served, &Call { service: "s3", ..Call::default() }, |_| {});
+        let other_service = send(
+            &served,
+            &Call {
+                service: "s3",
+                ..Call::default()
+            },
+            |_| {},
+        );
         other_service.assert_error(400, "InvalidSignatureException");
-        let bad_region = send(&served, &Call { region: "US_EAST_1", ..Call::default() }, |_| {});
+        let bad_region = send(
+            &served,
+            &Call {
+                region: "US_EAST_1",
+                ..Call::default()
+            },
+            |_| {},
+        );
         bad_region.assert_error(400, "InvalidSignatureException");
-        let unsigned = send(&served, &Call { signed: false, ..Call::default() }, |_| {});
+        let unsigned = send(
+            &served,
+            &Call {
+                signed: false,
+                ..Call::default()
+            },
+            |_| {},
+        );
         unsigned.assert_error(400, "MissingAuthenticationTokenException");
     });
 }
@@ -194,21 +269,78 @@ async fn sigv4_refusals() {
 async fn malformed_requests_get_kms_errors_never_a_500() {
     let served = support::serve().await;
     tokio::task::block_in_place(|| {
-        let bad_json = send(&served, &Call { body: b"{\"Limit\": ".to_vec(), ..Call::default() }, |_| {});
+        let bad_json = send(
+            &served,
+            &Call {
+                body: b"{\"Limit\": ".to_vec(),
+                ..Call::default()
+            },
+            |_| {},
+        );
         bad_json.assert_error(400, "SerializationException");
-        let not_object = send(&served, &Call { body: b"[1,2]".to_vec(), ..Call::default() }, |_| {});
+        let not_object = send(
+            &served,
+            &Call {
+                body: b"[1,2]".to_vec(),
+                ..Call::default()
+            },
+            |_| {},
+        );
         not_object.assert_error(400, "SerializationException");
-        let wrong_type = send(&served, &Call { body: br#"{"Limit": "ten"}"#.to_vec(), ..Call::default() }, |_| {});
+        let wrong_type = send(
+            &served,
+            &Call {
+                body: br#"{"Limit": "ten"}"#.to_vec(),
+                ..Call::default()
+            },
+            |_| {},
+        );
         wrong_type.assert_error(400, "SerializationException");
-        let unknown = send(&served, &Call { target: "TrentService.MakeCoffee", ..Call::default() }, |_| {});
+        let unknown = send(
+            &served,
+            &Call {
+                target: "TrentService.MakeCoffee",
+                ..Call::default()
+            },
+            |_| {},
+        );
         unknown.assert_error(400, "UnknownOperationException");
-        let other_service = send(&served, &Call { target: "DynamoDB_20120810.ListTables", ..Call::default() }, |_| {});
+        let other_service = send(
+            &served,
+            &Call {
+                target: "DynamoDB_20120810.ListTables",
+                ..Call::default()
+            },
+            |_| {},
+        );
         other_service.assert_error(400, "UnknownOperationException");
-        let content_type = send(&served, &Call { content_type: "application/json", ..Call::default() }, |_| {});
+        let content_type = send(
+            &served,
+            &Call {
+                content_type: "application/json",
+                ..Call::default()
+            },
+            |_| {},
+        );
         content_type.assert_error(415, "UnsupportedMediaTypeException");
-        let huge = send(&served, &Call { body: vec![b' '; 300 * 1024], ..Call::default() }, |_| {});
+        let huge = send(
+            &served,
+            &Call {
+                body: vec![b' '; 300 * 1024],
+                ..Call::default()
+            },
+            |_| {},
+        );
         huge.assert_error(413, "RequestEntityTooLargeException");
-        let get = send(&served, &Call { method: "GET", body: Vec::new(), ..Call::default() }, |_| {});
+        let get = send(
+            &served,
+            &Call {
+                method: "GET",
+                body: Vec::new(),
+                ..Call::default()
+            },
+            |_| {},
+        );
         get.assert_error(405, "UnknownOperationException");
         let bad_blob = send(
             &served,
@@ -222,20 +354,47 @@ async fn malformed_requests_get_kms_errors_never_a_500() {
         bad_blob.assert_error(400, "SerializationException");
         let missing = send(
             &served,
-            &Call { target: "TrentService.DescribeKey", body: b"{}".to_vec(), ..Call::default() },
+            &Call {
+                target: "TrentService.DescribeKey",
+                body: b"{}".to_vec(),
+                ..Call::default()
+            },
             |_| {},
         );
         missing.assert_error(400, "ValidationException");
         // Every operation, fed nothing or members of the wrong shape, answers (some succeed
         // with no members at all) or refuses with a 4xx KMS error; none fails with a 5xx.
         for op in [
-            "CreateKey", "DescribeKey", "ListKeys", "UpdateKeyDescription", "GetPublicKey",
-            "CreateAlias", "UpdateAlias", "DeleteAlias", "ListAliases", "TagResource",
-            "UntagResource", "ListResourceTags", "EnableKey", "DisableKey",
-            "ScheduleKeyDeletion", "CancelKeyDeletion", "EnableKeyRotation",
-            "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand",
-            "ListKeyRotations", "Sign", "Verify", "GenerateMac", "VerifyMac", "Encrypt",
-            "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
+            "CreateKey",
+            "DescribeKey",
+            "ListKeys",
+            "UpdateKeyDescription",
+            "GetPublicKey",
+            "CreateAlias",
+            "UpdateAlias",
+            "DeleteAlias",
+            "ListAliases",
+            "TagResource",
+            "UntagResource",
+            "ListResourceTags",
+            "EnableKey",
+            "DisableKey",
+            "ScheduleKeyDeletion",
+            "CancelKeyDeletion",
+            "EnableKeyRotation",
+            "DisableKeyRotation",
+            "GetKeyRotationStatus",
+            "RotateKeyOnDemand",
+            "ListKeyRotations",
+            "Sign",
+            "Verify",
+            "GenerateMac",
+            "VerifyMac",
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
             "GenerateRandom",
         ] {
             let target = format!("TrentService.{op}");

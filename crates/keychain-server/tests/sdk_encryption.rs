@@ -2,6 +2,8 @@
 //! ReEncrypt, data keys, RSA-OAEP (ciphertexts made by Python `cryptography` decrypted by the
 //! server), and the refusals KMS makes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashMap;

@@ -2,6 +2,8 @@
 //! tags, enabling, scheduled deletion, rotation settings, MACs, and ARNs in the caller's
 //! region.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;

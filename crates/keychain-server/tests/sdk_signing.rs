@@ -3,6 +3,8 @@
 //! judged by OpenSSL and Python `cryptography`, then checked by the server's Verify (a
 //! tampered one refused with KMSInvalidSignatureException).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use aws_sdk_kms::primitives::Blob;

@@ -19,5 +19,6 @@ mod mac;
 mod memory;
 mod outputs;
 mod pubkey;
+mod serve;
 mod signing;
 mod support;
