@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
 use crate::credentials::Credentials;
-use crate::protocol::{Shared, handle};
+use crate::protocol::KmsService;
 use crate::{ServerConfig, TlsFiles};
 
 /// How long requests in flight may take to finish after a stop is asked for.
@@ -31,7 +31,7 @@ pub struct Server {
     listener: TcpListener,
     local_addr: SocketAddr,
     tls: Option<TlsAcceptor>,
-    shared: Arc<Shared>,
+    service: KmsService,
 }
 
 impl std::fmt::Debug for Server {
@@ -69,10 +69,7 @@ impl Server {
             listener,
             local_addr,
             tls,
-            shared: Arc::new(Shared {
-                backend: config.keychain.backend().clone(),
-                credentials,
-            }),
+            service: KmsService::new(&config.keychain, credentials),
         })
     }
 
@@ -106,10 +103,10 @@ impl Server {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let shared = self.shared.clone();
+            let kms = self.service.clone();
             let service = service_fn(move |request| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(shared, request).await) }
+                let kms = kms.clone();
+                async move { Ok::<_, std::convert::Infallible>(kms.handle(request).await) }
             });
             let mut builder = http1::Builder::new();
             builder

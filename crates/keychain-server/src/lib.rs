@@ -37,6 +37,7 @@ use std::path::PathBuf;
 
 pub use crate::credentials::{Credential, Credentials};
 pub use crate::http::Server;
+pub use crate::protocol::KmsService;
 
 /// How to run a [`Server`].
 #[derive(Debug, Clone)]

@@ -24,15 +24,43 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// The prefix of every operation in `X-Amz-Target`.
 const TARGET_PREFIX: &str = "TrentService.";
 
-/// What every request handler shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) backend: Arc<dyn keychain::Backend>,
-    pub(crate) credentials: Credentials,
+/// The KMS API over a backend, one HTTP request at a time, without a socket: what
+/// [`crate::Server`] runs for every connection, and what a fuzzer or a benchmark can call
+/// directly.
+#[derive(Debug, Clone)]
+pub struct KmsService {
+    shared: Arc<Shared>,
 }
 
-/// Answers one request. Never fails: every problem is a KMS error answer.
-pub(crate) async fn handle<B>(shared: Arc<Shared>, request: Request<B>) -> Response<Full<Bytes>>
+/// What every request handler shares.
+#[derive(Debug)]
+struct Shared {
+    backend: Arc<dyn keychain::Backend>,
+    credentials: Credentials,
+}
+
+impl KmsService {
+    /// The KMS API over `keychain`'s backend, for callers holding `credentials`.
+    pub fn new(keychain: &keychain::Keychain, credentials: Credentials) -> Self {
+        KmsService {
+            shared: Arc::new(Shared {
+                backend: keychain.backend().clone(),
+                credentials,
+            }),
+        }
+    }
+
+    /// Answers one request. Never fails: every problem is a KMS error answer.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        handle(&self.shared, request).await
+    }
+}
+
+async fn handle<B>(shared: &Shared, request: Request<B>) -> Response<Full<Bytes>>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -43,7 +71,7 @@ where
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let result = answer(&shared, request).await;
+    let result = answer(shared, request).await;
     match &result {
         Ok(_) => tracing::debug!(%request_id, target = target.as_deref(), "ok"),
         Err(e) => {
