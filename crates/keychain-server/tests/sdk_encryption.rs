@@ -387,3 +387,85 @@ async fn rsa_oaep_decrypts_what_python_encrypts() {
         Some("InvalidKeyUsageException")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_key_pairs_are_real_key_pairs_judged_by_openssl() {
+    use aws_sdk_kms::types::DataKeyPairSpec;
+    let served = support::serve().await;
+    let kms = served.sdk();
+    let key = kms.create_key().send().await.expect("CreateKey");
+    let id = key.key_metadata().expect("meta").key_id().to_string();
+    let ctx = context(&[("pair", "yes")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for spec in [
+        DataKeyPairSpec::EccNistP256,
+        DataKeyPairSpec::Rsa2048,
+        DataKeyPairSpec::EccSecgP256K1,
+    ] {
+        let pair = kms
+            .generate_data_key_pair()
+            .key_id(&id)
+            .key_pair_spec(spec.clone())
+            .set_encryption_context(Some(ctx.clone()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GenerateDataKeyPair {spec}: {e:?}"));
+        assert_eq!(pair.key_pair_spec(), Some(&spec));
+        let private = pair
+            .private_key_plaintext()
+            .expect("private")
+            .as_ref()
+            .to_vec();
+        let public = pair.public_key().expect("public").as_ref().to_vec();
+        // OpenSSL derives the public key from the private one: it must be the one returned.
+        let der = dir.path().join("private.der");
+        std::fs::write(&der, &private).expect("write");
+        let derived = std::process::Command::new("openssl")
+            .args([
+                "pkey", "-inform", "DER", "-pubout", "-outform", "DER", "-in",
+            ])
+            .arg(&der)
+            .output()
+            .expect("openssl");
+        assert!(
+            derived.status.success(),
+            "OpenSSL cannot read the {spec} private key: {}",
+            String::from_utf8_lossy(&derived.stderr)
+        );
+        assert_eq!(
+            derived.stdout, public,
+            "{spec}: the public key is not the private key's"
+        );
+        // The encrypted private key decrypts to the same key, under the context only.
+        let opened = kms
+            .decrypt()
+            .ciphertext_blob(pair.private_key_ciphertext_blob().expect("blob").clone())
+            .set_encryption_context(Some(ctx.clone()))
+            .send()
+            .await
+            .expect("Decrypt the private key");
+        assert_eq!(
+            opened.plaintext().map(|p| p.as_ref().to_vec()),
+            Some(private)
+        );
+    }
+    let without = kms
+        .generate_data_key_pair_without_plaintext()
+        .key_id(&id)
+        .key_pair_spec(DataKeyPairSpec::EccNistP384)
+        .send()
+        .await
+        .expect("GenerateDataKeyPairWithoutPlaintext");
+    assert!(without.public_key().is_some() && without.private_key_ciphertext_blob().is_some());
+    assert_eq!(
+        code(
+            kms.generate_data_key_pair()
+                .key_id(&id)
+                .key_pair_spec(DataKeyPairSpec::Sm2)
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("ValidationException")
+    );
+}

@@ -1,6 +1,7 @@
-//! Data keys and randomness: GenerateDataKey(+WithoutPlaintext), GenerateRandom.
+//! Data keys and randomness: GenerateDataKey(+WithoutPlaintext),
+//! GenerateDataKeyPair(+WithoutPlaintext), GenerateRandom.
 
-use keychain::{DataKeySpec, EncryptionAlgorithm, EncryptionContext};
+use keychain::{DataKeySpec, EncryptionAlgorithm, EncryptionContext, KeySpec};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
@@ -124,4 +125,76 @@ pub(super) async fn generate_random(_cx: &Context, body: Value) -> Result<Value,
     check_range("NumberOfBytes", n, 1, 1024)?;
     let bytes = random(usize::try_from(n).unwrap_or(0))?;
     Ok(json!({ "Plaintext": b64(&bytes) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataKeyPairInput {
+    key_id: Option<String>,
+    encryption_context: Option<EncryptionContext>,
+    key_pair_spec: Option<String>,
+    recipient: Option<Value>,
+    #[allow(dead_code)]
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+/// The key pair specs KMS makes data key pairs of (SM2 is China Regions only and not here).
+const PAIR_SPECS: &[KeySpec] = &[
+    KeySpec::Rsa2048,
+    KeySpec::Rsa3072,
+    KeySpec::Rsa4096,
+    KeySpec::EccNistP256,
+    KeySpec::EccNistP384,
+    KeySpec::EccNistP521,
+    KeySpec::EccSecgP256k1,
+];
+
+/// GenerateDataKeyPair, or GenerateDataKeyPairWithoutPlaintext when `with_plaintext` is
+/// false: a fresh key pair whose PKCS#8 private key is also returned encrypted under the
+/// symmetric key, bound to the encryption context.
+pub(super) async fn generate_data_key_pair(
+    cx: &Context,
+    body: Value,
+    with_plaintext: bool,
+) -> Result<Value, KmsError> {
+    let i: DataKeyPairInput = input(body)?;
+    let context = i.encryption_context.unwrap_or_default();
+    let spec_name = crate::wire::required(i.key_pair_spec, "KeyPairSpec")?;
+    let spec: KeySpec = crate::wire::kms_enum("KeyPairSpec", &spec_name)?;
+    if !PAIR_SPECS.contains(&spec) {
+        return Err(KmsError::validation(format!(
+            "KeyPairSpec {spec} is not a data key pair spec"
+        )));
+    }
+    if i.recipient.is_some() {
+        return Err(KmsError::unsupported(
+            "Recipient (Nitro Enclaves attestation) is not supported by this server",
+        ));
+    }
+    let (key, info) = resolve(cx, i.key_id).await?;
+    info.check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
+    if i.dry_run == Some(true) {
+        return Err(dry_run_error());
+    }
+    let (private_key, public_key) = keychain::software::generate_key_pair(spec)?;
+    let ciphertext = cx
+        .backend
+        .encrypt(
+            &key,
+            private_key.expose(),
+            EncryptionAlgorithm::SymmetricDefault,
+            &context,
+        )
+        .await?;
+    let mut out = json!({
+        "KeyId": cx.caller.key_arn(&info.key_id),
+        "KeyPairSpec": spec.as_str(),
+        "PublicKey": b64(public_key.to_der()),
+        "PrivateKeyCiphertextBlob": b64(&ciphertext),
+    });
+    if with_plaintext {
+        out["PrivateKeyPlaintext"] = json!(b64(private_key.expose()));
+    }
+    Ok(out)
 }

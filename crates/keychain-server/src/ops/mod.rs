@@ -40,8 +40,6 @@ const NOT_YET: &[&str] = &[
     "DeriveSharedSecret",
     "Encapsulate",
     "Decapsulate",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
 ];
 
 /// Custom key store operations: this server has no custom key stores.
@@ -91,6 +89,10 @@ pub(crate) async fn dispatch(
         "ReEncrypt" => crypto::re_encrypt(cx, input).await,
         "GenerateDataKey" => data_keys::generate_data_key(cx, input, true).await,
         "GenerateDataKeyWithoutPlaintext" => data_keys::generate_data_key(cx, input, false).await,
+        "GenerateDataKeyPair" => data_keys::generate_data_key_pair(cx, input, true).await,
+        "GenerateDataKeyPairWithoutPlaintext" => {
+            data_keys::generate_data_key_pair(cx, input, false).await
+        }
         "GenerateRandom" => data_keys::generate_random(cx, input).await,
         op if NOT_YET.contains(&op) => Err(KmsError::unsupported(format!(
             "{op} is not supported by this server yet"

@@ -55,6 +55,20 @@ pub fn default_keystore_path() -> Result<PathBuf> {
     )))
 }
 
+/// Generates a key pair of an asymmetric `spec` that no keystore holds — a data key pair, as
+/// AWS KMS's `GenerateDataKeyPair` hands out: the private key as PKCS#8 DER (zeroized on drop)
+/// and its public key. A symmetric or HMAC spec is [`Error::InvalidInput`].
+pub fn generate_key_pair(spec: KeySpec) -> Result<(Secret, PublicKey)> {
+    if !spec.is_asymmetric() {
+        return Err(Error::invalid_input(format!(
+            "{spec} is not an asymmetric key spec"
+        )));
+    }
+    let private_key = material::generate(spec)?;
+    let public_key = material::Material::load(spec, private_key.expose())?.public_key()?;
+    Ok((private_key, public_key))
+}
+
 /// Environment variable holding the keystore password.
 pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
