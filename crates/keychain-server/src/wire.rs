@@ -100,6 +100,18 @@ pub(crate) fn clip(value: &str) -> String {
     value.chars().take(64).collect()
 }
 
+/// `DryRun: true`: KMS checks the request, then answers DryRunOperationException instead of
+/// doing it.
+pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
+    if flag == Some(true) {
+        return Err(KmsError::bad(
+            "DryRunOperationException",
+            "The request would have succeeded, but the DryRun option is set.",
+        ));
+    }
+    Ok(())
+}
+
 /// An optional enum member.
 pub(crate) fn opt_enum<T>(member: &str, value: Option<&str>) -> Result<Option<T>, KmsError>
 where

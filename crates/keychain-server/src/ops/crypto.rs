@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Context, resolve};
 use crate::errors::KmsError;
-use crate::wire::{b64, blob, check_len, input, opt_enum, required};
+use crate::wire::{b64, blob, check_len, dry_run, input, opt_enum, required};
 
 /// The largest plaintext KMS encrypts directly.
 const MAX_PLAINTEXT: usize = 4096;
@@ -21,16 +21,6 @@ fn check_context(member: &str, context: &EncryptionContext) -> Result<(), KmsErr
         return Err(KmsError::validation(format!(
             "{member} is {total} bytes; at most 8192"
         )));
-    }
-    Ok(())
-}
-
-fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
-    if flag == Some(true) {
-        return Err(KmsError::bad(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
     }
     Ok(())
 }

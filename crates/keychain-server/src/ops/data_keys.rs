@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 use super::crypto::encrypt_under;
 use super::{Context, resolve};
 use crate::errors::KmsError;
-use crate::wire::{b64, check_range, input, opt_enum};
+use crate::wire::{b64, check_range, dry_run, input, opt_enum};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -63,9 +63,7 @@ pub(super) async fn generate_data_key(
         (Some(spec), None) => {
             let (key, info) = resolve(cx, i.key_id).await?;
             info.check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
-            if i.dry_run == Some(true) {
-                return Err(dry_run_error());
-            }
+            dry_run(i.dry_run)?;
             let data_key = cx.backend.generate_data_key(&key, spec, &context).await?;
             let plaintext = Zeroizing::new(data_key.plaintext.expose().to_vec());
             (data_key.ciphertext, plaintext, info.key_id)
@@ -92,13 +90,6 @@ pub(super) async fn generate_data_key(
         out["Plaintext"] = json!(b64(&plaintext));
     }
     Ok(out)
-}
-
-fn dry_run_error() -> KmsError {
-    KmsError::bad(
-        "DryRunOperationException",
-        "The request would have succeeded, but the DryRun option is set.",
-    )
 }
 
 #[derive(Deserialize)]
@@ -174,9 +165,7 @@ pub(super) async fn generate_data_key_pair(
     }
     let (key, info) = resolve(cx, i.key_id).await?;
     info.check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
-    if i.dry_run == Some(true) {
-        return Err(dry_run_error());
-    }
+    dry_run(i.dry_run)?;
     let (private_key, public_key) = keychain::software::generate_key_pair(spec)?;
     let ciphertext = cx
         .backend

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::tags::{TagEntry, tag_error, tags_map};
-use super::{Context, key_ref, resolve};
+use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
 use crate::metadata::key_metadata;
 use crate::wire::{b64, check_len, check_range, input, opt_enum, required};
@@ -85,12 +85,6 @@ pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsEr
     request.validate().map_err(tag_error)?;
     let info = cx.backend.create_key(&request).await.map_err(tag_error)?;
     Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyIdInput {
-    key_id: Option<String>,
 }
 
 pub(super) async fn describe_key(cx: &Context, body: Value) -> Result<Value, KmsError> {

@@ -3,16 +3,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Context, key_ref, resolve};
+use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
 use crate::metadata::{epoch, state_name};
 use crate::wire::{check_range, input};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyIdInput {
-    key_id: Option<String>,
-}
 
 pub(super) async fn enable_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;

@@ -22,6 +22,13 @@ pub(crate) struct Context {
     pub(crate) backend: Arc<dyn keychain::Backend>,
 }
 
+/// The input of the operations that take a `KeyId` only.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct KeyIdInput {
+    pub(crate) key_id: Option<String>,
+}
+
 /// KMS operations the server knows but does not do yet.
 const NOT_YET: &[&str] = &[
     "CreateGrant",

@@ -4,16 +4,10 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Context, resolve};
+use super::{Context, KeyIdInput, resolve};
 use crate::errors::KmsError;
 use crate::metadata::epoch;
 use crate::wire::{check_range, input, page};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct KeyIdInput {
-    key_id: Option<String>,
-}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{Context, resolve};
 use crate::errors::KmsError;
-use crate::wire::{b64, blob, input, kms_enum, required};
+use crate::wire::{b64, blob, dry_run, input, kms_enum, required};
 
 /// The largest message KMS signs or MACs.
 const MAX_MESSAGE: usize = 4096;
@@ -38,16 +38,6 @@ fn is_digest(message_type: Option<&str>) -> Result<bool, KmsError> {
             crate::wire::clip(other)
         ))),
     }
-}
-
-fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
-    if flag == Some(true) {
-        return Err(KmsError::bad(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
-    }
-    Ok(())
 }
 
 pub(super) async fn sign(cx: &Context, body: Value) -> Result<Value, KmsError> {
