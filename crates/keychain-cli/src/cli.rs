@@ -136,6 +136,10 @@ pub enum Command {
     /// of the same spec instead. The source key is never modified.
     #[cfg(feature = "aws")]
     Migrate(MigrateArgs),
+    /// Serve the backend's keys over the AWS KMS API (JSON 1.1, SigV4-authenticated), for the
+    /// AWS CLI, boto3, the AWS SDKs and `awskms://HOST:PORT/?region=R`. Prints `listening on
+    /// http://ADDR` when ready; stops cleanly (exit 0) on SIGINT or SIGTERM.
+    Serve(ServeArgs),
     /// Print a shell completion script: `source <(keychain completion bash)`, or save it where
     /// the shell loads completions from.
     Completion(CompletionArgs),
@@ -428,6 +432,25 @@ pub struct MigrateArgs {
     /// The KMS key's description (default: the software key's).
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+}
+
+/// `keychain serve`
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on, IP:PORT (port 0 picks a free port).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: String,
+    /// Who may call: a JSON list of {"access_key_id", "secret_access_key", "account_id"}.
+    /// Without it only access key `test` (secret `test`, account 000000000000) is accepted,
+    /// and only on a loopback address.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// `keychain verify-bundle`

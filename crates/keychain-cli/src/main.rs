@@ -103,14 +103,23 @@ fn failure(out: Output, error: &keychain::Error) -> ExitCode {
 fn run(cli: Cli) -> ExitCode {
     logging::init(cli.verbose, cli.quiet);
     let out = Output::new(cli.json);
+    // `serve` writes no temporary file and stops cleanly on SIGINT and SIGTERM itself, on a
+    // runtime with a thread per core for concurrent clients.
+    let serving = matches!(cli.command, cli::Command::Serve(_));
     // Before any temporary file can exist: SIGINT, SIGTERM and SIGHUP remove them.
-    if let Err(e) = temps::watch_signals() {
+    if !serving && let Err(e) = temps::watch_signals() {
         return failure(out, &e);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = if serving {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => return failure(out, &keychain::Error::io("starting the async runtime", e)),
     };

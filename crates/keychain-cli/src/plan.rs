@@ -54,7 +54,7 @@ impl Io {
     pub fn of(command: &Command) -> Io {
         let io = Io::default();
         match command {
-            Command::Key(_) | Command::Keystore(KeystoreCommand::Init) => io,
+            Command::Key(_) | Command::Keystore(KeystoreCommand::Init) | Command::Serve(_) => io,
             Command::Keystore(KeystoreCommand::Passwd(args)) => {
                 io.input("--new-password-file", args.new_password_file.as_deref())
             }

@@ -154,6 +154,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         context: &EncryptionContext,
     ) -> Result<Secret>;
 
+    /// The id of the key a symmetric ciphertext of this backend names, read from the
+    /// ciphertext itself without decrypting it; `None` when the backend's ciphertexts do not
+    /// say or `ciphertext` is not one of them. The default knows none.
+    fn ciphertext_key_id(&self, ciphertext: &[u8]) -> Option<String> {
+        let _ = ciphertext;
+        None
+    }
+
     /// Generates a data key encrypted under a symmetric key, for envelope encryption.
     async fn generate_data_key(
         &self,
@@ -258,6 +266,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let _ = key;
         Err(Error::unsupported(self.name(), "RotateKeyOnDemand"))
+    }
+
+    /// Replaces the key's description (at most 8192 characters, as in KMS).
+    async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        let _ = (key, description);
+        Err(Error::unsupported(self.name(), "UpdateKeyDescription"))
     }
 
     /// Adds or replaces tags.

@@ -284,6 +284,10 @@ impl Backend for Traced {
         self.run("Decrypt", key, Some(alg), call).await
     }
 
+    fn ciphertext_key_id(&self, ciphertext: &[u8]) -> Option<String> {
+        self.inner.ciphertext_key_id(ciphertext)
+    }
+
     async fn generate_data_key(
         &self,
         key: &KeyRef,
@@ -390,6 +394,12 @@ impl Backend for Traced {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let call = self.inner.rotate_key(key);
         self.run("RotateKeyOnDemand", Some(key), None, call).await
+    }
+
+    async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        let call = self.inner.update_key_description(key, description);
+        self.run("UpdateKeyDescription", Some(key), None, call)
+            .await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {

@@ -13,6 +13,7 @@ mod manual;
 #[cfg(feature = "aws")]
 mod migrate;
 mod pubkey;
+mod serve;
 mod sign;
 
 use keychain::software::{OpenMode, SoftwareBackend, SoftwareConfig};
@@ -142,7 +143,7 @@ impl AwsOptions {
     }
 }
 
-/// Opens the backend: only `key create` may create a software keystore (`keystore init`
+/// Opens the backend: only `key create` and `serve` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
 async fn open(
     backend: Option<&str>,
@@ -151,7 +152,8 @@ async fn open(
     command: &Command,
 ) -> Result<Keychain> {
     let mode = match command {
-        Command::Key(KeyCommand::Create(_)) => OpenMode::OpenOrCreate,
+        // A server's clients create keys, so a server may make its keystore, as `key create`.
+        Command::Key(KeyCommand::Create(_)) | Command::Serve(_) => OpenMode::OpenOrCreate,
         _ => OpenMode::Open,
     };
     let uri = backend_uri(backend);
@@ -220,6 +222,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
         Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,
+        Command::Serve(args) => serve::run(&ctx, args).await,
         Command::Completion(args) => manual::completion(args),
         Command::Man => manual::man(),
     };

@@ -24,5 +24,6 @@ mod outputs;
 mod passwd;
 mod passwords;
 mod pubkey;
+mod serve;
 mod signing;
 mod support;

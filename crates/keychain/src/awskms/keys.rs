@@ -415,6 +415,26 @@ pub(super) async fn tag_key(
     }
 }
 
+pub(super) async fn update_key_description(
+    kms: &AwsKmsBackend,
+    key: &KeyRef,
+    description: &str,
+) -> Result<()> {
+    crate::key::validate_description(description)?;
+    let id = kms.resolve_id(key).await?;
+    let res = kms
+        .client_for(key)?
+        .update_key_description()
+        .key_id(&id)
+        .description(description)
+        .send()
+        .await;
+    match res {
+        Ok(_) => Ok(()),
+        Err(e) => Err(kms.fail(e, "UpdateKeyDescription", key).await),
+    }
+}
+
 pub(super) async fn untag_key(
     kms: &AwsKmsBackend,
     key: &KeyRef,

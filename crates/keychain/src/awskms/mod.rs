@@ -371,6 +371,10 @@ impl Backend for AwsKmsBackend {
         rotation::rotate_key(self, key).await
     }
 
+    async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        keys::update_key_description(self, key, description).await
+    }
+
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
         keys::tag_key(self, key, tags).await
     }

@@ -14,5 +14,6 @@ pub use self::info::{
 pub use self::params::{CreateKeyRequest, KeyParams, KeyType};
 pub use self::spec::{Curve, KeyFamily, KeySpec, KeyUsage};
 pub(crate) use self::validation::{
-    check_pending_window, check_rotation_period, check_tag_count, validate_tag,
+    check_pending_window, check_rotation_period, check_tag_count, validate_description,
+    validate_tag,
 };

@@ -206,6 +206,15 @@ impl Keystore {
         }
     }
 
+    /// The key id a symmetric ciphertext's header names, if it is one of ours.
+    pub(crate) fn ciphertext_key_id(ciphertext: &[u8]) -> Option<String> {
+        if ciphertext.len() < 24 || &ciphertext[..4] != CIPHERTEXT_MAGIC {
+            return None;
+        }
+        let uuid = uuid::Uuid::from_slice(&ciphertext[4..20]).ok()?;
+        Some(uuid.to_string())
+    }
+
     pub(crate) fn decrypt(
         &self,
         key: Option<&KeyRef>,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use super::keystore::{DAY, DEFAULT_ROTATION_DAYS, Keystore};
 use crate::key::{
     DeletionSchedule, KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window,
-    check_rotation_period, check_tag_count, validate_tag,
+    check_rotation_period, check_tag_count, validate_description, validate_tag,
 };
 use crate::key_ref::KeyRef;
 use crate::{Error, Result};
@@ -168,6 +168,20 @@ impl Keystore {
             merged.extend(tags.clone());
             check_tag_count(merged.len())?;
             s.info.tags = merged;
+            Ok(())
+        })
+    }
+
+    pub(crate) fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        validate_description(description)?;
+        self.update(key, |s, _| {
+            if s.info.state == KeyState::PendingDeletion {
+                return Err(Self::state_error(
+                    &s.info,
+                    "the description of a key pending deletion cannot change",
+                ));
+            }
+            s.info.description = description.to_string();
             Ok(())
         })
     }

@@ -58,6 +58,20 @@ pub fn default_keystore_path() -> Result<PathBuf> {
     )))
 }
 
+/// Generates a key pair of an asymmetric `spec` that no keystore holds — a data key pair, as
+/// AWS KMS's `GenerateDataKeyPair` hands out: the private key as PKCS#8 DER (zeroized on drop)
+/// and its public key. A symmetric or HMAC spec is [`Error::InvalidInput`].
+pub fn generate_key_pair(spec: KeySpec) -> Result<(Secret, PublicKey)> {
+    if !spec.is_asymmetric() {
+        return Err(Error::invalid_input(format!(
+            "{spec} is not an asymmetric key spec"
+        )));
+    }
+    let private_key = material::generate(spec)?;
+    let public_key = material::Material::load(spec, private_key.expose())?.public_key()?;
+    Ok((private_key, public_key))
+}
+
 /// Environment variable holding the keystore password.
 pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
@@ -437,6 +451,10 @@ impl Backend for SoftwareBackend {
             .await
     }
 
+    fn ciphertext_key_id(&self, ciphertext: &[u8]) -> Option<String> {
+        Keystore::ciphertext_key_id(ciphertext)
+    }
+
     async fn decrypt(
         &self,
         key: Option<&KeyRef>,
@@ -557,6 +575,12 @@ impl Backend for SoftwareBackend {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
         self.change(move |s| s.rotate_key(&key)).await
+    }
+
+    async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
+        let (key, description) = (key.clone(), description.to_string());
+        self.run(move |s| s.update_key_description(&key, &description))
+            .await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {

@@ -1,0 +1,72 @@
+//! A key as KMS describes it: `KeyMetadata`, with KMS's state names and the algorithms its
+//! spec allows.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keychain::{KeyInfo, KeyState, KeyUsage};
+use serde_json::{Value, json};
+
+use crate::arn::Caller;
+
+/// KMS's spelling of a key state (`Enabled`, `PendingDeletion`…).
+pub(crate) fn state_name(state: KeyState) -> &'static str {
+    match state {
+        KeyState::Enabled => "Enabled",
+        KeyState::Disabled => "Disabled",
+        KeyState::PendingDeletion => "PendingDeletion",
+        KeyState::PendingImport => "PendingImport",
+        KeyState::Creating => "Creating",
+        KeyState::Updating => "Updating",
+        KeyState::Unavailable => "Unavailable",
+        KeyState::PendingReplicaDeletion => "PendingReplicaDeletion",
+    }
+}
+
+/// A time as the JSON protocol sends it: seconds since the epoch.
+pub(crate) fn epoch(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// The names of a list of enum values.
+fn names<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
+    items.iter().map(ToString::to_string).collect()
+}
+
+/// `KeyMetadata` for `info`, its ARN in the caller's account and region.
+pub(crate) fn key_metadata(caller: &Caller, info: &KeyInfo) -> Value {
+    let mut m = json!({
+        "AWSAccountId": caller.account,
+        "KeyId": info.key_id,
+        "Arn": caller.key_arn(&info.key_id),
+        "CreationDate": epoch(info.created),
+        "Enabled": info.state == KeyState::Enabled,
+        "Description": info.description,
+        "KeyUsage": info.usage.as_str(),
+        "KeyState": state_name(info.state),
+        "Origin": info.origin.as_str(),
+        "KeyManager": "CUSTOMER",
+        "CustomerMasterKeySpec": info.spec.as_str(),
+        "KeySpec": info.spec.as_str(),
+        "MultiRegion": info.multi_region,
+    });
+    if let Some(date) = info.deletion_date {
+        m["DeletionDate"] = json!(epoch(date));
+    }
+    match info.usage {
+        KeyUsage::SignVerify => {
+            m["SigningAlgorithms"] = json!(names(info.spec.signing_algorithms()))
+        }
+        KeyUsage::EncryptDecrypt => {
+            m["EncryptionAlgorithms"] = json!(names(info.spec.encryption_algorithms()));
+        }
+        KeyUsage::GenerateVerifyMac => {
+            m["MacAlgorithms"] = json!(names(info.spec.mac_algorithms()))
+        }
+        KeyUsage::KeyAgreement => m["KeyAgreementAlgorithms"] = json!(["ECDH"]),
+        KeyUsage::EncapsulateDecapsulate => m["EncapsulationAlgorithms"] = json!(["ML_KEM"]),
+    }
+    m
+}

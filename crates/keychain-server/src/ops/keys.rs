@@ -1,0 +1,196 @@
+//! Keys: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription, GetPublicKey.
+
+use std::collections::BTreeMap;
+
+use keychain::{CreateKeyRequest, KeyOrigin, KeySpec, KeyUsage, PageRequest};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::tags::{TagEntry, tag_error, tags_map};
+use super::{Context, KeyIdInput, key_ref, resolve};
+use crate::errors::KmsError;
+use crate::metadata::key_metadata;
+use crate::wire::{b64, check_len, check_range, input, opt_enum, required};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateKeyInput {
+    policy: Option<String>,
+    description: Option<String>,
+    key_usage: Option<String>,
+    customer_master_key_spec: Option<String>,
+    key_spec: Option<String>,
+    origin: Option<String>,
+    custom_key_store_id: Option<String>,
+    #[allow(dead_code)]
+    bypass_policy_lockout_safety_check: Option<bool>,
+    tags: Option<Vec<TagEntry>>,
+    multi_region: Option<bool>,
+    xks_key_id: Option<String>,
+}
+
+pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
+    let i: CreateKeyInput = input(body)?;
+    if let Some(policy) = &i.policy {
+        check_len("Policy", policy.chars().count(), 1, 32768)?;
+    }
+    let description = i.description.unwrap_or_default();
+    check_len("Description", description.chars().count(), 0, 8192)?;
+    if i.key_spec.is_some() && i.customer_master_key_spec.is_some() {
+        return Err(KmsError::validation(
+            "KeySpec and CustomerMasterKeySpec cannot both be given; use KeySpec",
+        ));
+    }
+    let spec: KeySpec = opt_enum(
+        "KeySpec",
+        i.key_spec.or(i.customer_master_key_spec).as_deref(),
+    )?
+    .unwrap_or(KeySpec::SymmetricDefault);
+    // As in KMS, the usage defaults to ENCRYPT_DECRYPT whatever the spec.
+    let usage: KeyUsage =
+        opt_enum("KeyUsage", i.key_usage.as_deref())?.unwrap_or(KeyUsage::EncryptDecrypt);
+    if !spec.usages().contains(&usage) {
+        return Err(KmsError::validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}"
+        )));
+    }
+    let origin = match i.origin.as_deref() {
+        None | Some("AWS_KMS") => KeyOrigin::Generated,
+        Some("EXTERNAL") => KeyOrigin::External,
+        Some("AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE") => {
+            return Err(KmsError::unsupported(
+                "this server has no custom key stores",
+            ));
+        }
+        Some(other) => {
+            return Err(KmsError::validation(format!(
+                "1 validation error detected: Value '{}' at 'origin' failed to satisfy \
+                 constraint: Member must satisfy enum value set",
+                crate::wire::clip(other)
+            )));
+        }
+    };
+    if i.custom_key_store_id.is_some() || i.xks_key_id.is_some() {
+        return Err(KmsError::unsupported(
+            "this server has no custom key stores",
+        ));
+    }
+    let tags: BTreeMap<String, String> = tags_map(i.tags.unwrap_or_default())?;
+    let mut request = CreateKeyRequest::new(spec)
+        .usage(usage)
+        .description(description);
+    request.tags = tags;
+    request.multi_region = i.multi_region.unwrap_or(false);
+    request.origin = origin;
+    request.validate().map_err(tag_error)?;
+    let info = cx.backend.create_key(&request).await.map_err(tag_error)?;
+    Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
+}
+
+pub(super) async fn describe_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
+    let i: KeyIdInput = input(body)?;
+    let key = key_ref(cx, i.key_id)?;
+    let info = cx.backend.describe_key(&key).await?;
+    Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ListInput {
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsError> {
+    let i: ListInput = input(body)?;
+    let limit = i.limit.unwrap_or(100);
+    check_range("Limit", limit, 1, 1000)?;
+    if let Some(m) = &i.marker {
+        check_len("Marker", m.chars().count(), 1, 1024)?;
+    }
+    let page = cx
+        .backend
+        .list_keys(&PageRequest {
+            limit: u32::try_from(limit).ok(),
+            marker: i.marker,
+        })
+        .await
+        .map_err(|e| match e {
+            keychain::Error::InvalidInput { message } => {
+                KmsError::bad("InvalidMarkerException", message)
+            }
+            other => other.into(),
+        })?;
+    let keys: Vec<Value> = page
+        .items
+        .iter()
+        .map(|k| json!({ "KeyId": k.key_id, "KeyArn": cx.caller.key_arn(&k.key_id) }))
+        .collect();
+    let mut out = json!({ "Keys": keys, "Truncated": page.next_marker.is_some() });
+    if let Some(m) = page.next_marker {
+        out["NextMarker"] = json!(m);
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateDescriptionInput {
+    key_id: Option<String>,
+    description: Option<String>,
+}
+
+pub(super) async fn update_key_description(cx: &Context, body: Value) -> Result<Value, KmsError> {
+    let i: UpdateDescriptionInput = input(body)?;
+    let key = key_ref(cx, i.key_id)?;
+    let description = required(i.description, "Description")?;
+    check_len("Description", description.chars().count(), 0, 8192)?;
+    cx.backend
+        .update_key_description(&key, &description)
+        .await?;
+    Ok(json!({}))
+}
+
+pub(super) async fn get_public_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
+    let i: KeyIdInput = input(body)?;
+    let (key, info) = resolve(cx, i.key_id).await?;
+    if !info.spec.is_asymmetric() {
+        return Err(KmsError::unsupported(format!(
+            "{} is a {} key, which has no public key",
+            info.key_id, info.spec
+        )));
+    }
+    info.check_enabled()?;
+    let public = cx.backend.public_key(&key).await?;
+    let mut out = json!({
+        "KeyId": cx.caller.key_arn(&info.key_id),
+        "PublicKey": b64(public.to_der()),
+        "CustomerMasterKeySpec": info.spec.as_str(),
+        "KeySpec": info.spec.as_str(),
+        "KeyUsage": info.usage.as_str(),
+    });
+    match info.usage {
+        KeyUsage::SignVerify => {
+            out["SigningAlgorithms"] = json!(
+                info.spec
+                    .signing_algorithms()
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+            );
+        }
+        KeyUsage::EncryptDecrypt => {
+            out["EncryptionAlgorithms"] = json!(
+                info.spec
+                    .encryption_algorithms()
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+            );
+        }
+        KeyUsage::KeyAgreement => out["KeyAgreementAlgorithms"] = json!(["ECDH"]),
+        KeyUsage::EncapsulateDecapsulate => out["EncapsulationAlgorithms"] = json!(["ML_KEM"]),
+        KeyUsage::GenerateVerifyMac => {}
+    }
+    Ok(out)
+}
