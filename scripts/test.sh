@@ -18,6 +18,14 @@ if ! command -v man >/dev/null 2>&1 || ! command -v groff >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null
 fi
 
+# Debian's age (the Go reference implementation) judges the age plugin; /usr/bin/time
+# measures the plugin's peak memory.
+if ! command -v age >/dev/null 2>&1 || ! command -v age-keygen >/dev/null 2>&1 \
+  || [ ! -x /usr/bin/time ]; then
+  log "installing age and time"
+  apt-get update -qq && apt-get install -y -qq age time >/dev/null
+fi
+
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
 # The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
 if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto
