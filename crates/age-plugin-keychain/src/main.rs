@@ -37,6 +37,16 @@ fn main() -> ExitCode {
     };
     match age_plugin_keychain::run(&state_machine) {
         Ok(()) => ExitCode::SUCCESS,
+        // age hangs up as soon as it has what it needs, an error included, without answering
+        // the plugin's last message: nothing is left to report, so this is a normal end.
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("age-plugin-keychain: {e}");
             ExitCode::from(1)

@@ -8,8 +8,7 @@ use keychain::{KeyParams, KeyRef, KeyUsage};
 use keychain_testkit::PASSWORD;
 
 use crate::support::{
-    Setup, assert_ok, assert_refused, decrypt, encrypt, path_with, pattern, plugin_dir, run,
-    stanzas,
+    Measured, Setup, assert_ok, assert_refused, decrypt, encrypt, pattern, run, stanzas,
 };
 
 /// Sizes around age's 64 KiB chunk.
@@ -94,28 +93,6 @@ async fn rsa_recipient_encrypts_without_the_keystore() {
     );
 }
 
-/// A script on `PATH` named like the plugin that runs it under `/usr/bin/time`, which
-/// records its peak resident set size (KiB) in `rss`.
-fn measured_plugin(setup: &Setup, rss: &Path) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = setup.path("measured");
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    let script = dir.join("age-plugin-keychain");
-    let real = plugin_dir().join("age-plugin-keychain");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nexec /usr/bin/time -a -f '%M' -o '{}' '{}' \"$@\"\n",
-            rss.display(),
-            real.display()
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
 #[tokio::test]
 async fn a_100_mib_file_round_trips_and_the_plugin_stays_small() {
     const SIZE: usize = 100 * 1024 * 1024;
@@ -129,20 +106,19 @@ async fn a_100_mib_file_round_trips_and_the_plugin_stays_small() {
             file.write_all(&block).unwrap_or_else(|e| panic!("{e}"));
         }
     }
-    let rss = setup.path("plugin-rss");
-    let measured = measured_plugin(&setup, &rss);
+    let measured = Measured::new(&setup);
     let sealed = setup.path("big.age");
     let opened = setup.path("big.out");
     let out = run(setup
         .age()
-        .env("PATH", path_with(&measured))
+        .env("PATH", measured.path())
         .args(["-r", &recipient, "-o"])
         .arg(&sealed)
         .arg(&input));
     assert_ok(&out, "age -e 100 MiB");
     let out = run(setup
         .age()
-        .env("PATH", path_with(&measured))
+        .env("PATH", measured.path())
         .args(["-d", "-i"])
         .arg(&identity)
         .arg("-o")
@@ -175,13 +151,10 @@ async fn a_100_mib_file_round_trips_and_the_plugin_stays_small() {
     }
     // Two plugin runs (wrap, unwrap), each measured: the plugin never sees the file, so
     // its peak stays far below the file's size.
-    let peaks: Vec<u64> = std::fs::read_to_string(&rss)
-        .unwrap_or_else(|e| panic!("no peak recorded: {e}"))
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    assert_eq!(peaks.len(), 2, "{peaks:?}");
-    for peak in peaks {
+    let runs = measured.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    for (status, peak) in runs {
+        assert_eq!(status, 0, "the plugin's exit status");
         assert!(
             peak < 48 * 1024,
             "the plugin peaked at {peak} KiB for a 100 MiB file"
@@ -292,25 +265,37 @@ async fn disabled_and_deleted_keys_are_refused_by_the_backend() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     kc.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let measured = Measured::new(&s.setup);
     for (name, identity, sealed) in &s.files {
         let out = s.setup.path(&format!("{name}.refused"));
         let expected = if name == "sym" { "disabled" } else { "pending" };
-        assert_refused(
-            &decrypt(&s.setup, identity, sealed, &out),
-            &out,
-            &["keychain plugin", expected],
-        );
+        let result = run(s
+            .setup
+            .age()
+            .env("PATH", measured.path())
+            .args(["-d", "-i"])
+            .arg(identity)
+            .arg("-o")
+            .arg(&out)
+            .arg(sealed));
+        assert_refused(&result, &out, &["keychain plugin", expected]);
     }
+    // The plugin reported each refusal through the protocol and exited 0: it never crashed.
+    let runs = measured.runs();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.iter().all(|(status, _)| *status == 0), "{runs:?}");
 }
 
 #[tokio::test]
 async fn a_wrong_or_missing_password_is_a_clear_error() {
     let s = sealed_files().await;
+    let measured = Measured::new(&s.setup);
     for (name, identity, sealed) in &s.files {
         let out = s.setup.path(&format!("{name}.nopw"));
         let result = run(s
             .setup
             .age()
+            .env("PATH", measured.path())
             .env("KEYCHAIN_PASSWORD", format!("not {PASSWORD}"))
             .args(["-d", "-i"])
             .arg(identity)
@@ -322,6 +307,7 @@ async fn a_wrong_or_missing_password_is_a_clear_error() {
         let result = run(s
             .setup
             .age()
+            .env("PATH", measured.path())
             .env_remove("KEYCHAIN_PASSWORD")
             .stdin(std::process::Stdio::null())
             .args(["-d", "-i"])
@@ -331,6 +317,10 @@ async fn a_wrong_or_missing_password_is_a_clear_error() {
             .arg(sealed));
         assert_refused(&result, &out, &["KEYCHAIN_PASSWORD"]);
     }
+    // Each refusal went through the protocol; the plugin exited 0 every time.
+    let runs = measured.runs();
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert!(runs.iter().all(|(status, _)| *status == 0), "{runs:?}");
 }
 
 #[tokio::test]

@@ -199,3 +199,55 @@ pub fn stanzas(file: &Path) -> Vec<(Vec<String>, Vec<u8>)> {
     }
     out
 }
+
+/// A directory to put first on `PATH`, with a script named like the plugin that runs it
+/// under `/usr/bin/time`, which records each run's exit status and peak resident set size.
+pub struct Measured {
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Measured {
+    pub fn new(setup: &Setup) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = setup.path("measured");
+        let log = setup.path("measured.log");
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let script = dir.join("age-plugin-keychain");
+        let real = plugin_dir().join("age-plugin-keychain");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/time -a -f '%x %M' -o '{}' '{}' \"$@\"\n",
+                log.display(),
+                real.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        Measured { dir, log }
+    }
+
+    /// `PATH` with the measuring script first.
+    pub fn path(&self) -> String {
+        path_with(&self.dir)
+    }
+
+    /// Each plugin run so far: exit status and peak RSS (KiB).
+    pub fn runs(&self) -> Vec<(i32, u64)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_else(|e| panic!("no plugin run recorded: {e}"))
+            .lines()
+            // time(1) adds "Command exited with non-zero status N" before such a run's line.
+            .filter(|l| !l.starts_with("Command "))
+            .map(|l| {
+                let mut parts = l.split_whitespace().map(|p| p.parse::<i64>().ok());
+                match (parts.next().flatten(), parts.next().flatten()) {
+                    (Some(status), Some(peak)) => (status as i32, peak as u64),
+                    _ => panic!("not a run: {l:?}"),
+                }
+            })
+            .collect()
+    }
+}
