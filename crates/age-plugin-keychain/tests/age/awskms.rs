@@ -124,4 +124,18 @@ async fn kms_symmetric_and_rsa_keys_round_trip() {
         .arg(&opened)
         .arg(setup.path(&format!("{sym}-1.age"))));
     assert_refused(&out, &opened, &["disabled"]);
+    // An RSA key pending deletion: the same, from KMS's own state.
+    ls.boto3(
+        "kms.schedule_key_deletion(KeyId=kms.describe_key(KeyId='alias/' + data['name'])\
+         ['KeyMetadata']['KeyId'], PendingWindowInDays=7)\nresult = True",
+        &json!({ "name": rsa }),
+    );
+    let opened = setup.path("pending.out");
+    let out = run(aws_age(&setup, true)
+        .args(["-d", "-i"])
+        .arg(setup.path(&format!("{rsa}.identity")))
+        .arg("-o")
+        .arg(&opened)
+        .arg(setup.path(&format!("{rsa}-1.age"))));
+    assert_refused(&out, &opened, &["pending"]);
 }
