@@ -15,7 +15,9 @@
 
 use age_core::primitives::{bech32_decode, bech32_encode};
 use bech32::Hrp;
-use keychain::{BackendUri, Error, KeyRef, PublicKey, PublicKeyKind, Result};
+use keychain::{
+    BackendUri, Error, KeyRef, PublicKey, PublicKeyKind, Result, is_control_or_invisible,
+};
 
 /// The plugin's name: age runs `age-plugin-keychain` for `age1keychain1…` recipients and
 /// `AGE-PLUGIN-KEYCHAIN-1…` identities.
@@ -79,15 +81,25 @@ fn bad(what: &str, message: impl std::fmt::Display) -> Error {
     Error::invalid_input(format!("{what}: {message}"))
 }
 
-/// Checks the backend URI and key reference both strings carry.
+/// Checks the backend URI and key reference both strings carry. The parsers forgive
+/// surrounding whitespace; a string written by `keychain age` has none, so any is refused
+/// here (with control and invisible characters anywhere).
 fn check_location(what: &str, backend: &str, key: &str) -> Result<()> {
-    BackendUri::parse(backend).map_err(|e| bad(what, e))?;
-    if backend.trim() != backend {
-        return Err(bad(what, "the backend URI has surrounding whitespace"));
-    }
     if key.len() > MAX_KEY_REF_LEN {
         return Err(bad(what, "the key reference is too long"));
     }
+    for (name, field) in [("backend URI", backend), ("key reference", key)] {
+        if let Some(c) = field.chars().find(|&c| is_control_or_invisible(c)) {
+            return Err(bad(
+                what,
+                format!("the {name} holds the control character {c:?}"),
+            ));
+        }
+        if field.trim() != field {
+            return Err(bad(what, format!("the {name} has surrounding whitespace")));
+        }
+    }
+    BackendUri::parse(backend).map_err(|e| bad(what, e))?;
     KeyRef::parse(key).map_err(|e| bad(what, e))?;
     Ok(())
 }
@@ -334,6 +346,9 @@ mod tests {
             );
         }
         assert!(Identity::new("software:/tmp/ks", "bad\nkey").is_err());
+        // Found by the fuzz target: the key parser forgives a trailing CR, the strings do not.
+        assert!(Identity::new("software:/tmp/ks", "_wsofsobtsof\r").is_err());
+        assert!(Identity::new(" software:/tmp/ks", KEY).is_err());
     }
 
     #[test]
