@@ -9,5 +9,6 @@
 mod attacks;
 #[cfg(feature = "aws")]
 mod awskms;
+mod prompt;
 mod software;
 mod support;
