@@ -25,6 +25,14 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libsodium\.so'; then
   apt-get update -qq && apt-get install -y -qq libsodium23 >/dev/null
 fi
 
+# Debian's age (the Go reference implementation) judges the age plugin; /usr/bin/time
+# measures the plugin's peak memory.
+if ! command -v age >/dev/null 2>&1 || ! command -v age-keygen >/dev/null 2>&1 \
+  || [ ! -x /usr/bin/time ]; then
+  log "installing age and time"
+  apt-get update -qq && apt-get install -y -qq age time >/dev/null
+fi
+
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
 # The judges need ML-DSA and ML-KEM in `cryptography` (ML-DSA came in 47.0), Draft 2020-12 in
 # `jsonschema` (with `referencing`, 4.18), boto3 and the AWS CLI (v1, whose `aws` lands next to

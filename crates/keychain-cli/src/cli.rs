@@ -127,6 +127,10 @@ pub enum Command {
     Jwt(JwtCommand),
     /// Print the JSON Web Key Set of one or more keys (several for rotation).
     Jwks(JwksArgs),
+    /// age recipients and identities for a key (the `age-plugin-keychain` plugin wraps age's
+    /// file key with it): `age -r "$(keychain age recipient NAME)"`.
+    #[command(subcommand)]
+    Age(AgeCommand),
     /// X.509: a root CA from a key, certificates from a CSR or a key, CSRs, and CRLs.
     #[command(subcommand)]
     Cert(CertCommand),
@@ -620,6 +624,28 @@ pub struct VerifyMacArgs {
     /// The MAC algorithm (default: the key's).
     #[arg(long, value_name = "ALG")]
     pub algorithm: Option<String>,
+}
+
+/// `keychain age …`
+#[derive(Debug, Subcommand)]
+pub enum AgeCommand {
+    /// Print the age recipient (age1keychain1…) of a symmetric or RSA encryption key. It
+    /// holds no secret: the backend URI (without credentials), the key reference and, for RSA,
+    /// the public key, so encrypting to an RSA key needs no credentials.
+    Recipient(AgeArgs),
+    /// Print the age identity (AGE-PLUGIN-KEYCHAIN-1…) of a key, for `age -d -i FILE`. It
+    /// holds no secret: decrypting needs the backend's credentials or keystore password.
+    Identity(AgeArgs),
+}
+
+/// `keychain age recipient` and `keychain age identity`
+#[derive(Debug, Args)]
+pub struct AgeArgs {
+    /// The key (SYMMETRIC_DEFAULT, or RSA with ENCRYPT_DECRYPT usage).
+    pub name: String,
+    /// Write the line to FILE (created with mode 0600) instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// `keychain jwt …`

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use keychain::{Error, Result};
 
-use crate::cli::{CertCommand, Command, JwtCommand, KemCommand, KeystoreCommand};
+use crate::cli::{AgeCommand, CertCommand, Command, JwtCommand, KemCommand, KeystoreCommand};
 
 /// One file argument: the option that named it and the path.
 #[derive(Debug, Clone)]
@@ -59,6 +59,9 @@ impl Io {
                 io.input("--new-password-file", args.new_password_file.as_deref())
             }
             Command::Jwks(args) => io.output("--out", args.out.as_deref()),
+            Command::Age(AgeCommand::Recipient(args) | AgeCommand::Identity(args)) => {
+                io.output("--out", args.out.as_deref())
+            }
             Command::Pubkey(args) => io.output("--out", args.out.as_deref()),
             Command::Sign(args) => io
                 .input("--in", args.input.as_deref())

@@ -1,6 +1,7 @@
 //! The commands: each module takes its parsed arguments and a [`Context`], does its work
 //! through the library, prints through [`Output`] and returns an [`Outcome`] or an error.
 
+mod age;
 mod alias;
 mod cert;
 mod crypt;
@@ -40,6 +41,8 @@ pub struct Context {
     pub keychain: Keychain,
     /// Where results go.
     pub out: Output,
+    /// The backend URI the keychain was opened from (with `--region` and the like applied).
+    pub backend: keychain::BackendUri,
 }
 
 impl Context {
@@ -143,14 +146,15 @@ impl AwsOptions {
     }
 }
 
-/// Opens the backend: only `key create` and `serve` may create a software keystore (`keystore init`
+/// Opens the backend (and says which, for the commands that record it): only `key create` and
+/// `serve` may create a software keystore (`keystore init`
 /// opens its own); every other command needs one that exists.
 async fn open(
     backend: Option<&str>,
     passwords: &password::Source,
     aws: &AwsOptions,
     command: &Command,
-) -> Result<Keychain> {
+) -> Result<(Keychain, keychain::BackendUri)> {
     let mode = match command {
         // A server's clients create keys, so a server may make its keystore, as `key create`.
         Command::Key(KeyCommand::Create(_)) | Command::Serve(_) => OpenMode::OpenOrCreate,
@@ -158,10 +162,11 @@ async fn open(
     };
     let uri = backend_uri(backend);
     let parsed = aws.apply(uri)?;
-    match software_config(uri, passwords, mode)? {
-        Some(config) => Ok(Keychain::new(SoftwareBackend::open(config).await?)),
-        None => Keychain::open_parsed(parsed, mode).await,
-    }
+    let keychain = match software_config(uri, passwords, mode)? {
+        Some(config) => Keychain::new(SoftwareBackend::open(config).await?),
+        None => Keychain::open_parsed(parsed.clone(), mode).await?,
+    };
+    Ok((keychain, parsed))
 }
 
 /// Runs the command line.
@@ -193,9 +198,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         _ => cli,
     };
+    let (keychain, backend) = open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?;
     let ctx = Context {
-        keychain: open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?,
+        keychain,
         out: Output::new(cli.json),
+        backend,
     };
     let outcome = match cli.command {
         Command::Key(cmd) => key::run(&ctx, cmd).await,
@@ -219,6 +226,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Jwt(cmd) => jwt::run(&ctx, cmd).await,
         Command::Jwks(args) => jwt::jwks(&ctx, args).await,
+        Command::Age(cmd) => age::run(&ctx, cmd).await,
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
         Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,

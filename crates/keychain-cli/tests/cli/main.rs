@@ -4,6 +4,7 @@
 //! and boto3, not by keychain itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod age;
 mod awskms;
 mod boundaries;
 mod bundle;

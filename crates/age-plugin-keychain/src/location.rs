@@ -1,0 +1,158 @@
+//! Where a key is: the backend URI written into recipients and identities, and the key
+//! reference, for a key the `keychain age` commands are given by name.
+
+use std::path::Path;
+
+use keychain::{BackendUri, Error, KeyFamily, KeyInfo, KeyUsage, Keychain, Result};
+
+use crate::encoding::{Identity, Recipient, Wrapping};
+
+/// The backend URI recipients and identities carry: the default keystore spelled out as an
+/// absolute path (so a later `KEYCHAIN_HOME` does not move it), and an AWS KMS URI reduced
+/// to its endpoint, region and profile (credentials never appear in one).
+pub fn canonical_backend(uri: &BackendUri) -> Result<String> {
+    match uri {
+        BackendUri::Software { path } => {
+            let path = match path {
+                Some(path) => path.clone(),
+                None => keychain::default_keystore_path()?,
+            };
+            let path = std::path::absolute(&path)
+                .map_err(|e| Error::io("resolving the keystore path", e))?;
+            software_uri(&path)
+        }
+        BackendUri::AwsKms(kms) => {
+            let attributes: Vec<String> = [
+                ("endpoint", &kms.endpoint),
+                ("region", &kms.region),
+                ("profile", &kms.profile),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| {
+                value
+                    .as_deref()
+                    .map(|value| format!("{name}={}", percent_encode(value)))
+            })
+            .collect();
+            if attributes.is_empty() {
+                Ok("awskms:".to_string())
+            } else {
+                Ok(format!("awskms:?{}", attributes.join("&")))
+            }
+        }
+        _ => Err(Error::unsupported(
+            "age-plugin-keychain",
+            "recipients for this kind of backend",
+        )),
+    }
+}
+
+fn software_uri(path: &Path) -> Result<String> {
+    path.to_str()
+        .map(|p| format!("software:{p}"))
+        .ok_or_else(|| Error::invalid_input("the keystore path is not UTF-8"))
+}
+
+/// Escapes the characters that separate or introduce URI attributes.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '%' | '&' | ';' | '#' | '=' | '?' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// How age wraps a file key to this key, or why it cannot.
+fn wrapping_kind(info: &KeyInfo) -> Result<Option<()>> {
+    let name = info.display_name();
+    if info.spec.as_str().starts_with("ML_KEM") {
+        return Err(Error::unsupported(
+            "age-plugin-keychain",
+            format!(
+                "{} keys as age recipients (not yet: only SYMMETRIC_DEFAULT and RSA)",
+                info.spec
+            ),
+        ));
+    }
+    match (info.spec.family(), info.usage) {
+        (KeyFamily::Symmetric, _) => Ok(None),
+        (KeyFamily::Rsa(_), KeyUsage::EncryptDecrypt) => Ok(Some(())),
+        (KeyFamily::Rsa(_), usage) => Err(Error::key_usage(
+            name,
+            format!(
+                "this RSA key is for {usage}; an age recipient needs an ENCRYPT_DECRYPT key \
+                 (SYMMETRIC_DEFAULT or RSA)"
+            ),
+        )),
+        _ => Err(Error::key_usage(
+            name,
+            format!(
+                "{} keys cannot wrap age file keys; an age recipient needs an ENCRYPT_DECRYPT \
+                 key (SYMMETRIC_DEFAULT or RSA)",
+                info.spec
+            ),
+        )),
+    }
+}
+
+/// The key reference written into the strings: the ARN where the backend has one, else the
+/// key ID (an alias could later point elsewhere; these do not).
+fn key_reference(info: &KeyInfo) -> String {
+    info.arn.clone().unwrap_or_else(|| info.key_id.clone())
+}
+
+/// The `age1keychain1…` recipient of key `name` in `keychain` (opened from `backend`).
+/// Refused for keys that do not encrypt and for disabled or deleted keys.
+pub async fn recipient_for(
+    keychain: &Keychain,
+    backend: &BackendUri,
+    name: &str,
+) -> Result<Recipient> {
+    let info = keychain.describe(name).await?;
+    let rsa = wrapping_kind(&info)?;
+    info.check_enabled()?;
+    let wrapping = match rsa {
+        None => Wrapping::Symmetric,
+        Some(()) => Wrapping::RsaOaepSha256 {
+            public_key: keychain.public_key(name).await?.to_der().to_vec(),
+        },
+    };
+    Recipient::new(canonical_backend(backend)?, key_reference(&info), wrapping)
+}
+
+/// The `AGE-PLUGIN-KEYCHAIN-1…` identity of key `name` in `keychain` (opened from
+/// `backend`), with the same checks as [`recipient_for`].
+pub async fn identity_for(
+    keychain: &Keychain,
+    backend: &BackendUri,
+    name: &str,
+) -> Result<Identity> {
+    let info = keychain.describe(name).await?;
+    wrapping_kind(&info)?;
+    info.check_enabled()?;
+    Identity::new(canonical_backend(backend)?, key_reference(&info))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_awskms_uris_parse_back() {
+        let parsed =
+            BackendUri::parse("awskms://127.0.0.1:4566/?region=eu-west-1&profile=a%26b").unwrap();
+        let canonical = canonical_backend(&parsed).unwrap();
+        assert_eq!(
+            canonical,
+            "awskms:?endpoint=http://127.0.0.1:4566&region=eu-west-1&profile=a%26b"
+        );
+        assert_eq!(BackendUri::parse(&canonical).unwrap(), parsed);
+        assert_eq!(
+            canonical_backend(&BackendUri::parse("awskms").unwrap()).unwrap(),
+            "awskms:"
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! identity-v1: unwrapping age file keys with `AGE-PLUGIN-KEYCHAIN-1…` identities. Every
+//! unwrap goes to the backend, which holds the key.
+
+use std::collections::HashMap;
+use std::io;
+
+use age_core::format::{FileKey, Stanza};
+use age_plugin::Callbacks;
+use age_plugin::identity::{Error, IdentityPluginV1};
+use keychain::{EncryptionAlgorithm, EncryptionContext, KeyRef};
+
+use crate::encoding::{Identity, PLUGIN_NAME};
+use crate::session::{Session, ask_age};
+use crate::stanza::{FILE_KEY_LEN, KeychainStanza, Kind, context, key_tag};
+
+/// The identity-v1 half of the plugin.
+pub struct UnwrapPlugin {
+    identities: Vec<(Identity, String)>,
+    session: Session,
+}
+
+impl UnwrapPlugin {
+    /// A plugin run with no identity yet.
+    pub fn new() -> io::Result<Self> {
+        Ok(UnwrapPlugin {
+            identities: Vec::new(),
+            session: Session::new()?,
+        })
+    }
+
+    /// The file key in `stanza`, unwrapped by the backend with `identity`'s key.
+    fn unwrap(
+        &mut self,
+        identity: &Identity,
+        stanza: &KeychainStanza,
+        callbacks: &mut impl Callbacks<Error>,
+    ) -> keychain::Result<FileKey> {
+        let keychain = self
+            .session
+            .backend(&identity.backend, &mut |m| ask_age(callbacks, m))?;
+        let key = KeyRef::parse(&identity.key)?;
+        let (algorithm, context) = match stanza.kind {
+            Kind::Symmetric => (EncryptionAlgorithm::SymmetricDefault, context()),
+            Kind::Rsa => (
+                EncryptionAlgorithm::RsaesOaepSha256,
+                EncryptionContext::new(),
+            ),
+        };
+        let plaintext = self.session.block_on(keychain.backend().decrypt(
+            Some(&key),
+            &stanza.body,
+            algorithm,
+            &context,
+        ))?;
+        FileKey::try_init_with_mut(|file_key| {
+            if plaintext.len() == FILE_KEY_LEN {
+                file_key.copy_from_slice(plaintext.expose());
+                Ok(())
+            } else {
+                Err(keychain::Error::crypto(format!(
+                    "the unwrapped file key is {} bytes, not {FILE_KEY_LEN}",
+                    plaintext.len()
+                )))
+            }
+        })
+    }
+
+    /// The file key of one file, or the errors of every stanza of ours that was tried;
+    /// `None` when no stanza is for one of our identities.
+    fn unwrap_file(
+        &mut self,
+        file_index: usize,
+        stanzas: &[Stanza],
+        callbacks: &mut impl Callbacks<Error>,
+    ) -> Option<Result<FileKey, Vec<Error>>> {
+        let identities = self.identities.clone();
+        let mut errors = Vec::new();
+        for (stanza_index, stanza) in stanzas.iter().enumerate() {
+            let ours = match KeychainStanza::parse(stanza)? {
+                Ok(ours) => ours,
+                Err(message) => {
+                    errors.push(Error::Stanza {
+                        file_index,
+                        stanza_index,
+                        message,
+                    });
+                    continue;
+                }
+            };
+            for (index, (identity, tag)) in identities.iter().enumerate() {
+                if *tag != ours.tag {
+                    continue;
+                }
+                match self.unwrap(identity, &ours, callbacks) {
+                    Ok(file_key) => return Some(Ok(file_key)),
+                    Err(e) => errors.push(Error::Identity {
+                        index,
+                        message: e.to_string(),
+                    }),
+                }
+            }
+        }
+        (!errors.is_empty()).then_some(Err(errors))
+    }
+}
+
+impl IdentityPluginV1 for UnwrapPlugin {
+    fn add_identity(&mut self, index: usize, plugin_name: &str, bytes: &[u8]) -> Result<(), Error> {
+        if plugin_name != PLUGIN_NAME {
+            return Err(Error::Identity {
+                index,
+                message: format!("not a {PLUGIN_NAME} identity"),
+            });
+        }
+        let identity = Identity::from_bytes(bytes).map_err(|e| Error::Identity {
+            index,
+            message: e.to_string(),
+        })?;
+        let tag = key_tag(&identity.key);
+        self.identities.push((identity, tag));
+        Ok(())
+    }
+
+    fn unwrap_file_keys(
+        &mut self,
+        files: Vec<Vec<Stanza>>,
+        mut callbacks: impl Callbacks<Error>,
+    ) -> io::Result<HashMap<usize, Result<FileKey, Vec<Error>>>> {
+        let mut file_keys = HashMap::with_capacity(files.len());
+        for (file_index, stanzas) in files.iter().enumerate() {
+            if let Some(result) = self.unwrap_file(file_index, stanzas, &mut callbacks) {
+                file_keys.insert(file_index, result);
+            }
+        }
+        self.session.close();
+        Ok(file_keys)
+    }
+}
