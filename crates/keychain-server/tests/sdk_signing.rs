@@ -101,11 +101,11 @@ async fn every_signing_spec_signs_what_openssl_and_python_accept() {
                     "OpenSSL rejects the {spec} {algorithm} signature"
                 );
             }
-            // PyCryptodome judges Ed25519ph over the message it hashes itself, as the
-            // conformance suite has it judge the library's Ed25519ph.
+            // KMS's ED25519_PH_SHA_512 over a DIGEST `D` is RFC 8032 Ed25519ph of the message
+            // `D` (hashed once more): PyCryptodome judges it as `verify(SHA512.new(D), sig)`.
             let (judged_data, judged_as_digest) = if algorithm == SigningAlgorithm::Ed25519PhSha512
             {
-                (MESSAGE.to_vec(), false)
+                (data.clone(), false)
             } else {
                 (data.clone(), prehashed)
             };
