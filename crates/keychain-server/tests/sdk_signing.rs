@@ -101,21 +101,15 @@ async fn every_signing_spec_signs_what_openssl_and_python_accept() {
                     "OpenSSL rejects the {spec} {algorithm} signature"
                 );
             }
-            // KMS's ED25519_PH_SHA_512 over a DIGEST `D` is RFC 8032 Ed25519ph of the message
-            // `D` (hashed once more): PyCryptodome judges it as `verify(SHA512.new(D), sig)`.
-            let (judged_data, judged_as_digest) = if algorithm == SigningAlgorithm::Ed25519PhSha512
-            {
-                (data.clone(), false)
-            } else {
-                (data.clone(), prehashed)
-            };
+            // For ED25519_PH_SHA_512 the judge takes the DIGEST `D` as KMS does: the Ed25519ph
+            // message, hashed once more (PyCryptodome's `verify(SHA512.new(D), sig)`).
             judged.push((
                 format!("{spec} {algorithm} digest={prehashed}"),
                 SignatureCase {
                     public_key_pem: pem.clone(),
                     algorithm,
-                    data: judged_data,
-                    prehashed: judged_as_digest,
+                    data: data.clone(),
+                    prehashed,
                     signature: signature.clone(),
                 },
             ));
