@@ -207,7 +207,7 @@ fn sigv4_attacks_refused_by_keychain_serve() {
 /// With a `--credentials` file: its access key works (its account in the ARNs), `test`/`test`
 /// is an unknown access key, and every attack is refused as KMS refuses it.
 #[test]
-fn sigv4_attacks_with_a_credentials_file() {
+fn sigv4_attacks_refused_by_keychain_serve_with_a_credentials_file() {
     let (id, secret, account) = (
         "AKIAKEYCHAINJUDGE001",
         "judge-secret-not-a-secret-0123456789abcd",
@@ -359,7 +359,7 @@ async fn assert_durable(endpoint: &str, acked: &Acknowledged) {
 /// restart every key whose CreateKey was answered exists and every ciphertext whose Encrypt was
 /// answered decrypts to its plaintext.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn acknowledged_keys_and_ciphertexts_survive_sigkill() {
+async fn keychain_serve_keeps_acknowledged_keys_and_ciphertexts_through_sigkill() {
     const CLIENTS: usize = 16;
     const KILLS: usize = 3;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
