@@ -290,8 +290,13 @@ struct Acknowledged {
 
 /// One client of the storm: CreateKey, then Encrypt under that key, again and again, until a
 /// request fails (the server was killed). Only answered requests are recorded.
-async fn storm_client(kms: aws_sdk_kms::Client, client: usize) -> Acknowledged {
+async fn storm_client(
+    kms: aws_sdk_kms::Client,
+    client: usize,
+    answered: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Acknowledged {
     use aws_sdk_kms::primitives::Blob;
+    use std::sync::atomic::Ordering;
     let mut seen = Acknowledged::default();
     for n in 0.. {
         let Ok(created) = kms.create_key().send().await else {
@@ -301,6 +306,7 @@ async fn storm_client(kms: aws_sdk_kms::Client, client: usize) -> Acknowledged {
             panic!("CreateKey answered without KeyMetadata");
         };
         seen.keys.push(key_id.clone());
+        answered.fetch_add(1, Ordering::Relaxed);
         let plaintext = format!("client {client}, message {n}").into_bytes();
         let Ok(encrypted) = kms
             .encrypt()
@@ -315,6 +321,7 @@ async fn storm_client(kms: aws_sdk_kms::Client, client: usize) -> Acknowledged {
             panic!("Encrypt answered without CiphertextBlob");
         };
         seen.ciphertexts.push((blob.as_ref().to_vec(), plaintext));
+        answered.fetch_add(1, Ordering::Relaxed);
     }
     seen
 }
@@ -368,11 +375,24 @@ async fn keychain_serve_keeps_acknowledged_keys_and_ciphertexts_through_sigkill(
     for round in 0..KILLS {
         let mut server = Server::start_over(&keystore);
         assert_durable(&server.endpoint, &acked).await;
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let storm: Vec<_> = (0..CLIENTS)
-            .map(|client| tokio::spawn(storm_client(sdk_client(&server.endpoint), client)))
+            .map(|client| {
+                let kms = sdk_client(&server.endpoint);
+                tokio::spawn(storm_client(kms, client, answered.clone()))
+            })
             .collect();
-        // Long enough for the first requests to be answered, at a different moment each time.
-        let delay = 300 + random_below(1200);
+        // Once the storm is under way (some request answered, however loaded the machine),
+        // at a different moment each time.
+        let started = std::time::Instant::now();
+        while answered.load(std::sync::atomic::Ordering::Relaxed) == 0 {
+            assert!(
+                started.elapsed() < STARTUP,
+                "round {round}: no request answered within {STARTUP:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let delay = random_below(1500);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         server
             .child
@@ -389,7 +409,7 @@ async fn keychain_serve_keeps_acknowledged_keys_and_ciphertexts_through_sigkill(
         }
         assert!(
             acked.keys.len() > before,
-            "round {round}: no CreateKey was answered within {delay} ms"
+            "round {round}: no CreateKey was answered"
         );
     }
     let server = Server::start_over(&keystore);
