@@ -136,12 +136,23 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
         .map(|s| UNIX_EPOCH + Duration::from_secs(s))
 }
 
+/// Whether `region` has the shape of an AWS region: a two-letter area, words, and a number
+/// (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `us-isob-east-1`). AWS refuses a scope
+/// whose region is none (`nowhere-1`).
 fn valid_region(region: &str) -> bool {
-    !region.is_empty()
-        && region.len() <= 32
-        && region
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    let parts: Vec<&str> = region.split('-').collect();
+    let [area, words @ .., number] = &parts[..] else {
+        return false;
+    };
+    region.len() <= 32
+        && area.len() == 2
+        && area.bytes().all(|b| b.is_ascii_lowercase())
+        && !words.is_empty()
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Authenticates a request; the caller's account and region, or KMS's refusal.
@@ -352,6 +363,32 @@ mod tests {
             "AWS4-HMAC-SHA256",
         ] {
             assert!(parse_authorization(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn regions_are_recognised_by_shape() {
+        for good in [
+            "us-east-1",
+            "eu-west-1",
+            "ap-southeast-2",
+            "us-gov-west-1",
+            "us-isob-east-1",
+            "il-central-1",
+        ] {
+            assert!(valid_region(good), "{good}");
+        }
+        for bad in [
+            "nowhere-1",
+            "US_EAST_1",
+            "us-east",
+            "us-east-",
+            "usa-east-1",
+            "us--east-1",
+            "",
+            "1",
+        ] {
+            assert!(!valid_region(bad), "{bad}");
         }
     }
 }

@@ -101,21 +101,15 @@ async fn every_signing_spec_signs_what_openssl_and_python_accept() {
                     "OpenSSL rejects the {spec} {algorithm} signature"
                 );
             }
-            // PyCryptodome judges Ed25519ph over the message it hashes itself, as the
-            // conformance suite has it judge the library's Ed25519ph.
-            let (judged_data, judged_as_digest) = if algorithm == SigningAlgorithm::Ed25519PhSha512
-            {
-                (MESSAGE.to_vec(), false)
-            } else {
-                (data.clone(), prehashed)
-            };
+            // For ED25519_PH_SHA_512 the judge takes the DIGEST `D` as KMS does: the Ed25519ph
+            // message, hashed once more (PyCryptodome's `verify(SHA512.new(D), sig)`).
             judged.push((
                 format!("{spec} {algorithm} digest={prehashed}"),
                 SignatureCase {
                     public_key_pem: pem.clone(),
                     algorithm,
-                    data: judged_data,
-                    prehashed: judged_as_digest,
+                    data: data.clone(),
+                    prehashed,
                     signature: signature.clone(),
                 },
             ));
@@ -271,4 +265,111 @@ async fn signing_refusals_carry_kms_exceptions() {
             .as_service_error()
             .is_some_and(|e| e.is_not_found_exception())
     );
+}
+
+/// KMS's message types beyond RAW and DIGEST: ML-DSA signs a 64-byte external μ (the signature,
+/// judged by Python `cryptography`, is ML-DSA's over the message μ stands for), an external μ
+/// of another length or for another algorithm is refused, and ED25519_PH_SHA_512 refuses a RAW
+/// message as KMS does ("requires KMS MessageType:DIGEST").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_mu_for_ml_dsa_and_ed25519ph_digest_only() {
+    use aws_sdk_kms::error::ProvideErrorMetadata;
+    let served = support::serve().await;
+    let kms = served.sdk();
+    let create = |spec: KeySpec| {
+        kms.create_key()
+            .key_spec(spec)
+            .key_usage(KeyUsageType::SignVerify)
+            .send()
+    };
+    let ml_dsa = create(KeySpec::MlDsa65).await.expect("CreateKey ML_DSA_65");
+    let id = ml_dsa.key_metadata().expect("meta").key_id().to_string();
+    let der = kms
+        .get_public_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("GetPublicKey")
+        .public_key()
+        .expect("PublicKey")
+        .as_ref()
+        .to_vec();
+    let public = PublicKey::from_der(&der).expect("an ML-DSA public key");
+    let mu = public
+        .ml_dsa_external_mu(&mut keychain::MessageSource::memory(MESSAGE))
+        .expect("μ of the message");
+    let sign = |key: String, alg: SigningAlgorithmSpec, kind: MessageType, data: Vec<u8>| {
+        kms.sign()
+            .key_id(key)
+            .message(Blob::new(data))
+            .message_type(kind)
+            .signing_algorithm(alg)
+            .send()
+    };
+    let signature = sign(
+        id.clone(),
+        SigningAlgorithmSpec::MlDsaShake256,
+        MessageType::ExternalMu,
+        mu.to_vec(),
+    )
+    .await
+    .expect("Sign EXTERNAL_MU")
+    .signature()
+    .expect("Signature")
+    .as_ref()
+    .to_vec();
+    let verified = kms
+        .verify()
+        .key_id(&id)
+        .message(Blob::new(mu.to_vec()))
+        .message_type(MessageType::ExternalMu)
+        .signature(Blob::new(signature.clone()))
+        .signing_algorithm(SigningAlgorithmSpec::MlDsaShake256)
+        .send()
+        .await
+        .expect("Verify EXTERNAL_MU");
+    assert!(verified.signature_valid());
+    let verdicts = python_verify_batch(&[SignatureCase {
+        public_key_pem: public.to_pem(),
+        algorithm: SigningAlgorithm::MlDsaShake256,
+        data: MESSAGE.to_vec(),
+        prehashed: false,
+        signature,
+    }]);
+    assert_eq!(
+        verdicts,
+        [true],
+        "Python cryptography rejects the EXTERNAL_MU signature"
+    );
+    let short = sign(
+        id,
+        SigningAlgorithmSpec::MlDsaShake256,
+        MessageType::ExternalMu,
+        vec![1; 32],
+    )
+    .await
+    .expect_err("a 32-byte μ");
+    assert_eq!(short.code(), Some("ValidationException"));
+    let p256 = create(KeySpec::EccNistP256).await.expect("CreateKey P-256");
+    let not_ml_dsa = sign(
+        p256.key_metadata().expect("meta").key_id().to_string(),
+        SigningAlgorithmSpec::EcdsaSha256,
+        MessageType::ExternalMu,
+        mu.to_vec(),
+    )
+    .await
+    .expect_err("an external μ for ECDSA");
+    assert_eq!(not_ml_dsa.code(), Some("ValidationException"));
+    let ed25519 = create(KeySpec::EccNistEdwards25519)
+        .await
+        .expect("CreateKey Ed25519");
+    let raw = sign(
+        ed25519.key_metadata().expect("meta").key_id().to_string(),
+        SigningAlgorithmSpec::Ed25519PhSha512,
+        MessageType::Raw,
+        MESSAGE.to_vec(),
+    )
+    .await
+    .expect_err("Ed25519ph over a RAW message");
+    assert_eq!(raw.code(), Some("ValidationException"));
 }

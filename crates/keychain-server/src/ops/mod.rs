@@ -3,6 +3,7 @@
 mod aliases;
 mod crypto;
 mod data_keys;
+mod kem;
 mod keys;
 mod lifecycle;
 mod rotation;
@@ -45,8 +46,6 @@ const NOT_YET: &[&str] = &[
     "ReplicateKey",
     "UpdatePrimaryRegion",
     "DeriveSharedSecret",
-    "Encapsulate",
-    "Decapsulate",
 ];
 
 /// Custom key store operations: this server has no custom key stores.
@@ -100,6 +99,8 @@ pub(crate) async fn dispatch(
         "GenerateDataKeyPairWithoutPlaintext" => {
             data_keys::generate_data_key_pair(cx, input, false).await
         }
+        "Encapsulate" => kem::encapsulate(cx, input).await,
+        "Decapsulate" => kem::decapsulate(cx, input).await,
         "GenerateRandom" => data_keys::generate_random(cx, input).await,
         op if NOT_YET.contains(&op) => Err(KmsError::unsupported(format!(
             "{op} is not supported by this server yet"

@@ -24,38 +24,62 @@ struct SignInput {
     dry_run: Option<bool>,
 }
 
-/// Whether the message is a digest (`MessageType`, RAW by default).
-fn is_digest(message_type: Option<&str>) -> Result<bool, KmsError> {
-    match message_type {
-        None | Some("RAW") => Ok(false),
-        Some("DIGEST") => Ok(true),
-        Some("EXTERNAL_MU") => Err(KmsError::unsupported(
-            "MessageType EXTERNAL_MU is not supported by this server",
-        )),
-        Some(other) => Err(KmsError::validation(format!(
-            "1 validation error detected: Value '{}' at 'messageType' failed to satisfy \
-             constraint: Member must satisfy enum value set: [RAW, DIGEST, EXTERNAL_MU]",
-            crate::wire::clip(other)
-        ))),
+/// KMS's `MessageType` (RAW by default).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum MessageType {
+    Raw,
+    Digest,
+    ExternalMu,
+}
+
+impl MessageType {
+    fn parse(message_type: Option<&str>) -> Result<MessageType, KmsError> {
+        match message_type {
+            None | Some("RAW") => Ok(MessageType::Raw),
+            Some("DIGEST") => Ok(MessageType::Digest),
+            Some("EXTERNAL_MU") => Ok(MessageType::ExternalMu),
+            Some(other) => Err(KmsError::validation(format!(
+                "1 validation error detected: Value '{}' at 'messageType' failed to satisfy \
+                 constraint: Member must satisfy enum value set: [RAW, DIGEST, EXTERNAL_MU]",
+                crate::wire::clip(other)
+            ))),
+        }
+    }
+
+    /// The message as the backend takes it, checked against the algorithm. KMS signs with
+    /// ED25519_PH_SHA_512 only a DIGEST (which it hashes once more, as the library's
+    /// `Message::Digest` does), so a RAW message is refused for it.
+    fn message<'a>(
+        self,
+        bytes: &'a [u8],
+        algorithm: SigningAlgorithm,
+    ) -> Result<Message<'a>, KmsError> {
+        if self == MessageType::Raw && algorithm == SigningAlgorithm::Ed25519PhSha512 {
+            return Err(KmsError::validation(
+                "ED25519_PH_SHA_512 signing algorithm requires KMS MessageType:DIGEST",
+            ));
+        }
+        let message = match self {
+            MessageType::Raw => Message::Raw(bytes),
+            MessageType::Digest => Message::Digest(bytes),
+            MessageType::ExternalMu => Message::ExternalMu(bytes),
+        };
+        message.check(algorithm)?;
+        Ok(message)
     }
 }
 
 pub(super) async fn sign(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: SignInput = input(body)?;
     let message = blob("Message", i.message, 1, MAX_MESSAGE)?;
-    let digest = is_digest(i.message_type.as_deref())?;
+    let message_type = MessageType::parse(i.message_type.as_deref())?;
     let algorithm: SigningAlgorithm = kms_enum(
         "SigningAlgorithm",
         &required(i.signing_algorithm, "SigningAlgorithm")?,
     )?;
     let (key, info) = resolve(cx, i.key_id).await?;
     info.check_signing(algorithm)?;
-    let message = if digest {
-        Message::Digest(&message)
-    } else {
-        Message::Raw(&message)
-    };
-    message.check(algorithm)?;
+    let message = message_type.message(&message, algorithm)?;
     dry_run(i.dry_run)?;
     let signature = cx.backend.sign(&key, message, algorithm).await?;
     Ok(json!({
@@ -69,19 +93,14 @@ pub(super) async fn verify(cx: &Context, body: Value) -> Result<Value, KmsError>
     let i: SignInput = input(body)?;
     let message = blob("Message", i.message, 1, MAX_MESSAGE)?;
     let signature = blob("Signature", i.signature, 1, 6144)?;
-    let digest = is_digest(i.message_type.as_deref())?;
+    let message_type = MessageType::parse(i.message_type.as_deref())?;
     let algorithm: SigningAlgorithm = kms_enum(
         "SigningAlgorithm",
         &required(i.signing_algorithm, "SigningAlgorithm")?,
     )?;
     let (key, info) = resolve(cx, i.key_id).await?;
     info.check_signing(algorithm)?;
-    let message = if digest {
-        Message::Digest(&message)
-    } else {
-        Message::Raw(&message)
-    };
-    message.check(algorithm)?;
+    let message = message_type.message(&message, algorithm)?;
     dry_run(i.dry_run)?;
     let valid = match cx
         .backend
