@@ -13,6 +13,9 @@ mod manual;
 mod migrate;
 mod pubkey;
 mod sign;
+mod ssh;
+mod ssh_agent;
+mod ssh_validity;
 
 use keychain::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use keychain::{Error, KeyRef, Keychain, Result};
@@ -218,6 +221,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Cert(cmd) => cert::run(&ctx, cmd).await,
         #[cfg(feature = "aws")]
         Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,
+        Command::Ssh(cmd) => ssh::run(&ctx, cmd).await,
+        Command::SshAgent(args) => ssh::agent(&ctx, args).await,
         Command::Completion(args) => manual::completion(args),
         Command::Man => manual::man(),
     };

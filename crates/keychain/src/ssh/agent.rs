@@ -1,0 +1,190 @@
+//! An SSH agent (draft-miller-ssh-agent, through `ssh-agent-lib`) whose keys stay in the
+//! backend: it lists their public keys and has the backend sign what clients ask. It holds no
+//! private key, so adding, removing and locking are answered with `SSH_AGENT_FAILURE`, as
+//! the protocol answers requests an agent cannot carry out.
+
+use std::sync::Arc;
+
+use ssh_agent_lib::agent::Session;
+use ssh_agent_lib::error::AgentError;
+use ssh_agent_lib::proto::{
+    AddIdentity, AddIdentityConstrained, AddSmartcardKeyConstrained, Extension, Identity,
+    PublicCredential, RemoveIdentity, SignRequest, SmartcardKey,
+};
+use ssh_key::Signature;
+use ssh_key::public::KeyData;
+use tokio::net::UnixListener;
+
+use super::{RsaHash, sign_ssh};
+use crate::{Error, Keychain, Result};
+
+/// `SSH_AGENT_RSA_SHA2_256`: the client asks for an `rsa-sha2-256` signature.
+const RSA_SHA2_256: u32 = 2;
+/// `SSH_AGENT_RSA_SHA2_512`: the client asks for an `rsa-sha2-512` signature.
+const RSA_SHA2_512: u32 = 4;
+
+/// A backend key the agent serves: its reference and its OpenSSH public key.
+#[derive(Debug, Clone)]
+pub struct ServedKey {
+    /// The key's name (or any reference the keychain takes); the comment `ssh-add -L` shows.
+    pub name: String,
+    /// Its OpenSSH public key.
+    pub key_data: KeyData,
+}
+
+/// The agent: a keychain and the keys it serves. Each client connection gets a clone.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    keychain: Keychain,
+    keys: Arc<Vec<ServedKey>>,
+}
+
+/// A request the agent refuses: logged, answered with `SSH_AGENT_FAILURE`.
+fn refuse(why: impl std::fmt::Display) -> AgentError {
+    tracing::warn!("ssh-agent: {why}");
+    AgentError::Failure
+}
+
+impl Agent {
+    /// An agent serving `keys` from `keychain`.
+    pub fn new(keychain: Keychain, keys: Vec<ServedKey>) -> Self {
+        Agent {
+            keychain,
+            keys: Arc::new(keys),
+        }
+    }
+
+    /// The keys served.
+    pub fn keys(&self) -> &[ServedKey] {
+        &self.keys
+    }
+
+    /// Serves clients connecting to `listener` until the listener fails; every connection
+    /// is handled on its own task, so clients are not serialised.
+    pub async fn serve(self, listener: UnixListener) -> Result<()> {
+        ssh_agent_lib::agent::listen(listener, self)
+            .await
+            .map_err(|e| {
+                Error::io(
+                    "serving the SSH agent",
+                    std::io::Error::other(e.to_string()),
+                )
+            })
+    }
+
+    /// Signs one request: only for a served key, only with SHA-2 for RSA.
+    async fn sign_request(
+        &self,
+        request: &SignRequest,
+    ) -> std::result::Result<Signature, AgentError> {
+        let key_data = request.credential.key_data();
+        let served = self
+            .keys
+            .iter()
+            .find(|k| &k.key_data == key_data)
+            .ok_or_else(|| refuse("a signature was asked for a key this agent does not serve"))?;
+        let rsa = if request.flags & RSA_SHA2_512 != 0 {
+            RsaHash::Sha512
+        } else if request.flags & RSA_SHA2_256 != 0 {
+            RsaHash::Sha256
+        } else if matches!(key_data, KeyData::Rsa(_)) {
+            return Err(refuse(format!(
+                "key {}: a SHA-1 `ssh-rsa` signature was asked for; backend keys sign only \
+                 rsa-sha2-256 and rsa-sha2-512",
+                served.name
+            )));
+        } else {
+            RsaHash::Sha512
+        };
+        sign_ssh(
+            &self.keychain,
+            &served.name,
+            &served.key_data,
+            &request.data,
+            rsa,
+        )
+        .await
+        .map_err(|e| refuse(format!("key {}: {e}", served.name)))
+    }
+}
+
+#[ssh_agent_lib::async_trait]
+impl Session for Agent {
+    async fn request_identities(&mut self) -> std::result::Result<Vec<Identity>, AgentError> {
+        Ok(self
+            .keys
+            .iter()
+            .map(|k| Identity {
+                credential: PublicCredential::Key(k.key_data.clone()),
+                comment: k.name.clone(),
+            })
+            .collect())
+    }
+
+    async fn sign(&mut self, request: SignRequest) -> std::result::Result<Signature, AgentError> {
+        self.sign_request(&request).await
+    }
+
+    async fn add_identity(&mut self, _: AddIdentity) -> std::result::Result<(), AgentError> {
+        Err(refuse("adding a key: this agent serves backend keys only"))
+    }
+
+    async fn add_identity_constrained(
+        &mut self,
+        _: AddIdentityConstrained,
+    ) -> std::result::Result<(), AgentError> {
+        Err(refuse("adding a key: this agent serves backend keys only"))
+    }
+
+    async fn remove_identity(&mut self, _: RemoveIdentity) -> std::result::Result<(), AgentError> {
+        Err(refuse(
+            "removing a key: this agent serves backend keys only",
+        ))
+    }
+
+    async fn remove_all_identities(&mut self) -> std::result::Result<(), AgentError> {
+        Err(refuse("removing keys: this agent serves backend keys only"))
+    }
+
+    async fn add_smartcard_key(&mut self, _: SmartcardKey) -> std::result::Result<(), AgentError> {
+        Err(refuse(
+            "adding a smartcard key: this agent serves backend keys only",
+        ))
+    }
+
+    async fn add_smartcard_key_constrained(
+        &mut self,
+        _: AddSmartcardKeyConstrained,
+    ) -> std::result::Result<(), AgentError> {
+        Err(refuse(
+            "adding a smartcard key: this agent serves backend keys only",
+        ))
+    }
+
+    async fn remove_smartcard_key(
+        &mut self,
+        _: SmartcardKey,
+    ) -> std::result::Result<(), AgentError> {
+        Err(refuse(
+            "removing a smartcard key: this agent serves backend keys only",
+        ))
+    }
+
+    async fn lock(&mut self, _: String) -> std::result::Result<(), AgentError> {
+        Err(refuse("locking: this agent holds no keys to lock"))
+    }
+
+    async fn unlock(&mut self, _: String) -> std::result::Result<(), AgentError> {
+        Err(refuse("unlocking: this agent holds no keys to lock"))
+    }
+
+    async fn extension(
+        &mut self,
+        extension: Extension,
+    ) -> std::result::Result<Option<Extension>, AgentError> {
+        // `session-bind@openssh.com` and others: unsupported extensions fail, and OpenSSH's
+        // client carries on without them.
+        tracing::debug!("ssh-agent: extension {} not supported", extension.name);
+        Err(AgentError::Failure)
+    }
+}
