@@ -18,6 +18,14 @@ if ! command -v man >/dev/null 2>&1 || ! command -v groff >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq man-db groff-base >/dev/null
 fi
 
+# OpenSSH (ssh-keygen, ssh-add, ssh, sshd) and git judge the SSH keys, signatures,
+# certificates and agent; the tests start their own sshd on a loopback port.
+if ! command -v ssh-keygen >/dev/null 2>&1 || ! command -v ssh-add >/dev/null 2>&1 \
+  || ! [ -x /usr/sbin/sshd ] || ! command -v git >/dev/null 2>&1; then
+  log "installing openssh-client, openssh-server and git"
+  apt-get update -qq && apt-get install -y -qq openssh-client openssh-server git >/dev/null
+fi
+
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
 # The judge needs ML-DSA in `cryptography` (added in 47.0): an older venv is upgraded.
 if ! "$venv/bin/python" -c 'import cryptography, jwt, Crypto

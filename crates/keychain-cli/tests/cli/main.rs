@@ -23,4 +23,5 @@ mod passwd;
 mod passwords;
 mod pubkey;
 mod signing;
+mod ssh;
 mod support;

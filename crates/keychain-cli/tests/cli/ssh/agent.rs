@@ -1,0 +1,289 @@
+//! `keychain ssh-agent`: `ssh-add -L` lists exactly the served keys, `ssh-keygen -Y sign`
+//! and git sign through it, requests it cannot serve fail without stopping it, and its socket
+//! is made safely and removed on SIGTERM.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::process::Command;
+
+use super::SSH_KEYS;
+use super::tools::{AgentProcess, allowed_signers, private_dir, verify_sshsig};
+use crate::support::{Cli, arg, run_tool};
+
+fn lines(text: &str) -> BTreeSet<String> {
+    text.lines().map(str::to_string).collect()
+}
+
+#[test]
+fn ssh_add_lists_the_served_keys_and_ssh_keygen_signs_through_the_agent() {
+    let cli = Cli::new();
+    let mut expected = BTreeSet::new();
+    for (name, spec) in SSH_KEYS {
+        cli.create(name, spec, &[]);
+        expected.insert(
+            cli.ok(["ssh", "pubkey", name])
+                .text()
+                .trim_end()
+                .to_string(),
+        );
+    }
+    // Keys OpenSSH cannot use are not served by default.
+    cli.create("k1", "secp256k1", &[]);
+    cli.create("ml", "ml-dsa-44", &[]);
+    cli.create("aes", "aes-256", &[]);
+    cli.create("off", "p256", &[]);
+    cli.ok(["key", "disable", "off"]);
+
+    let dir = private_dir(&cli, "agent");
+    let socket = dir.join("agent.sock");
+    let agent = AgentProcess::start(&cli, &socket, &[]);
+    assert_eq!(
+        agent.startup,
+        format!(
+            "SSH_AUTH_SOCK={}; export SSH_AUTH_SOCK;\n",
+            socket.display()
+        )
+    );
+    let meta = fs::symlink_metadata(&socket).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+
+    let listed = run_tool(agent.command("ssh-add").arg("-L"));
+    assert_eq!(lines(&String::from_utf8(listed).unwrap()), expected);
+
+    let message = cli.file("message.txt", b"signed through the agent\n");
+    for (name, spec) in SSH_KEYS {
+        let line = cli.ok(["ssh", "pubkey", name]).text();
+        let pubfile = cli.file(&format!("{name}.pub"), line.as_bytes());
+        let sig = cli.path("message.txt.sig");
+        let _ = fs::remove_file(&sig);
+        run_tool(
+            agent
+                .command("ssh-keygen")
+                .args(["-Y", "sign", "-U", "-n", "file", "-f"])
+                .arg(&pubfile)
+                .arg(&message),
+        );
+        let signers = allowed_signers(&cli, name, &line);
+        assert!(verify_sshsig(&signers, "file", &sig, &message), "{spec}");
+        let tampered = cli.file("tampered.txt", b"signed through the agent?\n");
+        assert!(!verify_sshsig(&signers, "file", &sig, &tampered), "{spec}");
+    }
+
+    // A key the agent does not serve: refused, and the agent carries on.
+    let other = cli.path("other");
+    run_tool(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&other),
+    );
+    let refused = agent
+        .command("ssh-keygen")
+        .args(["-Y", "sign", "-U", "-n", "file", "-f"])
+        .arg(other.with_extension("pub"))
+        .arg(&message)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+
+    // Adding, removing and locking: this agent holds no private keys; all fail.
+    assert!(
+        !agent
+            .command("ssh-add")
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        !agent
+            .command("ssh-add")
+            .arg("-D")
+            .status()
+            .unwrap()
+            .success()
+    );
+    let first = cli.file(
+        "first.pub",
+        cli.ok(["ssh", "pubkey", "ed"]).stdout.as_slice(),
+    );
+    assert!(
+        !agent
+            .command("ssh-add")
+            .arg("-d")
+            .arg(&first)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let askpass = cli.file("askpass.sh", b"#!/bin/sh\necho lock-password\n");
+    fs::set_permissions(&askpass, fs::Permissions::from_mode(0o700)).unwrap();
+    for flag in ["-x", "-X"] {
+        let status = agent
+            .command("ssh-add")
+            .arg(flag)
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("DISPLAY", ":0")
+            .status()
+            .unwrap();
+        assert!(!status.success(), "ssh-add {flag}");
+    }
+    let listed = run_tool(agent.command("ssh-add").arg("-L"));
+    assert_eq!(lines(&String::from_utf8(listed).unwrap()), expected);
+
+    // SIGTERM: exits as every keychain command does on it, and removes its socket.
+    let code = agent.terminate();
+    assert_eq!(code, Some(143));
+    assert!(!socket.exists(), "the socket is removed");
+}
+
+#[test]
+fn only_the_named_keys_are_served() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    cli.create("rsa", "rsa-2048", &[]);
+    let dir = private_dir(&cli, "a");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &["--key", "rsa"]);
+    let listed = String::from_utf8(run_tool(agent.command("ssh-add").arg("-L"))).unwrap();
+    assert_eq!(listed, cli.ok(["ssh", "pubkey", "rsa"]).text());
+
+    // A named key OpenSSH cannot use is an error at startup, before any socket exists.
+    cli.create("k1", "secp256k1", &[]);
+    let socket = dir.join("k1");
+    let run = cli.run(["ssh-agent", "--socket", arg(&socket), "--key", "k1"]);
+    assert_eq!(run.code, 10, "{}", run.stderr);
+    assert!(!socket.exists());
+    let run = cli.run(["ssh-agent", "--socket", arg(&socket), "--key", "missing"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+}
+
+#[test]
+fn the_socket_never_replaces_a_users_file() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    let dir = private_dir(&cli, "d");
+
+    let file = dir.join("regular");
+    fs::write(&file, b"keep me").unwrap();
+    let line = cli.fails(["ssh-agent", "--socket", arg(&file)], 9);
+    assert!(line.contains("not a socket"), "{line}");
+    assert_eq!(fs::read(&file).unwrap(), b"keep me");
+
+    let fifo = dir.join("fifo");
+    run_tool(Command::new("mkfifo").arg(&fifo));
+    cli.fails(["ssh-agent", "--socket", arg(&fifo)], 9);
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&file, &link).unwrap();
+    cli.fails(["ssh-agent", "--socket", arg(&link)], 9);
+    assert_eq!(fs::read(&file).unwrap(), b"keep me");
+
+    let subdir = dir.join("subdir");
+    fs::create_dir(&subdir).unwrap();
+    cli.fails(["ssh-agent", "--socket", arg(&subdir)], 9);
+
+    // A directory others can enter is refused; one that does not exist is made 0700.
+    let open = cli.path("open");
+    fs::create_dir(&open).unwrap();
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+    cli.fails(["ssh-agent", "--socket", arg(&open.join("s"))], 4);
+    let fresh = cli.path("fresh/sub");
+    let agent = AgentProcess::start(&cli, &fresh.join("s"), &[]);
+    assert_eq!(
+        fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+
+    // A live agent's socket is refused; a stale one (nobody listening) is replaced.
+    cli.fails(["ssh-agent", "--socket", arg(&fresh.join("s"))], 9);
+    drop(agent);
+    let stale = dir.join("stale");
+    drop(std::os::unix::net::UnixListener::bind(&stale).unwrap());
+    assert!(stale.exists());
+    let agent = AgentProcess::start(&cli, &stale, &[]);
+    run_tool(agent.command("ssh-add").arg("-L"));
+
+    // Control characters in the path would corrupt the line a shell evaluates.
+    cli.fails(["ssh-agent", "--socket", arg(&dir.join("a\nb"))], 4);
+}
+
+#[test]
+fn git_signs_commits_and_tags_through_the_agent() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    cli.create("p256", "p256", &[]);
+    let dir = private_dir(&cli, "g");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
+    for name in ["ed", "p256"] {
+        let line = cli.ok(["ssh", "pubkey", name]).text();
+        let signers = cli.file(
+            &format!("{name}.signers"),
+            format!("dev@example.com {}", line).as_bytes(),
+        );
+        let repo = cli.path(&format!("repo-{name}"));
+        let git = |args: &[&str]| {
+            let out = agent
+                .command("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(["-c", "gpg.format=ssh"])
+                // `key::` marks a literal key (git reads a bare `ssh-…` line as one too, but not
+                // an `ecdsa-…` one).
+                .args(["-c", &format!("user.signingkey=key::{}", line.trim())])
+                .args([
+                    "-c",
+                    &format!("gpg.ssh.allowedSignersFile={}", signers.display()),
+                ])
+                .args(["-c", "user.name=Dev", "-c", "user.email=dev@example.com"])
+                .args(args)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", cli.path("."))
+                .output()
+                .unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        };
+        fs::create_dir(&repo).unwrap();
+        assert!(git(&["init", "-q"]).0);
+        fs::write(repo.join("f"), name).unwrap();
+        assert!(git(&["add", "f"]).0);
+        let (ok, err) = git(&["commit", "-q", "-S", "-m", "signed"]);
+        assert!(ok, "{name}: commit: {err}");
+        let (ok, err) = git(&["verify-commit", "HEAD"]);
+        assert!(ok, "{name}: verify-commit: {err}");
+        assert!(err.contains("Good \"git\" signature"), "{err}");
+        let (ok, err) = git(&["tag", "-s", "-m", "v1", "v1"]);
+        assert!(ok, "{name}: tag: {err}");
+        let (ok, err) = git(&["verify-tag", "v1"]);
+        assert!(ok, "{name}: verify-tag: {err}");
+        // Another signer's file: git refuses the signature.
+        let wrong = cli.file(
+            "wrong.signers",
+            format!(
+                "dev@example.com {}",
+                cli.ok(["ssh", "pubkey", if name == "ed" { "p256" } else { "ed" }])
+                    .text()
+            )
+            .as_bytes(),
+        );
+        let out = agent
+            .command("git")
+            .arg("-C")
+            .arg(&repo)
+            .args([
+                "-c",
+                &format!("gpg.ssh.allowedSignersFile={}", wrong.display()),
+            ])
+            .args(["verify-commit", "HEAD"])
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", cli.path("."))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}: a wrong signer is refused");
+    }
+}
