@@ -287,3 +287,42 @@ fn git_signs_commits_and_tags_through_the_agent() {
         assert!(!out.status.success(), "{name}: a wrong signer is refused");
     }
 }
+
+#[test]
+fn malformed_messages_end_one_connection_and_the_agent_keeps_serving() {
+    use std::io::{Read, Write};
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    let dir = private_dir(&cli, "m");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
+    let frames: [&[u8]; 4] = [
+        // An unknown message type.
+        &[0, 0, 0, 1, 0xff],
+        // A sign request whose key blob runs past the frame.
+        &[0, 0, 0, 9, 13, 0, 0, 0, 200, b's', b's', b'h', b'-'],
+        // An empty frame.
+        &[0, 0, 0, 0],
+        // A length prefix promising more than is ever sent.
+        &[0x7f, 0xff, 0xff, 0xff, 11],
+    ];
+    for frame in frames {
+        let mut stream = std::os::unix::net::UnixStream::connect(&agent.socket).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .unwrap();
+        stream.write_all(frame).unwrap();
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        // Either the connection is closed or the answer is SSH_AGENT_FAILURE (5).
+        assert!(
+            answer.is_empty() || answer == [0, 0, 0, 1, 5],
+            "{frame:?}: {answer:?}"
+        );
+        let listed = run_tool(agent.command("ssh-add").arg("-L"));
+        assert_eq!(
+            String::from_utf8(listed).unwrap(),
+            cli.ok(["ssh", "pubkey", "ed"]).text()
+        );
+    }
+}

@@ -39,6 +39,17 @@ pub fn user() -> String {
 impl Sshd {
     /// Starts sshd in `dir` with `authorized_keys` and, if given, a user CA file.
     pub fn start(cli: &Cli, dir: &Path, authorized_keys: &str, user_ca: Option<&Path>) -> Sshd {
+        Sshd::start_with(cli, dir, authorized_keys, user_ca, "")
+    }
+
+    /// As [`Sshd::start`], with more configuration lines.
+    pub fn start_with(
+        cli: &Cli,
+        dir: &Path,
+        authorized_keys: &str,
+        user_ca: Option<&Path>,
+        extra_config: &str,
+    ) -> Sshd {
         assert!(
             Path::new(SSHD).exists(),
             "{SSHD} is missing: install openssh-server (scripts/test.sh does)"
@@ -74,6 +85,7 @@ impl Sshd {
         if let Some(ca) = user_ca {
             config.push_str(&format!("TrustedUserCAKeys {}\n", ca.display()));
         }
+        config.push_str(extra_config);
         let config_file = dir.join("sshd_config");
         fs::write(&config_file, config).unwrap();
         let log = dir.join("sshd.log");
@@ -145,7 +157,14 @@ fn sshd_accepts_logins_with_agent_keys_of_every_kind() {
     cli.create("absent", "ed25519", &[]);
     let dir = private_dir(&cli, "sshd");
     let agent = AgentProcess::start(&cli, &dir.join("agent.sock"), &[]);
-    let sshd = Sshd::start(&cli, &dir, &authorized, None);
+    // sshd also offers SHA-1 `ssh-rsa`, so the client's choice decides below.
+    let sshd = Sshd::start_with(
+        &cli,
+        &dir,
+        &authorized,
+        None,
+        "PubkeyAcceptedAlgorithms +ssh-rsa\n",
+    );
     for name in ["ed", "p256", "rsa", "absent"] {
         let pubfile = cli.file(
             &format!("{name}.pub"),
@@ -160,4 +179,19 @@ fn sshd_accepts_logins_with_agent_keys_of_every_kind() {
         // A key in the agent but not in authorized_keys does not get in.
         assert_eq!(ok, name != "absent", "{name}");
     }
+
+    // A client that insists on SHA-1 `ssh-rsa` signatures: the agent refuses them.
+    let rsa = cli.file("rsa-only.pub", &cli.ok(["ssh", "pubkey", "rsa"]).stdout);
+    let refused = sshd.login(
+        &mut Command::new("ssh"),
+        &[
+            "-o",
+            &format!("IdentityAgent={}", agent.socket.display()),
+            "-o",
+            &format!("IdentityFile={}", rsa.display()),
+            "-o",
+            "PubkeyAcceptedAlgorithms=ssh-rsa",
+        ],
+    );
+    assert!(!refused, "a SHA-1 ssh-rsa signature is never made");
 }
