@@ -3,6 +3,8 @@
 //! `sshd`) and git.
 
 mod agent;
+#[cfg(feature = "aws")]
+mod awskms;
 mod cert;
 mod sshd;
 mod tools;

@@ -63,9 +63,13 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Starts the agent on `socket` with `extra` arguments and waits for its startup line.
     pub fn start(cli: &Cli, socket: &Path, extra: &[&str]) -> AgentProcess {
+        AgentProcess::spawn(cli.command(), socket, extra)
+    }
+
+    /// Starts the agent from a prepared `keychain` command (another backend).
+    pub fn spawn(mut command: Command, socket: &Path, extra: &[&str]) -> AgentProcess {
         use std::io::BufRead;
-        let mut child = cli
-            .command()
+        let mut child = command
             .args(["ssh-agent", "--socket"])
             .arg(socket)
             .args(extra)
