@@ -326,3 +326,38 @@ fn malformed_messages_end_one_connection_and_the_agent_keeps_serving() {
         );
     }
 }
+
+#[test]
+fn sixteen_clients_at_once_all_get_valid_signatures() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    cli.create("p256", "p256", &[]);
+    let dir = private_dir(&cli, "c");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
+    let mut jobs = Vec::new();
+    for i in 0..16 {
+        let name = if i % 2 == 0 { "ed" } else { "p256" };
+        let line = cli.ok(["ssh", "pubkey", name]).text();
+        let pubfile = cli.file(&format!("{i}.pub"), line.as_bytes());
+        let message = cli.file(&format!("m{i}"), format!("message {i}\n").as_bytes());
+        let child = agent
+            .command("ssh-keygen")
+            .args(["-Y", "sign", "-U", "-n", "file", "-f"])
+            .arg(&pubfile)
+            .arg(&message)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        jobs.push((child, name, line, message));
+    }
+    for (mut child, name, line, message) in jobs {
+        assert!(child.wait().unwrap().success(), "{name}");
+        let signers = allowed_signers(&cli, name, &line);
+        let sig = message.with_file_name(format!(
+            "{}.sig",
+            message.file_name().unwrap().to_str().unwrap()
+        ));
+        assert!(verify_sshsig(&signers, "file", &sig, &message), "{name}");
+    }
+}
