@@ -149,7 +149,7 @@ fn sshd_accepts_a_certificate_from_the_backend_ca_and_refuses_expired_or_foreign
     let dir = private_dir(&cli, "sshd-ca");
     let ca = cli.path("ca.pub");
     cli.ok(["ssh", "pubkey", "ca", "--out", arg(&ca)]);
-    let sshd = Sshd::start(&cli, &dir, "", Some(&ca));
+    let sshd = Sshd::start(&dir, "", Some(&ca));
     let me = user();
 
     let cases = [
@@ -265,6 +265,7 @@ fn bad_certificate_arguments_are_refused() {
         cli.fails(&args, 4);
     }
     // The certificate may not replace the key it certifies; a CA OpenSSH cannot use.
+    let before = fs::read(&public).unwrap();
     let mut args = base(&[]);
     let last = args.len() - 1;
     args[last] = arg(&public).to_string();
@@ -272,5 +273,9 @@ fn bad_certificate_arguments_are_refused() {
     let mut args = base(&[]);
     args[2] = "k1".to_string();
     cli.fails(&args, 10);
-    let _ = fs::read(&public).unwrap();
+    assert_eq!(
+        fs::read(&public).unwrap(),
+        before,
+        "the public key is untouched"
+    );
 }

@@ -38,13 +38,12 @@ pub fn user() -> String {
 
 impl Sshd {
     /// Starts sshd in `dir` with `authorized_keys` and, if given, a user CA file.
-    pub fn start(cli: &Cli, dir: &Path, authorized_keys: &str, user_ca: Option<&Path>) -> Sshd {
-        Sshd::start_with(cli, dir, authorized_keys, user_ca, "")
+    pub fn start(dir: &Path, authorized_keys: &str, user_ca: Option<&Path>) -> Sshd {
+        Sshd::start_with(dir, authorized_keys, user_ca, "")
     }
 
     /// As [`Sshd::start`], with more configuration lines.
     pub fn start_with(
-        cli: &Cli,
         dir: &Path,
         authorized_keys: &str,
         user_ca: Option<&Path>,
@@ -107,7 +106,6 @@ impl Sshd {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = cli;
         sshd
     }
 
@@ -159,7 +157,6 @@ fn sshd_accepts_logins_with_agent_keys_of_every_kind() {
     let agent = AgentProcess::start(&cli, &dir.join("agent.sock"), &[]);
     // sshd also offers SHA-1 `ssh-rsa`, so the client's choice decides below.
     let sshd = Sshd::start_with(
-        &cli,
         &dir,
         &authorized,
         None,
