@@ -2,6 +2,11 @@
 //! backend: it lists their public keys and has the backend sign what clients ask. It holds no
 //! private key, so adding, removing and locking are answered with `SSH_AGENT_FAILURE`, as
 //! the protocol answers requests an agent cannot carry out.
+//!
+//! Messages are `ssh-agent-lib`'s types; the framing (a 32-bit length, then the message) is
+//! read here so that a length over [`MAX_MESSAGE`] ends the connection before any of it is
+//! buffered, as OpenSSH's agent does, and a message that does not parse is answered with
+//! `SSH_AGENT_FAILURE` without ending it.
 
 use std::sync::Arc;
 
@@ -11,9 +16,12 @@ use ssh_agent_lib::proto::{
     AddIdentity, AddIdentityConstrained, AddSmartcardKeyConstrained, Extension, Identity,
     PublicCredential, RemoveIdentity, SignRequest, SmartcardKey,
 };
+use ssh_agent_lib::proto::{Request, Response};
+use ssh_encoding::{Decode, Encode};
 use ssh_key::Signature;
 use ssh_key::public::KeyData;
-use tokio::net::UnixListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
 
 use super::{RsaHash, sign_ssh};
 use crate::{Error, Keychain, Result};
@@ -22,6 +30,10 @@ use crate::{Error, Keychain, Result};
 const RSA_SHA2_256: u32 = 2;
 /// `SSH_AGENT_RSA_SHA2_512`: the client asks for an `rsa-sha2-512` signature.
 const RSA_SHA2_512: u32 = 4;
+
+/// The longest agent message read (OpenSSH's agent has the same limit): a longer one ends
+/// its connection.
+pub const MAX_MESSAGE: usize = 256 * 1024;
 
 /// A backend key the agent serves: its reference and its OpenSSH public key.
 #[derive(Debug, Clone)]
@@ -62,14 +74,56 @@ impl Agent {
     /// Serves clients connecting to `listener` until the listener fails; every connection
     /// is handled on its own task, so clients are not serialised.
     pub async fn serve(self, listener: UnixListener) -> Result<()> {
-        ssh_agent_lib::agent::listen(listener, self)
-            .await
-            .map_err(|e| {
-                Error::io(
-                    "serving the SSH agent",
-                    std::io::Error::other(e.to_string()),
-                )
-            })
+        loop {
+            let (stream, _) = listener
+                .accept()
+                .await
+                .map_err(|e| Error::io("accepting an SSH agent client", e))?;
+            let mut session = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = session.serve_connection(stream).await {
+                    tracing::debug!("ssh-agent: connection ended: {e}");
+                }
+            });
+        }
+    }
+
+    /// Answers one client's messages, in order, until it disconnects.
+    async fn serve_connection(&mut self, stream: UnixStream) -> std::io::Result<()> {
+        let (mut reader, mut writer) = stream.into_split();
+        loop {
+            let mut length = [0u8; 4];
+            match reader.read_exact(&mut length).await {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) => return Err(e),
+            }
+            let length = u32::from_be_bytes(length) as usize;
+            if length > MAX_MESSAGE {
+                tracing::warn!("ssh-agent: a {length}-byte message, over the limit; closing");
+                return Ok(());
+            }
+            let mut message = vec![0u8; length];
+            reader.read_exact(&mut message).await?;
+            let response = match Request::decode(&mut message.as_slice()) {
+                Ok(request) => self.handle(request).await.unwrap_or(Response::Failure),
+                Err(e) => {
+                    tracing::warn!("ssh-agent: a malformed message: {e}");
+                    Response::Failure
+                }
+            };
+            let mut frame = Vec::new();
+            response
+                .encoded_len()
+                .and_then(|len| {
+                    u32::try_from(len)
+                        .map_err(|_| ssh_encoding::Error::Length)?
+                        .encode(&mut frame)?;
+                    response.encode(&mut frame)
+                })
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            writer.write_all(&frame).await?;
+        }
     }
 
     /// Signs one request: only for a served key, only with SHA-2 for RSA.

@@ -15,7 +15,7 @@ mod public_key;
 mod signing;
 mod sshsig;
 
-pub use agent::{Agent, ServedKey};
+pub use agent::{Agent, MAX_MESSAGE, ServedKey};
 pub use certificate::{
     CertificateRequest, CertificateType, DEFAULT_USER_EXTENSIONS, issue_certificate,
 };

@@ -295,30 +295,42 @@ fn malformed_messages_end_one_connection_and_the_agent_keeps_serving() {
     cli.create("ed", "ed25519", &[]);
     let dir = private_dir(&cli, "m");
     let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
-    let frames: [&[u8]; 4] = [
-        // An unknown message type.
-        &[0, 0, 0, 1, 0xff],
+    const FAILURE: &[u8] = &[0, 0, 0, 1, 5];
+    let over_limit = (256 * 1024 + 1u32).to_be_bytes();
+    let frames: [(&[u8], &[u8]); 5] = [
+        // An unknown message type: SSH_AGENT_FAILURE.
+        (&[0, 0, 0, 1, 0xff], FAILURE),
         // A sign request whose key blob runs past the frame.
-        &[0, 0, 0, 9, 13, 0, 0, 0, 200, b's', b's', b'h', b'-'],
+        (
+            &[0, 0, 0, 9, 13, 0, 0, 0, 200, b's', b's', b'h', b'-'],
+            FAILURE,
+        ),
         // An empty frame.
-        &[0, 0, 0, 0],
-        // A length prefix promising more than is ever sent.
-        &[0x7f, 0xff, 0xff, 0xff, 11],
+        (&[0, 0, 0, 0], FAILURE),
+        // A length prefix over the 256 KiB limit: the connection is closed unanswered.
+        (
+            &[
+                over_limit[0],
+                over_limit[1],
+                over_limit[2],
+                over_limit[3],
+                11,
+            ],
+            &[],
+        ),
+        // A length prefix promising more than is sent: closed when the client stops.
+        (&[0, 0, 0x10, 0, 11], &[]),
     ];
-    for frame in frames {
+    for (frame, expected) in frames {
         let mut stream = std::os::unix::net::UnixStream::connect(&agent.socket).unwrap();
         stream
-            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
             .unwrap();
         stream.write_all(frame).unwrap();
         let _ = stream.shutdown(std::net::Shutdown::Write);
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
-        // Either the connection is closed or the answer is SSH_AGENT_FAILURE (5).
-        assert!(
-            answer.is_empty() || answer == [0, 0, 0, 1, 5],
-            "{frame:?}: {answer:?}"
-        );
+        assert_eq!(answer, expected, "{frame:?}");
         let listed = run_tool(agent.command("ssh-add").arg("-L"));
         assert_eq!(
             String::from_utf8(listed).unwrap(),
