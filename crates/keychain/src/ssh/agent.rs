@@ -105,24 +105,33 @@ impl Agent {
             }
             let mut message = vec![0u8; length];
             reader.read_exact(&mut message).await?;
-            let response = match Request::decode(&mut message.as_slice()) {
-                Ok(request) => self.handle(request).await.unwrap_or(Response::Failure),
-                Err(e) => {
-                    tracing::warn!("ssh-agent: a malformed message: {e}");
-                    Response::Failure
-                }
-            };
-            let mut frame = Vec::new();
-            response
-                .encoded_len()
-                .and_then(|len| {
-                    u32::try_from(len)
-                        .map_err(|_| ssh_encoding::Error::Length)?
-                        .encode(&mut frame)?;
-                    response.encode(&mut frame)
-                })
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let answer = self.answer(&message).await;
+            let mut frame = Vec::with_capacity(answer.len() + 4);
+            frame.extend_from_slice(&(answer.len() as u32).to_be_bytes());
+            frame.extend_from_slice(&answer);
             writer.write_all(&frame).await?;
+        }
+    }
+
+    /// The answer to one agent message (without its length prefix): the response of the
+    /// request it holds, or `SSH_AGENT_FAILURE` when it does not parse or cannot be carried
+    /// out. Never fails: the connection goes on.
+    pub async fn answer(&mut self, message: &[u8]) -> Vec<u8> {
+        let response = match Request::decode(&mut &message[..]) {
+            Ok(request) => self.handle(request).await.unwrap_or(Response::Failure),
+            Err(e) => {
+                tracing::warn!("ssh-agent: a malformed message: {e}");
+                Response::Failure
+            }
+        };
+        let mut encoded = Vec::new();
+        match response.encode(&mut encoded) {
+            Ok(()) => encoded,
+            Err(e) => {
+                tracing::warn!("ssh-agent: an answer that does not encode: {e}");
+                // SSH_AGENT_FAILURE.
+                vec![5]
+            }
         }
     }
 
