@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bounded fuzzing smoke run of every cargo-fuzz target under fuzz/: key references, backend URIs,
 # SPKI/PEM public keys, ECDSA DER/raw conversion, JWS/JWT tokens and JWKs, envelope files,
-# keystore files and signature bundles. Each target runs FUZZ_SECONDS (default 30); any crash, panic, leak or allocation
+# keystore files, signature bundles and SSH agent messages. Each target runs FUZZ_SECONDS (default 30); any crash, panic, leak or allocation
 # over the RSS limit fails the script and leaves the input under fuzz/artifacts/.
 #
 # libFuzzer needs the sanitizer flags of a nightly compiler; RUSTC_BOOTSTRAP=1 lets the
