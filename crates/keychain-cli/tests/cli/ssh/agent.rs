@@ -373,3 +373,46 @@ fn sixteen_clients_at_once_all_get_valid_signatures() {
         assert!(verify_sshsig(&signers, "file", &sig, &message), "{name}");
     }
 }
+
+#[test]
+fn a_backend_error_fails_one_request_is_logged_and_the_agent_carries_on() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    let dir = private_dir(&cli, "b");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
+    let line = cli.ok(["ssh", "pubkey", "ed"]).text();
+    let pubfile = cli.file("ed.pub", line.as_bytes());
+    let message = cli.file("m", b"m\n");
+    let sign = || {
+        let _ = fs::remove_file(cli.path("m.sig"));
+        agent
+            .command("ssh-keygen")
+            .args(["-Y", "sign", "-U", "-n", "file", "-f"])
+            .arg(&pubfile)
+            .arg(&message)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(sign());
+    // Disabled in the backend while the agent runs: the backend refuses, the agent answers
+    // SSH_AGENT_FAILURE and logs why.
+    cli.ok(["key", "disable", "ed"]);
+    assert!(!sign(), "a disabled key signs nothing");
+    cli.ok(["key", "enable", "ed"]);
+    assert!(sign(), "the agent still serves");
+    let signers = allowed_signers(&cli, "ed", &line);
+    assert!(verify_sshsig(
+        &signers,
+        "file",
+        &cli.path("m.sig"),
+        &message
+    ));
+    let (code, log) = agent.terminate_with_log();
+    assert_eq!(code, Some(143));
+    assert!(
+        log.contains("ssh-agent: key ed:") && log.contains("DISABLED"),
+        "the refusal is logged: {log}"
+    );
+}

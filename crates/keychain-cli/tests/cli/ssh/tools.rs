@@ -106,9 +106,20 @@ impl AgentProcess {
     }
 
     /// Sends SIGTERM and waits; returns the exit code.
-    pub fn terminate(mut self) -> Option<i32> {
+    pub fn terminate(self) -> Option<i32> {
+        self.terminate_with_log().0
+    }
+
+    /// Sends SIGTERM and waits; returns the exit code and what it logged on stderr.
+    pub fn terminate_with_log(mut self) -> (Option<i32>, String) {
+        use std::io::Read;
         run_tool(Command::new("kill").args(["-TERM", &self.child.id().to_string()]));
-        self.child.wait().unwrap().code()
+        let code = self.child.wait().unwrap().code();
+        let mut log = String::new();
+        if let Some(mut stderr) = self.child.stderr.take() {
+            stderr.read_to_string(&mut log).unwrap();
+        }
+        (code, log)
     }
 }
 
