@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Bounded fuzzing smoke run of every cargo-fuzz target under fuzz/: key references, backend URIs,
 # SPKI/PEM public keys, ECDSA DER/raw conversion, JWS/JWT tokens and JWKs, envelope files,
-# keystore files, signature bundles, requests to `keychain serve` and the age plugin's strings
-# and stanzas. Each target runs FUZZ_SECONDS (default 30); any crash, panic, leak or allocation
+# keystore files, signature bundles, requests to `keychain serve`, the age plugin's strings
+# and stanzas, and SSH agent messages. Each target runs FUZZ_SECONDS (default 30); any crash, panic, leak or allocation
 # over the RSS limit fails the script and leaves the input under fuzz/artifacts/.
 #
 # libFuzzer needs the sanitizer flags of a nightly compiler; RUSTC_BOOTSTRAP=1 lets the

@@ -33,6 +33,14 @@ if ! command -v age >/dev/null 2>&1 || ! command -v age-keygen >/dev/null 2>&1 \
   apt-get update -qq && apt-get install -y -qq age time >/dev/null
 fi
 
+# OpenSSH (ssh-keygen, ssh-add, ssh, sshd) and git judge the SSH keys, signatures,
+# certificates and agent; the tests start their own sshd on a loopback port.
+if ! command -v ssh-keygen >/dev/null 2>&1 || ! command -v ssh-add >/dev/null 2>&1 \
+  || ! [ -x /usr/sbin/sshd ] || ! command -v git >/dev/null 2>&1; then
+  log "installing openssh-client, openssh-server and git"
+  apt-get update -qq && apt-get install -y -qq openssh-client openssh-server git >/dev/null
+fi
+
 venv="${KEYCHAIN_TEST_VENV:-.venv-test}"
 # The judges need ML-DSA and ML-KEM in `cryptography` (ML-DSA came in 47.0), Draft 2020-12 in
 # `jsonschema` (with `referencing`, 4.18), boto3 and the AWS CLI (v1, whose `aws` lands next to

@@ -12,6 +12,9 @@ use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit;
 
+mod ssh;
+pub use ssh::{SshAgentArgs, SshCertArgs, SshCommand, SshPubkeyArgs};
+
 /// Cryptographic keys whose private material stays in a backend: a local encrypted keystore
 /// (the default) or AWS KMS.
 #[derive(Debug, Parser)]
@@ -144,6 +147,13 @@ pub enum Command {
     /// AWS CLI, boto3, the AWS SDKs and `awskms://HOST:PORT/?region=R`. Prints `listening on
     /// http://ADDR` when ready; stops cleanly (exit 0) on SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// SSH: a key's OpenSSH public-key line, and OpenSSH certificates signed by a CA key.
+    #[command(subcommand)]
+    Ssh(SshCommand),
+    /// Run an SSH agent in the foreground serving backend keys (the private keys never leave
+    /// the backend): `ssh`, `ssh-keygen -Y sign` and git use it through SSH_AUTH_SOCK. Stops
+    /// on SIGINT or SIGTERM and removes its socket.
+    SshAgent(SshAgentArgs),
     /// Print a shell completion script: `source <(keychain completion bash)`, or save it where
     /// the shell loads completions from.
     Completion(CompletionArgs),
@@ -411,6 +421,29 @@ pub struct SignArgs {
     /// time) that `keychain verify-bundle` checks offline (`-` is stdout).
     #[arg(long, value_name = "FILE", conflicts_with = "digest")]
     pub bundle: Option<PathBuf>,
+    /// The signature format: `plain` (the backend's signature, see --encoding) or `sshsig`
+    /// (an armored OpenSSH signature that `ssh-keygen -Y verify` and git check; needs
+    /// --namespace).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t = SignFormat::Plain,
+        conflicts_with_all = ["digest", "bundle", "encoding", "algorithm"]
+    )]
+    pub format: SignFormat,
+    /// The SSHSIG namespace (`git` for git, `file` for files…), for --format sshsig.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+}
+
+/// Signature formats of `keychain sign`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignFormat {
+    /// The backend's signature (see --encoding).
+    Plain,
+    /// An armored SSHSIG (`-----BEGIN SSH SIGNATURE-----`), as `ssh-keygen -Y sign` writes.
+    Sshsig,
 }
 
 /// `keychain migrate`

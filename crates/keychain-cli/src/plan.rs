@@ -8,7 +8,9 @@ use std::path::{Component, Path, PathBuf};
 
 use keychain::{Error, Result};
 
-use crate::cli::{AgeCommand, CertCommand, Command, JwtCommand, KemCommand, KeystoreCommand};
+use crate::cli::{
+    AgeCommand, CertCommand, Command, JwtCommand, KemCommand, KeystoreCommand, SshCommand,
+};
 
 /// One file argument: the option that named it and the path.
 #[derive(Debug, Clone)]
@@ -114,6 +116,13 @@ impl Io {
                 .output("--out", args.out.as_deref()),
             #[cfg(feature = "aws")]
             Command::Migrate(_) => io,
+            Command::Ssh(SshCommand::Pubkey(args)) => io.output("--out", args.out.as_deref()),
+            Command::Ssh(SshCommand::Cert(args)) => io
+                .input("--public-key", Some(&args.public_key))
+                .output("--out", Some(&args.out)),
+            // The socket is not a file written over: it is made only where nothing but a
+            // stale socket is (checked when it is bound).
+            Command::SshAgent(_) => io,
             Command::Completion(_) | Command::Man => io,
         }
     }

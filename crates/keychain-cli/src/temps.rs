@@ -104,6 +104,17 @@ impl Drop for Temp {
     }
 }
 
+/// Registers a file this process made that must not outlive it, though it is no temporary
+/// (the SSH agent's socket): a signal removes it with the temporary files.
+pub fn remove_on_signal(path: &Path) {
+    live().push(path.to_path_buf());
+}
+
+/// Unregisters a file of [`remove_on_signal`] once the process has removed it itself.
+pub fn forget(path: &Path) {
+    live().retain(|p| p != path);
+}
+
 /// Removes every registered temporary file; for the signal handler, which exits after it.
 /// The lock stays held, so no new temporary file appears before the exit.
 fn remove_all_and_exit(code: i32) -> ! {

@@ -34,7 +34,8 @@
 //! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
 //! - [`signer`]: keys as RustCrypto (and rcgen) signers; [`jwt`], [`x509`], [`codesign`],
-//!   [`envelope`]: the integrations.
+//!   [`envelope`]: the integrations; `ssh` (feature `ssh`): OpenSSH keys, SSHSIG,
+//!   certificates and an SSH agent.
 //!
 //! Every public item has one path: the core types are at the root, and a module is public
 //! only where its namespace helps (the ones above); each backend's type, configuration and
@@ -74,6 +75,8 @@ mod secret;
 pub mod signature;
 pub mod signer;
 pub mod software;
+#[cfg(feature = "ssh")]
+pub mod ssh;
 mod stream;
 mod text;
 pub mod x509;

@@ -53,10 +53,11 @@ pub enum PublicKeyKind {
     MlKem(u16),
 }
 
+/// A PKCS#1 RSAPublicKey.
 #[derive(der::Sequence)]
-struct RsaPublicKeyDer<'a> {
-    modulus: UintRef<'a>,
-    public_exponent: UintRef<'a>,
+pub(crate) struct RsaPublicKeyDer<'a> {
+    pub(crate) modulus: UintRef<'a>,
+    pub(crate) public_exponent: UintRef<'a>,
 }
 
 /// A public key, as a SubjectPublicKeyInfo.

@@ -16,6 +16,9 @@ mod migrate;
 mod pubkey;
 mod serve;
 mod sign;
+mod ssh;
+mod ssh_agent;
+mod ssh_validity;
 
 use keychain::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use keychain::{Error, KeyRef, Keychain, Result};
@@ -231,6 +234,8 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         #[cfg(feature = "aws")]
         Command::Migrate(args) => migrate::run(&ctx.out, &passwords, &aws, args).await,
         Command::Serve(args) => serve::run(&ctx, args).await,
+        Command::Ssh(cmd) => ssh::run(&ctx, cmd).await,
+        Command::SshAgent(args) => ssh::agent(&ctx, args).await,
         Command::Completion(args) => manual::completion(args),
         Command::Man => manual::man(),
     };

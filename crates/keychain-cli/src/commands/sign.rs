@@ -15,7 +15,7 @@ use keychain::{
 use serde_json::json;
 
 use super::{Context, Outcome};
-use crate::cli::{SigEncoding, SignArgs, VerifyArgs, VerifyBundleArgs};
+use crate::cli::{SigEncoding, SignArgs, SignFormat, VerifyArgs, VerifyBundleArgs};
 use crate::files::{self, Mode};
 use crate::output::Output;
 use crate::parse;
@@ -41,6 +41,13 @@ async fn curve(ctx: &Context, key: &str) -> Result<Curve> {
 
 /// `keychain sign`.
 pub async fn sign(ctx: &Context, args: SignArgs) -> Result<Outcome> {
+    match (args.format, &args.namespace) {
+        (SignFormat::Sshsig, _) => return super::ssh::sign_sshsig(ctx, args).await,
+        (SignFormat::Plain, Some(_)) => {
+            return Err(Error::invalid_input("--namespace is for --format sshsig"));
+        }
+        (SignFormat::Plain, None) => {}
+    }
     let kc = &ctx.keychain;
     let algorithm = parse_algorithm(args.algorithm.as_deref())?;
     let signed = match (&args.digest, &args.input) {

@@ -404,6 +404,41 @@ fn json_schema_every_command_matches() {
         &["kem", "--in", &kem_ct, "--out", &kem_back],
     );
 
+    // SSH.
+    c.ok("ssh pubkey", &["ec"]);
+    c.ok(
+        "sign",
+        &[
+            "ec",
+            "--in",
+            &msg,
+            "--format",
+            "sshsig",
+            "--namespace",
+            "file",
+        ],
+    );
+    let user_key = path(&c, "user.pub");
+    let user_line = c.ok("ssh pubkey", &["ec2", "--out", &user_key]);
+    assert!(user_line["public_key"].is_string(), "{user_line}");
+    let cert = path(&c, "user-cert.pub");
+    c.ok(
+        "ssh cert",
+        &[
+            "ec",
+            "--public-key",
+            &user_key,
+            "--identity",
+            "alice",
+            "--principal",
+            "alice",
+            "--validity",
+            "+1h",
+            "--out",
+            &cert,
+        ],
+    );
+
     // age strings.
     c.ok("age recipient", &["aes"]);
     let identity = path(&c, "age.identity");
@@ -508,9 +543,9 @@ fn json_schema_every_command_matches() {
     // The commands without JSON print no JSON object even with --json.
     let (with, without) = schema_commands();
     for command in &without {
-        // A server runs until stopped: its one stdout line (`listening on URL`, not JSON) is
-        // checked by the serve tests (tests/cli/serve.rs).
-        if command == "serve" {
+        // A server and an agent run until stopped: their startup lines are checked by their
+        // own tests (tests/cli/serve.rs, tests/cli/ssh/).
+        if command == "serve" || command == "ssh-agent" {
             continue;
         }
         let mut all = vec!["--json"];

@@ -27,4 +27,5 @@ mod passwords;
 mod pubkey;
 mod serve;
 mod signing;
+mod ssh;
 mod support;
