@@ -53,6 +53,7 @@ fn kind_name(kind: PublicKeyKind) -> String {
         PublicKeyKind::Ec(curve) => curve.to_string(),
         PublicKeyKind::Ed25519 => "Ed25519".to_string(),
         PublicKeyKind::MlDsa(level) => format!("ML-DSA-{level}"),
+        PublicKeyKind::MlKem(level) => format!("ML-KEM-{level}"),
     }
 }
 
