@@ -11,7 +11,7 @@ use crate::support::{Setup, assert_ok, encrypt, path_with, pattern, plugin_dir, 
 /// Runs `age ARGS` on a pseudo-terminal; when `prompt` appears, types `answer` and Enter.
 /// Returns age's exit code, whether the prompt was seen, and everything it showed.
 const DRIVER: &str = r#"
-import json, os, pty, select, sys, time
+import json, os, pty, select, sys, termios, time
 prompt, answer, argv = sys.argv[1].encode(), sys.argv[2], sys.argv[3:]
 pid, fd = pty.fork()
 if pid == 0:
@@ -28,6 +28,11 @@ while time.time() < deadline:
             break
         shown += data
         if not sent and prompt in shown:
+            # Type once age has turned echo off (as a person would, later): the terminal's
+            # own state says whether what is typed would show.
+            until = time.time() + 5
+            while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < until:
+                time.sleep(0.01)
             os.write(fd, (answer + "\n").encode())
             sent = True
 _, status = os.waitpid(pid, 0)
