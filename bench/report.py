@@ -3,14 +3,17 @@
 
     bench/report.py RESULTS_DIR OUTPUT.md
 
-RESULTS_DIR holds machine.json and one JSON per item (crypto, envelope, keystore, kms), as
-printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed. Every
+RESULTS_DIR holds machine.json and one JSON per item (crypto, envelope, keystore, kms, serve,
+cli), as printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed.
+An item with no JSON (not run by this `BENCH_ONLY=...` invocation) keeps its sections and
+summary rows from the OUTPUT.md being replaced, marked as kept from that earlier run. Every
 ratio is the median over rounds of the per-round ratio ours / peer: both sides of a round were
 measured back to back, in alternating order, so the machine's noise falls on both.
 """
 
 import json
 import os
+import re
 import statistics
 import sys
 
@@ -82,7 +85,7 @@ class Table:
 class Report:
     def __init__(self):
         self.parts = []
-        self.summary = []  # (item, what, target, ok)
+        self.summary = []  # (item, what, target, ok), or a row kept verbatim
 
     def add(self, text):
         self.parts.append(text)
@@ -449,10 +452,59 @@ def keystore_item(rep, d):
     rep.add("\n".join(lines) + "\n")
 
 
+# ---- sections kept from the previous document -----------------------------------------------
+
+# The numbered sections ("## N. ...") and summary rows ("| N. ...") each item writes.
+ITEM_NUMBERS = {"kms": ["1", "2", "6"], "crypto": ["3"], "envelope": ["4"], "keystore": ["5"],
+                "serve": ["7"], "cli": ["8"]}
+
+
+def previous_document(path):
+    """The sections, summary rows and run line of the document at `path` (empty if none)."""
+    sections, summary, run = {}, {}, "an earlier run"
+    if not os.path.exists(path):
+        return sections, summary, run
+    with open(path) as f:
+        text = f.read()
+    m = re.search(r"^\| run \| (.*) \|$", text, re.M)
+    if m:
+        run = m.group(1).split(",")[0]
+    for line in text.splitlines():
+        m = re.match(r"^\| (\d+)\. ", line)
+        if m:
+            summary.setdefault(m.group(1), []).append(line)
+    for chunk in re.split(r"^(?=## )", text, flags=re.M):
+        m = re.match(r"^## (\d+)\. ", chunk)
+        if m:
+            sections[m.group(1)] = chunk.rstrip() + "\n"
+    return sections, summary, run
+
+
+def keep_previous(rep, item, previous):
+    """Adds `item`'s sections and summary rows from the previous document; False if it had
+    none."""
+    sections, summary, run = previous
+    numbers = ITEM_NUMBERS[item]
+    if not all(n in sections for n in numbers):
+        return False
+    for n in numbers:
+        head, _, rest = sections[n].partition("\n")
+        if "_Not rerun by this invocation" not in rest:
+            rest = (f"\n_Not rerun by this invocation: kept from the previous document "
+                    f"(whose last run was {run})._\n{rest}")
+        rep.add(f"{head}\n{rest}")
+        for row in summary.get(n, []):
+            rep.summary.append(row)
+    return True
+
+
 # ---- the document --------------------------------------------------------------------------
 
 
-def machine_section(m, kms):
+def machine_section(m, kms, serve):
+    # LocalStack's and moto's versions: from the kms item, else from the serve item.
+    if not kms or "error" in kms:
+        kms = serve
     rows = [
         ("CPU", f"{m.get('cpu_model', '?')}, nproc {m.get('nproc', '?')}"),
         ("kernel", m.get("kernel", "?")),
@@ -483,12 +535,17 @@ def main():
     env = load(results, "envelope")
     ks = load(results, "keystore")
     kms = load(results, "kms")
+    serve = load(results, "serve")
+    cli = load(results, "cli")
+    from report_serve import cli_item, serve_item
 
+    previous = previous_document(output)
     body = Report()
-    kms_items(body, kms)
-    crypto_item(body, crypto)
-    envelope_item(body, env)
-    keystore_item(body, ks)
+    for item, data, write in (("kms", kms, kms_items), ("crypto", crypto, crypto_item),
+                              ("envelope", env, envelope_item), ("keystore", ks, keystore_item),
+                              ("serve", serve, serve_item), ("cli", cli, cli_item)):
+        if data is not None or not keep_previous(body, item, previous):
+            write(body, data)
 
     out = [
         "# Benchmarks",
@@ -500,7 +557,10 @@ def main():
         "which goes first, and the ratio is the median of the per-round ratios. Absolute "
         "figures are there for scale only: this machine has 2 shared cores on which other "
         "work (compilers, test suites) runs at the same time, so they move from run to run "
-        "while the ratios hold. Nothing here is a test: no test asserts a timing.",
+        "while the ratios hold. The load average at the start and end of the run is in the "
+        "machine table below: other engineers' builds were running during these runs, which "
+        "slows both sides of every ratio alike but widens the absolute figures. Nothing here "
+        "is a test: no test asserts a timing.",
         "",
         "Reproduce (from the repository root; it builds in release mode, installs what it "
         "lacks — `openssl`, `time`, the OpenSSL headers, LocalStack, moto in `.venv-bench` — "
@@ -511,18 +571,23 @@ def main():
         "```",
         "",
         "`BENCH_QUICK=1 bench/run.sh` is a smoke run (one round, small sizes; its numbers are "
-        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms` runs some items only.",
+        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms,serve,cli` runs some items "
+        "only (the sections of the others are kept from the previous document, marked so).",
         "",
         "## Machine",
         "",
-        machine_section(m, kms),
+        machine_section(m, kms, serve),
         "",
         "## Summary",
         "",
         "| item | what | target | met |",
         "|---|---|---|---|",
     ]
-    for item, what, target, ok in body.summary:
+    for entry in body.summary:
+        if isinstance(entry, str):
+            out.append(entry)
+            continue
+        item, what, target, ok = entry
         out.append(f"| {item} | {what} | {target} | {met(ok)} |")
     out.append("")
     for part in body.parts:

@@ -3,7 +3,8 @@
 #
 #   bench/run.sh                  the full run (about 10 minutes on 2 cores, after the build)
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one round, small sizes
-#   BENCH_ONLY=crypto,kms ...     some items only (the others keep their last results)
+#   BENCH_ONLY=serve,cli ...      some items only (the report keeps the others' sections from
+#                                 the docs/BENCHMARKS.md it replaces, marked as kept)
 #   BENCH_TMP=DIR                 where scratch files go (default: /dev/shm when it has room)
 #   BENCH_VENV=DIR                the venv with moto and boto3 (default: .venv-bench)
 #   KEYCHAIN_LOCALSTACK_VENV=DIR  the LocalStack venv (default: .venv-localstack)
@@ -21,7 +22,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
 started_epoch=$(date +%s)
 quick="${BENCH_QUICK:-0}"
-only="${BENCH_ONLY:-crypto,envelope,keystore,kms}"
+only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 out="$target_dir/bench"
 results="$out/results"
@@ -65,12 +66,16 @@ if [ "$quick" = 1 ]; then
   envelope_args=(--rounds 1 --seconds 1 --mib 32 --rss-mib 1024)
   keystore_args=(--rounds 1 --sizes 10,100,1000)
   kms_args=(--rounds 1 --calls 50 --concurrent-calls 256 --delay-ms 20)
+  serve_args=(--rounds 1 --calls 50 --concurrent-calls 256 --keys 1000)
+  cli_args=(--rounds 1 --calls 20 --runs 3)
 else
   mode=full
   crypto_args=(--rounds 5 --seconds 1)
   envelope_args=(--rounds 5 --seconds 1 --mib 256 --rss-mib 1024)
   keystore_args=(--rounds 5 --sizes 10,1000,10000)
   kms_args=(--rounds 3 --calls 200 --concurrent-calls 640 --delay-ms 20)
+  serve_args=(--rounds 3 --calls 200 --concurrent-calls 640 --keys 10000)
+  cli_args=(--rounds 2 --calls 100 --runs 10)
 fi
 
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -104,7 +109,10 @@ wants crypto && run_item crypto "${crypto_args[@]}" --peer "$out/ec_speed"
 wants envelope && run_item envelope "${envelope_args[@]}" --cli "$cli_bin"
 wants keystore && run_item keystore "${keystore_args[@]}"
 
-if wants kms; then
+# The emulators: LocalStack (scripts/install-localstack.sh) and moto in $BENCH_VENV, for the
+# kms and serve items.
+moto_args=()
+if wants kms || wants serve; then
   if [ -x scripts/install-localstack.sh ]; then
     scripts/install-localstack.sh || log "LocalStack could not be installed; the kms item will say why"
     KEYCHAIN_LOCALSTACK_PYTHON="$(cd "${KEYCHAIN_LOCALSTACK_VENV:-.venv-localstack}/bin" 2>/dev/null && pwd)/python"
@@ -116,13 +124,14 @@ if wants kms; then
     python3 -m venv "$venv" && "$venv/bin/pip" install -q --disable-pip-version-check \
       'moto[server]==5.2.5' || log "moto could not be installed"
   fi
-  moto_args=()
   if "$venv/bin/python" -c 'import moto, boto3' >/dev/null 2>&1; then
     bench_python="$(cd "$venv/bin" && pwd)/python"
     moto_args=(--bench-python "$bench_python" --moto-python "$bench_python")
   fi
-  run_item kms "${kms_args[@]}" "${moto_args[@]}"
 fi
+wants kms && run_item kms "${kms_args[@]}" "${moto_args[@]}"
+wants serve && run_item serve "${serve_args[@]}" --cli "$cli_bin" "${moto_args[@]}"
+wants cli && run_item cli "${cli_args[@]}" --cli "$cli_bin"
 
 # ---- the machine, then the report ----------------------------------------------------------
 dirty=""

@@ -24,7 +24,7 @@ use tokio::runtime::Runtime;
 use crate::{Opts, Res, note};
 
 const ITERATIONS: u32 = 2048;
-const PASSWORD: &str = "bench password";
+pub(crate) const PASSWORD: &str = "bench password";
 /// Keys created (and then purged) per store per round.
 const CREATES: usize = 20;
 /// Opens per store per round.
@@ -48,19 +48,19 @@ impl Rng {
     }
 }
 
-fn config(path: &Path) -> SoftwareConfig {
+pub(crate) fn config(path: &Path) -> SoftwareConfig {
     SoftwareConfig::new(path)
         .password(PASSWORD)
         .kdf_iterations(ITERATIONS)
 }
 
-fn key_name(i: usize) -> String {
+pub(crate) fn key_name(i: usize) -> String {
     format!("k{i:06}")
 }
 
 /// Creates `count` P-256 keys named from `first` on, eight at a time (key generation runs
 /// outside the keystore lock).
-fn fill(rt: &Runtime, backend: &SoftwareBackend, first: usize, count: usize) -> Res<()> {
+pub(crate) fn fill(rt: &Runtime, backend: &SoftwareBackend, first: usize, count: usize) -> Res<()> {
     rt.block_on(async {
         let mut set = tokio::task::JoinSet::new();
         for i in first..first + count {

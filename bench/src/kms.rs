@@ -64,7 +64,7 @@ fn config(endpoint: &str) -> AwsKmsConfig {
         .static_credentials("test", "test", None)
 }
 
-async fn raw_client(endpoint: &str) -> aws_sdk_kms::Client {
+pub(crate) async fn raw_client(endpoint: &str) -> aws_sdk_kms::Client {
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
@@ -75,7 +75,7 @@ async fn raw_client(endpoint: &str) -> aws_sdk_kms::Client {
 }
 
 /// Latencies (seconds) of `n` sequential awaits of `op`, after three warm-up calls.
-async fn latencies<F, Fut>(n: usize, mut op: F) -> Res<Vec<f64>>
+pub(crate) async fn latencies<F, Fut>(n: usize, mut op: F) -> Res<Vec<f64>>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Res<()>>,
@@ -179,15 +179,15 @@ fn python_version_of(python: &Path, module: &str) -> String {
 }
 
 /// One side of a comparison, run when its turn comes.
-type Side<'a, T> = Box<dyn FnOnce() -> Res<T> + 'a>;
+pub(crate) type Side<'a, T> = Box<dyn FnOnce() -> Res<T> + 'a>;
 
-fn side<'a, T>(f: impl FnOnce() -> Res<T> + 'a) -> Side<'a, T> {
+pub(crate) fn side<'a, T>(f: impl FnOnce() -> Res<T> + 'a) -> Side<'a, T> {
     Box::new(f)
 }
 
 /// Runs `sides` in the order of the round (rotated), returning their results in the given
 /// order.
-fn rotated<T>(round: usize, sides: Vec<Side<'_, T>>) -> Res<Vec<T>> {
+pub(crate) fn rotated<T>(round: usize, sides: Vec<Side<'_, T>>) -> Res<Vec<T>> {
     let n = sides.len();
     let mut slots: Vec<Option<T>> = (0..n).map(|_| None).collect();
     let mut sides: Vec<Option<_>> = sides.into_iter().map(Some).collect();

@@ -11,6 +11,10 @@
 //! keychain-bench kms      [--rounds N] [--calls N] [--concurrent-calls N] [--delay-ms D]
 //!                         [--seconds S] [--bench-python PATH] [--moto-python PATH]
 //!                                                                              items 1, 2, 6
+//! keychain-bench serve    --cli PATH [--rounds N] [--calls N] [--concurrent-calls N] [--keys N]
+//!                         [--seconds S] [--moto-python PATH]            issue 12 (keychain serve)
+//! keychain-bench cli      --cli PATH [--rounds N] [--calls N] [--runs N]  issue 16 (per call)
+//! keychain-bench rng      the first and second draw from aws-lc's generator in a fresh process
 //! keychain-bench proxy    --upstream HOST:PORT [--delay-ms D] [--listen PORT]   the proxy alone
 //! ```
 //!
@@ -20,6 +24,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cli;
 mod crypto;
 mod envelope;
 mod keystore;
@@ -28,6 +33,8 @@ mod measure;
 mod moto;
 mod openssl;
 mod proxy;
+mod serve;
+mod served;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -82,7 +89,9 @@ macro_rules! note {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((item, rest)) = args.split_first() else {
-        eprintln!("usage: keychain-bench crypto|envelope|keystore|kms|proxy [--option value]...");
+        eprintln!(
+            "usage: keychain-bench crypto|envelope|keystore|kms|serve|cli|rng|proxy [--option value]..."
+        );
         std::process::exit(2);
     };
     let result = Opts::parse(rest).and_then(|opts| match item.as_str() {
@@ -90,6 +99,9 @@ fn main() {
         "envelope" => envelope::run(&opts),
         "keystore" => keystore::run(&opts),
         "kms" => kms::run(&opts),
+        "serve" => serve::run(&opts),
+        "cli" => cli::run(&opts),
+        "rng" => cli::rng_first_use(),
         "proxy" => proxy::run_standalone(&opts).map(|()| serde_json::Value::Null),
         other => Err(format!("unknown item {other:?}").into()),
     });
