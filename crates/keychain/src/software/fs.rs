@@ -249,6 +249,8 @@ pub(super) fn prepare_new(root: &Path, mode: OpenMode) -> Result<LockGuard> {
             return lock(root);
         }
         match inspect(root)? {
+            // The header appeared between the look above and this one: the same race.
+            _ if root.join(HEADER).exists() => return lock(root),
             Contents::Keys(n) => return Err(damaged(root, n)),
             Contents::Foreign(name) if mode != OpenMode::Open => {
                 return Err(Error::invalid_input(format!(
