@@ -76,7 +76,11 @@ impl UnwrapPlugin {
         let identities = self.identities.clone();
         let mut errors = Vec::new();
         for (stanza_index, stanza) in stanzas.iter().enumerate() {
-            let ours = match KeychainStanza::parse(stanza)? {
+            // Other recipients' stanzas (X25519, other plugins) are skipped, not the end.
+            let Some(parsed) = KeychainStanza::parse(stanza) else {
+                continue;
+            };
+            let ours = match parsed {
                 Ok(ours) => ours,
                 Err(message) => {
                     errors.push(Error::Stanza {

@@ -196,6 +196,31 @@ async fn a_file_for_two_recipients_opens_with_each_identity_alone() {
             "{label}"
         );
     }
+    // With the native recipient's stanza first, the keychain identity still finds its own
+    // stanza further down (the plugin skips other recipients' stanzas).
+    let foreign_first = setup.path("in.foreign-first.age");
+    assert_ok(
+        &encrypt(
+            &setup,
+            &[&native_recipient, &recipient],
+            &input,
+            &foreign_first,
+        ),
+        "age -e, native recipient first",
+    );
+    let header = std::fs::read(&foreign_first).unwrap_or_default();
+    let header = String::from_utf8_lossy(&header);
+    let first = header.lines().find(|l| l.starts_with("-> ")).unwrap_or("");
+    assert!(
+        first.starts_with("-> X25519 "),
+        "the first stanza is not ours: {first}"
+    );
+    let opened = setup.path("in.foreign-first");
+    assert_ok(
+        &decrypt(&setup, &identity, &foreign_first, &opened),
+        "keychain identity, foreign stanza first",
+    );
+    assert_eq!(std::fs::read(&opened).unwrap_or_default(), pattern(1000));
     // The X25519 identity opens it without the plugin or the keystore password.
     let opened = setup.path("in.x25519-only");
     let out = run(setup
