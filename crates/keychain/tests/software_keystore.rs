@@ -1191,3 +1191,44 @@ async fn tags_keep_the_kms_quota() {
     );
     assert_eq!(backend.describe_key(&k).await.unwrap().tags, tags(0, 50));
 }
+
+/// After `change_password`, a handle still holding the old password's key (this one, or
+/// another process's) may read but not write: a key created or rotated with it would open
+/// only with the old password. It is refused as a wrong password until reopened; nothing of
+/// it is written, and the keystore reopened with the new password has every key.
+#[tokio::test]
+async fn a_handle_opened_before_a_password_change_writes_nothing() {
+    let (_dir, config) = temp_keystore();
+    let backend = open(config.clone()).await;
+    let other = open(config.clone()).await;
+    backend
+        .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name("before"))
+        .await
+        .unwrap();
+    backend
+        .change_password(Secret::new(b"the new password".to_vec()))
+        .await
+        .unwrap();
+    for b in [&backend, &other] {
+        let refused = b
+            .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("stale"))
+            .await;
+        assert!(
+            matches!(refused, Err(Error::WrongPassword { .. })),
+            "{refused:?}"
+        );
+        let rotated = b.rotate_key(&key("alias/before")).await;
+        assert!(
+            matches!(rotated, Err(Error::WrongPassword { .. })),
+            "{rotated:?}"
+        );
+    }
+    let reopened = open(config.password("the new password")).await;
+    let ids = all_key_ids(&reopened).await;
+    assert_eq!(ids.len(), 1, "only the key made before the change: {ids:?}");
+    reopened
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("after"))
+        .await
+        .unwrap();
+    reopened.rotate_key(&key("alias/before")).await.unwrap();
+}

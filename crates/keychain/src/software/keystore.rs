@@ -111,9 +111,6 @@ impl Keystore {
                 "the keystore needs a password: set KEYCHAIN_PASSWORD or SoftwareConfig::password",
             ));
         }
-        // A password change a killed process left is finished or undone before the header
-        // is read (one stat when there is none).
-        super::passwd::recover(&root)?;
         let meta_path = root.join(HEADER);
         let exists = || Error::AlreadyExists {
             what: format!("a keystore at {}", root.display()),
@@ -131,6 +128,10 @@ impl Keystore {
                 }
             }
         };
+        // A password change a killed process left is finished or undone (one stat when there
+        // is none), once the directory has passed its checks. Recovery never touches
+        // keystore.json, so the header read above stands.
+        super::passwd::recover(&root)?;
         if file.format != FORMAT || file.kdf != "pbkdf2-hmac-sha256" {
             return Err(Error::Corrupted {
                 what: meta_path.display().to_string(),
@@ -221,8 +222,31 @@ impl Keystore {
         (self.clock)()
     }
 
+    /// Takes the writers' lock, then checks that the keystore's password is still the one
+    /// this handle opened it with: after `keystore passwd` (in this process or another), a
+    /// handle still holding the old password's key would write keys, versions and MACs that
+    /// only the old password opens. Every writer goes through here.
     pub(super) fn lock(&self) -> Result<LockGuard> {
-        super::fs::lock(&self.root)
+        let guard = super::fs::lock(&self.root)?;
+        let path = self.root.join(HEADER);
+        let bytes = read_checked(&path, Kind::Secret)?.ok_or_else(|| Error::Corrupted {
+            what: path.display().to_string(),
+            message: "the keystore header is missing".into(),
+        })?;
+        let header = Self::parse_header(&path, &bytes)?;
+        let current = B64.decode(&header.verifier).is_ok_and(|v| {
+            self.kek.matches(&v)
+                && B64
+                    .decode(&header.salt)
+                    .is_ok_and(|salt| salt == self.kek.salt())
+        });
+        if !current {
+            return Err(Error::WrongPassword {
+                keystore: self.root.display().to_string(),
+            }
+            .with_note("the keystore's password was changed since it was opened: open it again"));
+        }
+        Ok(guard)
     }
 
     pub(super) fn key_dir(&self, id: &str) -> PathBuf {

@@ -147,28 +147,28 @@ impl Keystore {
         // 1. The journal.
         write_atomic(&self.root.join(JOURNAL), &header)?;
         // 2. Every replacement beside its original.
-        let mut prepared = Vec::new();
-        let result = self.prepare_all(&new_kek, &lock, &mut prepared);
-        if let Err(e) = result {
-            // Nothing took effect: undo what was written.
-            for next in &prepared {
-                let _ = fs::remove_file(next);
-            }
-            let _ = fs::remove_file(self.root.join(JOURNAL));
-            return Err(e);
+        if let Err(e) = self.prepare_all(&new_kek, &lock) {
+            // Nothing took effect: recovery sees keystore.json is not the journal's copy and
+            // removes every .next file, then the journal.
+            let undone = recover_locked(&self.root, &lock);
+            return Err(match undone {
+                Ok(()) => e,
+                Err(_) => {
+                    e.with_note("the half-made change is undone when the keystore next opens")
+                }
+            });
         }
         // 3. The commit: from this rename on, the new password is the keystore's.
         write_atomic(&self.root.join(HEADER), &header)?;
-        recover_locked(&self.root, &lock)
+        recover_locked(&self.root, &lock).map_err(|e| {
+            e.with_note(
+                "the new password is in force; the next open of the keystore finishes the change",
+            )
+        })
     }
 
-    /// Writes `NAME.next` for every file that changes, recording each in `prepared`.
-    fn prepare_all(
-        &self,
-        new_kek: &Kek,
-        _lock: &LockGuard,
-        prepared: &mut Vec<PathBuf>,
-    ) -> Result<()> {
+    /// Writes `NAME.next` beside every file that changes.
+    fn prepare_all(&self, new_kek: &Kek, _lock: &LockGuard) -> Result<()> {
         for dir in key_dirs(&self.root)? {
             let Some(id) = dir.file_name().and_then(|n| n.to_str()).map(str::to_string) else {
                 continue;
@@ -182,14 +182,12 @@ impl Keystore {
                 let path = self.version_path(&id, version);
                 let next = next_of(&path);
                 write_fresh(&next, pem.as_bytes())?;
-                prepared.push(next);
                 let mac = new_kek.file_mac(&id, version, pem.as_bytes());
                 stored.file_macs.insert(version, B64.encode(mac));
             }
             let meta = serde_json::to_vec_pretty(&stored).map_err(Error::crypto)?;
             let next = next_of(&dir.join("meta.json"));
             write_fresh(&next, &meta)?;
-            prepared.push(next);
             sync_dir(&dir)?;
         }
         Ok(())
