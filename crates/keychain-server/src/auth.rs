@@ -223,6 +223,12 @@ pub(crate) fn authenticate(
     if !auth.signed_headers.contains(&"host") {
         return Err(invalid("'Host' must be a signed header"));
     }
+    // The body is covered by the signature, the operation must be too: otherwise a request
+    // captured within the time window could be replayed as another operation with the same
+    // body (Verify as Sign, GenerateDataKeyWithoutPlaintext as GenerateDataKey).
+    if !auth.signed_headers.contains(&"x-amz-target") {
+        return Err(invalid("'X-Amz-Target' must be a signed header"));
+    }
     let expected = expected_signature(request, &auth, credential, time)?;
     let matches: bool = expected.as_bytes().ct_eq(auth.signature.as_bytes()).into();
     if !matches {

@@ -126,13 +126,21 @@ impl Server {
                     let acceptor = acceptor.clone();
                     let watcher = graceful.watcher();
                     tokio::spawn(async move {
-                        let stream = match acceptor.accept(stream).await {
-                            Ok(s) => s,
-                            Err(e) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                        };
+                        // A client that never finishes its handshake does not keep the task.
+                        let stream =
+                            match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "TLS handshake timed out");
+                                    return;
+                                }
+                            };
                         let conn = builder.serve_connection(TokioIo::new(stream), service);
                         if let Err(e) = watcher.watch(conn).await {
                             tracing::debug!(%peer, error = %e, "connection ended");

@@ -19,6 +19,8 @@ use crate::ops::{self, Context};
 /// The largest request body accepted (the largest KMS request, an ImportKeyMaterial with a
 /// wrapped RSA-4096 key or a 32 KiB key policy, is far smaller once base64-encoded).
 pub(crate) const MAX_BODY: usize = 256 * 1024;
+/// How long a request's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// The content type of every request and answer.
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// The prefix of every operation in `X-Amz-Target`.
@@ -102,9 +104,17 @@ where
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         return Err(too_large());
     }
-    let body = Limited::new(body, MAX_BODY)
-        .collect()
+    // Read before the signature can be checked: an anonymous client may not hold the
+    // connection by trickling its body.
+    let collected = tokio::time::timeout(BODY_TIMEOUT, Limited::new(body, MAX_BODY).collect())
         .await
+        .map_err(|_| {
+            KmsError::bad(
+                "RequestTimeoutException",
+                "the request body did not arrive in time",
+            )
+        })?;
+    let body = collected
         .map_err(|e| {
             if e.is::<http_body_util::LengthLimitError>() {
                 too_large()

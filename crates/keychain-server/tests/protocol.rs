@@ -29,6 +29,8 @@ struct Call<'a> {
     time: SystemTime,
     method: &'a str,
     signed: bool,
+    /// Whether `X-Amz-Target` is among the signed headers (it is sent either way).
+    target_signed: bool,
 }
 
 impl Default for Call<'_> {
@@ -44,6 +46,7 @@ impl Default for Call<'_> {
             time: SystemTime::now(),
             method: "POST",
             signed: true,
+            target_signed: true,
         }
     }
 }
@@ -90,8 +93,10 @@ fn send(served: &support::Served, call: &Call<'_>, tamper: impl FnOnce(&mut Vec<
     let mut headers: Vec<(String, String)> = vec![
         ("host".into(), host.clone()),
         ("content-type".into(), call.content_type.into()),
-        ("x-amz-target".into(), call.target.into()),
     ];
+    if call.target_signed {
+        headers.push(("x-amz-target".into(), call.target.into()));
+    }
     if call.signed {
         let identity: Identity =
             Credentials::new(call.access_key, call.secret, None, None, "test").into();
@@ -116,6 +121,9 @@ fn send(served: &support::Served, call: &Call<'_>, tamper: impl FnOnce(&mut Vec<
         for h in extra {
             headers.push((h.name().to_string(), h.value().to_string()));
         }
+    }
+    if !call.target_signed {
+        headers.push(("x-amz-target".into(), call.target.into()));
     }
     let mut body = call.body.clone();
     tamper(&mut body);
@@ -166,6 +174,31 @@ async fn a_good_request_is_served() {
     assert_eq!(answer.status, 200, "{:?}", answer.body);
     assert!(answer.body["Keys"].is_array());
     assert!(answer.header("x-amzn-requestid").is_some());
+}
+
+/// A signature that leaves the operation out could be replayed as another operation with the
+/// same body: the target must be signed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsigned_target_is_refused() {
+    let served = support::serve().await;
+    let answer = tokio::task::block_in_place(|| {
+        send(
+            &served,
+            &Call {
+                target_signed: false,
+                ..Call::default()
+            },
+            |_| {},
+        )
+    });
+    answer.assert_error(400, "InvalidSignatureException");
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("X-Amz-Target")),
+        "{:?}",
+        answer.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
