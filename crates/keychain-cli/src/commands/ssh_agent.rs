@@ -28,8 +28,9 @@ fn ssh_capable(info: &KeyInfo) -> bool {
         }
 }
 
-/// The keys to serve: those named, or every enabled SSH-capable signing key.
-async fn served_keys(ctx: &Context, names: &[String]) -> Result<Vec<ServedKey>> {
+/// The keys to serve, with their OpenSSH lines: those named, or every enabled SSH-capable
+/// signing key.
+async fn served_keys(ctx: &Context, names: &[String]) -> Result<Vec<(ServedKey, String)>> {
     let mut names = names.to_vec();
     if names.is_empty() {
         let mut marker = None;
@@ -58,11 +59,14 @@ async fn served_keys(ctx: &Context, names: &[String]) -> Result<Vec<ServedKey>> 
     for name in names {
         let public_key = ctx.keychain.public_key(&name).await?;
         // The same line `keychain ssh pubkey NAME` prints, so a name it refuses is refused.
-        openssh_public_key(&public_key, &name)?;
-        keys.push(ServedKey {
-            key_data: ssh_key_data(&public_key)?,
-            name,
-        });
+        let line = openssh_public_key(&public_key, &name)?;
+        keys.push((
+            ServedKey {
+                key_data: ssh_key_data(&public_key)?,
+                name,
+            },
+            line,
+        ));
     }
     Ok(keys)
 }
@@ -159,22 +163,19 @@ async fn serve(
     ctx: &Context,
     socket: &Path,
     listener: tokio::net::UnixListener,
-    keys: Vec<ServedKey>,
+    keys: Vec<(ServedKey, String)>,
 ) -> Result<Outcome> {
     fs::set_permissions(socket, fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(format!("setting the mode of {}", socket.display()), e))?;
-    let agent = Agent::new(ctx.keychain.clone(), keys);
+    let served: Vec<_> = keys
+        .iter()
+        .map(|(k, line)| json!({ "name": k.name, "public_key": line }))
+        .collect();
+    let agent = Agent::new(
+        ctx.keychain.clone(),
+        keys.into_iter().map(|(k, _)| k).collect(),
+    );
     if ctx.out.is_json() {
-        let served: Vec<_> = agent
-            .keys()
-            .iter()
-            .map(|k| {
-                let line = keychain::ssh::ssh_key::PublicKey::new(k.key_data.clone(), &k.name)
-                    .to_openssh()
-                    .unwrap_or_default();
-                json!({ "name": k.name, "public_key": line })
-            })
-            .collect();
         ctx.out.json_value(&json!({
             "socket": socket.display().to_string(),
             "pid": std::process::id(),

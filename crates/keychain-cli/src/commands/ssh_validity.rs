@@ -72,23 +72,13 @@ pub fn parse_validity(text: &str, now: SystemTime) -> Result<(u64, u64)> {
         .map_err(|_| Error::invalid_input("the clock is before 1970"))?
         .as_secs();
     if let Some(span) = text.strip_prefix('+') {
-        let (digits, unit) = span.split_at(
-            span.find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(span.len()),
-        );
-        let scale: u64 = match unit {
-            "" | "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            "w" => 604_800,
-            _ => return Err(bad(text)),
-        };
-        let amount: u64 = digits.parse().map_err(|_| bad(text))?;
-        let until = amount
-            .checked_mul(scale)
+        // The CLI's one duration parser (`--exp 1h` and the like); a span must be positive.
+        let secs = crate::parse::duration_secs(span, "--validity").map_err(|_| bad(text))?;
+        let until = u64::try_from(secs)
+            .ok()
+            .filter(|&s| s > 0 && !span.starts_with(['-', '+']) && span.trim() == span)
             .and_then(|s| now.checked_add(s))
-            .filter(|&t| t <= LATEST && amount > 0)
+            .filter(|&t| t <= LATEST)
             .ok_or_else(|| bad(text))?;
         return Ok((now.saturating_sub(BACKDATE_SECS), until));
     }
