@@ -135,12 +135,7 @@ impl KeyInfo {
     /// key) — is [`Error::InvalidKeyUsage`] naming the key, as an algorithm outside the spec's
     /// table is.
     pub fn signing_algorithm_for_hash(&self, hash: Hash) -> Result<SigningAlgorithm> {
-        if self.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                self.display_name(),
-                format!("usage is {}, signing needs SIGN_VERIFY", self.usage),
-            ));
-        }
+        self.check_sign_verify_usage()?;
         self.spec
             .signing_algorithm_for_hash(hash)
             .map_err(|e| match e {
@@ -149,14 +144,24 @@ impl KeyInfo {
             })
     }
 
+    /// Checks that the key's usage is SIGN_VERIFY (whatever its state), the one usage that
+    /// signs and verifies.
+    pub fn check_sign_verify_usage(&self) -> Result<()> {
+        if self.usage == KeyUsage::SignVerify {
+            return Ok(());
+        }
+        Err(Error::key_usage(
+            self.display_name(),
+            format!(
+                "usage is {}, signing and verifying need SIGN_VERIFY",
+                self.usage
+            ),
+        ))
+    }
+
     /// Checks that the key can sign with `algorithm` (usage, spec table, state).
     pub fn check_signing(&self, algorithm: SigningAlgorithm) -> Result<()> {
-        if self.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                self.display_name(),
-                format!("usage is {}, signing needs SIGN_VERIFY", self.usage),
-            ));
-        }
+        self.check_sign_verify_usage()?;
         if !self.spec.signing_algorithms().contains(&algorithm) {
             return Err(Error::key_usage(
                 self.display_name(),
