@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::spec::{KeyFamily, KeySpec, KeyUsage, join};
+use super::spec::{Curve, KeyFamily, KeySpec, KeyUsage, join};
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, SigningAlgorithm};
 use crate::macros::kms_enum;
 use crate::{Error, Result};
@@ -214,6 +214,29 @@ impl KeyInfo {
         }
         self.check_enabled()?;
         Ok(level)
+    }
+
+    /// Checks that the key is an enabled KEY_AGREEMENT key on a NIST curve and returns the
+    /// curve: any other usage (a SIGN_VERIFY key of the same spec too) is
+    /// [`Error::InvalidKeyUsage`], as AWS KMS refuses `DeriveSharedSecret`.
+    pub fn check_key_agreement(&self) -> Result<Curve> {
+        if self.usage != KeyUsage::KeyAgreement {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!("usage is {}, key agreement needs KEY_AGREEMENT", self.usage),
+            ));
+        }
+        let curve = match self.spec.family() {
+            KeyFamily::Ec(curve @ (Curve::P256 | Curve::P384 | Curve::P521)) => curve,
+            _ => {
+                return Err(Error::key_usage(
+                    self.display_name(),
+                    format!("{} keys cannot do key agreement", self.spec),
+                ));
+            }
+        };
+        self.check_enabled()?;
+        Ok(curve)
     }
 
     /// Checks that the key can make or verify MACs with `algorithm`.
