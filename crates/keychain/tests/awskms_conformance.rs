@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
     AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, Encapsulation,
-    EncryptionAlgorithm, EncryptionContext, Error, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain,
+    EncryptionAlgorithm, EncryptionContext, Error, KeyAgreementAlgorithm, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain,
     MacAlgorithm, Message, Page, PageRequest, PublicKey, Result, RotationStatus, Secret,
     SigningAlgorithm,
 };
@@ -191,6 +191,17 @@ impl Backend for LocalStackProfile {
 
     async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
         self.inner.decapsulate(key, ciphertext).await
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        self.inner
+            .derive_shared_secret(key, algorithm, peer_public_key)
+            .await
     }
 
     async fn generate_data_key(
