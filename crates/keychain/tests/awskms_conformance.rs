@@ -330,6 +330,12 @@ const KNOWN_GAPS: &[KnownGap] = &[
         why: "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)",
     },
     KnownGap {
+        check: "agreement_disabled_key",
+        panic: "DeriveSharedSecret with a disabled key: expected Error::InvalidKeyState",
+        why: "LocalStack's DeriveSharedSecret derives with a disabled key (AWS KMS answers \
+              DisabledException)",
+    },
+    KnownGap {
         check: "rotation_automatic",
         panic: "the next rotation of a 2560-day period",
         why: "LocalStack keeps the old NextRotationDate when the rotation period changes",

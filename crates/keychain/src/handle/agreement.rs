@@ -3,7 +3,7 @@
 
 use super::Keychain;
 use crate::Result;
-use crate::agreement::{KeyAgreementAlgorithm, check_peer};
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -26,8 +26,7 @@ impl Keychain {
     ) -> Result<Secret> {
         let key = KeyRef::parse(key)?;
         let info = self.info(&key).await?;
-        let curve = info.check_key_agreement()?;
-        check_peer(&info, curve, peer)?;
+        info.check_key_agreement_with(peer)?;
         self.backend
             .derive_shared_secret(&key, algorithm, peer.to_der())
             .await

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use super::spec::{Curve, KeyFamily, KeySpec, KeyUsage, join};
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, SigningAlgorithm};
 use crate::macros::kms_enum;
+use crate::public_key::PublicKey;
 use crate::{Error, Result};
 
 kms_enum! {
@@ -236,6 +237,14 @@ impl KeyInfo {
             }
         };
         self.check_enabled()?;
+        Ok(curve)
+    }
+
+    /// [`KeyInfo::check_key_agreement`], and that `peer` is a public key on the key's curve
+    /// (another type or curve is [`Error::InvalidInput`]).
+    pub fn check_key_agreement_with(&self, peer: &PublicKey) -> Result<Curve> {
+        let curve = self.check_key_agreement()?;
+        crate::agreement::check_peer(self, curve, peer)?;
         Ok(curve)
     }
 
