@@ -138,8 +138,7 @@ fn judge_agrees(public_key_der: &[u8]) -> (Vec<u8>, Vec<u8>) {
         .expect("the key's public key")
         .to_pem();
     let answer =
-        &keychain_testkit::python_ecdh_batch(&[serde_json::json!({"op": "agree", "pem": pem})])
-            [0];
+        &keychain_testkit::python_ecdh_batch(&[serde_json::json!({"op": "agree", "pem": pem})])[0];
     (
         keychain_testkit::b64_field(answer, "public_key"),
         keychain_testkit::b64_field(answer, "secret"),
@@ -156,7 +155,12 @@ async fn ecdh_keys_derive_the_secret_cryptography_derives() {
         (KeySpec::EccNistP521, 66),
     ] {
         let id = agreement_key(&kms, spec.clone(), KeyUsageType::KeyAgreement).await;
-        let described = kms.describe_key().key_id(&id).send().await.expect("DescribeKey");
+        let described = kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .expect("DescribeKey");
         let meta = described.key_metadata().expect("meta");
         assert_eq!(meta.key_usage(), Some(&KeyUsageType::KeyAgreement));
         assert_eq!(
@@ -185,7 +189,11 @@ async fn ecdh_keys_derive_the_secret_cryptography_derives() {
             .unwrap_or_else(|e| panic!("DeriveSharedSecret {spec}: {e:?}"));
         let secret = derived.shared_secret().expect("SharedSecret").as_ref();
         assert_eq!(secret.len(), secret_len, "{spec}");
-        assert_eq!(secret, expected.as_slice(), "{spec}: cryptography disagrees");
+        assert_eq!(
+            secret,
+            expected.as_slice(),
+            "{spec}: cryptography disagrees"
+        );
         assert_eq!(derived.key_id(), Some(meta.arn().expect("Arn")));
         assert_eq!(
             derived.key_agreement_algorithm(),
@@ -232,7 +240,11 @@ async fn derive_shared_secret_refusals() {
             peer[..peer.len() - 1].to_vec(),
             "ValidationException",
         ),
-        ("a peer key that is no DER", b"peer".to_vec(), "ValidationException"),
+        (
+            "a peer key that is no DER",
+            b"peer".to_vec(),
+            "ValidationException",
+        ),
     ] {
         let refused = derive(&id, KeyAgreementAlgorithmSpec::Ecdh, &bytes)
             .send()
@@ -274,13 +286,17 @@ async fn derive_shared_secret_refusals() {
     let symmetric = kms.create_key().send().await.expect("CreateKey");
     let symmetric = symmetric.key_metadata().expect("meta").key_id().to_string();
     for (what, key, expected_code) in [
-        ("a SIGN_VERIFY key", signer.as_str(), "InvalidKeyUsageException"),
-        ("a symmetric key", symmetric.as_str(), "InvalidKeyUsageException"),
         (
-            "a missing key",
-            "alias/no-such-key",
-            "NotFoundException",
+            "a SIGN_VERIFY key",
+            signer.as_str(),
+            "InvalidKeyUsageException",
         ),
+        (
+            "a symmetric key",
+            symmetric.as_str(),
+            "InvalidKeyUsageException",
+        ),
+        ("a missing key", "alias/no-such-key", "NotFoundException"),
     ] {
         let refused = derive(key, KeyAgreementAlgorithmSpec::Ecdh, &peer)
             .send()
@@ -299,13 +315,21 @@ async fn derive_shared_secret_refusals() {
     assert_eq!(refused.code(), Some("ValidationException"));
 
     // Disabled: DisabledException; enabled again, the same secret.
-    kms.disable_key().key_id(&id).send().await.expect("DisableKey");
+    kms.disable_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("DisableKey");
     let refused = derive(&id, KeyAgreementAlgorithmSpec::Ecdh, &peer)
         .send()
         .await
         .expect_err("a disabled key");
     assert_eq!(code("disabled", refused), "DisabledException");
-    kms.enable_key().key_id(&id).send().await.expect("EnableKey");
+    kms.enable_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("EnableKey");
     let derived = derive(&id, KeyAgreementAlgorithmSpec::Ecdh, &peer)
         .send()
         .await

@@ -30,9 +30,9 @@ use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
     AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, Encapsulation,
-    EncryptionAlgorithm, EncryptionContext, Error, KeyAgreementAlgorithm, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain,
-    MacAlgorithm, Message, Page, PageRequest, PublicKey, Result, RotationStatus, Secret,
-    SigningAlgorithm,
+    EncryptionAlgorithm, EncryptionContext, Error, KeyAgreementAlgorithm, KeyCache, KeyInfo,
+    KeyRef, KeySpec, Keychain, MacAlgorithm, Message, Page, PageRequest, PublicKey, Result,
+    RotationStatus, Secret, SigningAlgorithm,
 };
 use keychain_testkit::conformance::KnownGap;
 use keychain_testkit::localstack::localstack;

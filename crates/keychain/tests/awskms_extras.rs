@@ -11,9 +11,9 @@ use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
 use keychain::{
-    Backend, CreateKeyRequest, KeyAgreementAlgorithm, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
-    KeyOrigin, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm, Message, PublicKey, Secret,
-    SigningAlgorithm,
+    Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
+    KeyAgreementAlgorithm, KeyOrigin, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm, Message,
+    PublicKey, Secret, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::context as ctx;

@@ -404,7 +404,9 @@ async fn gap_disabled_key_agreement_keys_derive_on_localstack() {
         kc.derive_shared_secret(&prefix, ecdh, &peer_public).await,
         Err(Error::InvalidKeyState { .. })
     ));
-    b.schedule_key_deletion(&key, 7).await.must("ScheduleKeyDeletion");
+    b.schedule_key_deletion(&key, 7)
+        .await
+        .must("ScheduleKeyDeletion");
     assert!(matches!(
         b.derive_shared_secret(&key, ecdh, peer_der.as_ref()).await,
         Err(Error::InvalidKeyState { .. })

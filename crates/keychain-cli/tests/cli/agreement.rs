@@ -24,8 +24,7 @@ fn python_cryptography_and_the_cli_derive_the_same_secrets() {
         let pem = cli.pubkey_pem(name);
 
         // Theirs: cryptography's key pair meets our public key.
-        let answer =
-            &keychain_testkit::python_ecdh_batch(&[json!({"op": "agree", "pem": pem})])[0];
+        let answer = &keychain_testkit::python_ecdh_batch(&[json!({"op": "agree", "pem": pem})])[0];
         let peer_der = keychain_testkit::b64_field(answer, "public_key");
         let expected = keychain_testkit::b64_field(answer, "secret");
         let peer = cli.file(&format!("{name}.peer.der"), &peer_der);

@@ -74,8 +74,14 @@ fn agreement_rows_exit_as_documented() {
         serde_json::json!({"op": "public_key", "kind": "P-384"}),
         serde_json::json!({"op": "public_key", "kind": "P-256"}),
     ]);
-    let p384 = cli.file("p384", &keychain_testkit::b64_field(&peers[0], "public_key"));
-    let p256 = cli.file("p256", &keychain_testkit::b64_field(&peers[1], "public_key"));
+    let p384 = cli.file(
+        "p384",
+        &keychain_testkit::b64_field(&peers[0], "public_key"),
+    );
+    let p256 = cli.file(
+        "p256",
+        &keychain_testkit::b64_field(&peers[1], "public_key"),
+    );
     let out = arg(&cli.path("secret")).to_string();
     check(
         &cli,

@@ -28,9 +28,8 @@ pub async fn agreement_ecdh_p521(kc: &Keychain, prefix: &str) {
 /// A fresh public key of `kind` (`P-256`, `P-384`, `ed25519`…) made by Python `cryptography`,
 /// as DER SPKI.
 fn judge_public_key(kind: &str) -> Vec<u8> {
-    let answer = &crate::python_ecdh_batch(&[
-        serde_json::json!({"op": "public_key", "kind": kind}),
-    ])[0];
+    let answer =
+        &crate::python_ecdh_batch(&[serde_json::json!({"op": "public_key", "kind": kind})])[0];
     crate::b64_field(answer, "public_key")
 }
 
@@ -147,8 +146,14 @@ pub async fn agreement_refusals(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
     let peer = judge_public_key("P-256");
     let peer_key = PublicKey::from_der(&peer).must("cryptography's P-256 key");
-    if let Some((name, _)) =
-        named(kc, prefix, "signer", KeySpec::EccNistP256, KeyUsage::SignVerify).await
+    if let Some((name, _)) = named(
+        kc,
+        prefix,
+        "signer",
+        KeySpec::EccNistP256,
+        KeyUsage::SignVerify,
+    )
+    .await
     {
         assert_err!(
             "DeriveSharedSecret with a SIGN_VERIFY P-256 key",
@@ -224,9 +229,9 @@ pub async fn agreement_disabled_key(kc: &Keychain, prefix: &str) {
     };
     let key = key_ref(&name);
     let public_key = backend.public_key(&key).await.must("public key");
-    let answer =
-        &crate::python_ecdh_batch(&[serde_json::json!({"op": "agree", "pem": public_key.to_pem()})])
-            [0];
+    let answer = &crate::python_ecdh_batch(&[
+        serde_json::json!({"op": "agree", "pem": public_key.to_pem()}),
+    ])[0];
     let peer = crate::b64_field(answer, "public_key");
     let expected = crate::b64_field(answer, "secret");
     let peer_key = PublicKey::from_der(&peer).must("cryptography's key");
