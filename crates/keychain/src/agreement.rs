@@ -44,7 +44,10 @@ pub(crate) fn ecdh_algorithm(curve: Curve) -> Result<&'static lc::Algorithm> {
 pub(crate) fn peer_public_key(info: &KeyInfo, curve: Curve, der: &[u8]) -> Result<PublicKey> {
     let peer = PublicKey::from_der(der).map_err(|e| match e {
         Error::InvalidInput { message } => {
-            Error::invalid_input(format!("the peer's public key: {message}"))
+            Error::invalid_input(match message.strip_prefix("invalid public key: ") {
+                Some(why) => format!("invalid peer public key: {why}"),
+                None => format!("the peer's public key: {message}"),
+            })
         }
         other => other,
     })?;
@@ -128,7 +131,7 @@ mod tests {
         assert!(peer_public_key(&info, Curve::P256, der).is_ok());
         let err = peer_public_key(&info, Curve::P256, &der[..der.len() - 1]).unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
-        assert!(err.to_string().contains("peer's public key"), "{err}");
+        assert!(err.to_string().contains("peer public key"), "{err}");
         // The point's last byte changed: off the curve.
         let mut off = der.to_vec();
         if let Some(b) = off.last_mut() {

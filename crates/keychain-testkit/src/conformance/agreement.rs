@@ -25,6 +25,47 @@ pub async fn agreement_ecdh_p521(kc: &Keychain, prefix: &str) {
     agreement_spec(kc, prefix, KeySpec::EccNistP521).await;
 }
 
+/// A KEY_AGREEMENT key of `spec` named `PREFIX-what`, or `None` when the backend has no key
+/// agreement: a spec it does not list, or a backend that refuses KEY_AGREEMENT keys as
+/// [`Error::Unsupported`] (which must then refuse DeriveSharedSecret the same way). A backend
+/// that creates such keys must derive with them.
+async fn agreement_key(
+    kc: &Keychain,
+    prefix: &str,
+    what: &str,
+    spec: KeySpec,
+) -> Option<(String, KeyInfo)> {
+    let backend = kc.backend();
+    if !backend.capabilities().key_specs.contains(&spec) {
+        return named(kc, prefix, what, spec, KeyUsage::KeyAgreement).await;
+    }
+    let name = key_name(prefix, what);
+    let request = CreateKeyRequest::new(spec)
+        .name(&name)
+        .usage(KeyUsage::KeyAgreement);
+    match backend.create_key(&request).await {
+        Ok(info) => {
+            assert_eq!(info.usage, KeyUsage::KeyAgreement, "created key's usage");
+            Some((name, info))
+        }
+        Err(Error::Unsupported { .. }) => {
+            let peer = judge_public_key("P-256");
+            assert_err!(
+                format!(
+                    "DeriveSharedSecret on {}, which makes no KEY_AGREEMENT keys",
+                    backend.name()
+                ),
+                backend
+                    .derive_shared_secret(&key_ref(&name), ECDH, &peer)
+                    .await,
+                Error::Unsupported { .. }
+            );
+            None
+        }
+        Err(e) => panic!("creating a {spec} KEY_AGREEMENT key: unexpected error {e:?} ({e})"),
+    }
+}
+
 /// A fresh public key of `kind` (`P-256`, `P-384`, `ed25519`…) made by Python `cryptography`,
 /// as DER SPKI.
 fn judge_public_key(kind: &str) -> Vec<u8> {
@@ -45,7 +86,7 @@ pub async fn agreement_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
         panic!("{spec} is not an EC spec");
     };
     let backend = kc.backend();
-    let Some((name, info)) = named(kc, prefix, "ecdh", spec, KeyUsage::KeyAgreement).await else {
+    let Some((name, info)) = agreement_key(kc, prefix, "ecdh", spec).await else {
         return;
     };
     let key = key_ref(&name);
@@ -138,12 +179,18 @@ pub async fn agreement_spec(kc: &Keychain, prefix: &str, spec: KeySpec) {
     );
 }
 
-/// Keys that do not do key agreement refuse it: a SIGN_VERIFY P-256 key and a symmetric key
-/// ([`Error::InvalidKeyUsage`], on the backend and the handle), a key that does not exist
-/// ([`Error::NotFound`]); and no key is created for KEY_AGREEMENT on secp256k1, Ed25519 or RSA
-/// ([`Error::InvalidInput`]).
+/// On a backend with key agreement, keys that do not do it refuse it: a SIGN_VERIFY P-256 key
+/// and a symmetric key ([`Error::InvalidKeyUsage`], on the backend and the handle), a key that
+/// does not exist ([`Error::NotFound`]); and no key is created for KEY_AGREEMENT on secp256k1,
+/// Ed25519 or RSA ([`Error::InvalidInput`]).
 pub async fn agreement_refusals(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
+    if agreement_key(kc, prefix, "probe", KeySpec::EccNistP256)
+        .await
+        .is_none()
+    {
+        return;
+    }
     let peer = judge_public_key("P-256");
     let peer_key = PublicKey::from_der(&peer).must("cryptography's P-256 key");
     if let Some((name, _)) = named(
@@ -216,15 +263,7 @@ pub async fn agreement_refusals(kc: &Keychain, prefix: &str) {
 /// computes.
 pub async fn agreement_disabled_key(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
-    let Some((name, _)) = named(
-        kc,
-        prefix,
-        "ecdh",
-        KeySpec::EccNistP256,
-        KeyUsage::KeyAgreement,
-    )
-    .await
-    else {
+    let Some((name, _)) = agreement_key(kc, prefix, "ecdh", KeySpec::EccNistP256).await else {
         return;
     };
     let key = key_ref(&name);
