@@ -117,6 +117,11 @@ pub enum Command {
     /// key, or recover the secret from a ciphertext with the private key.
     #[command(subcommand)]
     Kem(KemCommand),
+    /// ECDH: derive the shared secret of the KEY_AGREEMENT key NAME and a peer's public key
+    /// (KMS DeriveSharedSecret), the raw x-coordinate the peer computes too from its private
+    /// key and NAME's public key (`keychain pubkey NAME`). Feed it to a key derivation
+    /// function before use.
+    DeriveSharedSecret(DeriveSharedSecretArgs),
     /// Compute a MAC with an HMAC key.
     Mac(MacArgs),
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
@@ -610,6 +615,21 @@ pub struct DecapsulateArgs {
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
     /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `keychain derive-shared-secret`
+#[derive(Debug, Args)]
+pub struct DeriveSharedSecretArgs {
+    /// The KEY_AGREEMENT key (P-256, P-384 or P-521).
+    pub name: String,
+    /// The peer's public key on the same curve, PEM or DER SubjectPublicKeyInfo (`-` for
+    /// stdin).
+    #[arg(long, value_name = "FILE")]
+    pub peer_public_key: PathBuf,
+    /// Where to write the shared secret (binary, 32, 48 or 66 bytes, mode 0600; `-` is
+    /// stdout).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }

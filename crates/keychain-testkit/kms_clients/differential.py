@@ -24,6 +24,8 @@ import boto3
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from kms_raw import send, signed
 
@@ -41,8 +43,15 @@ def fixtures(endpoint, region):
     blob = kms.encrypt(KeyId=sym, Plaintext=b"x", EncryptionContext=CONTEXT)["CiphertextBlob"]
     sig = kms.sign(KeyId=sign, Message=MESSAGE, MessageType="RAW",
                    SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    agree, agree_off = (kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")
+                        ["KeyMetadata"]["KeyId"] for _ in range(2))
+    kms.disable_key(KeyId=agree_off)
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
+    peer = lambda curve: b64(ec.generate_private_key(curve()).public_key().public_bytes(  # noqa: E731
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
     return {"sym": sym, "sign": sign, "blob": b64(blob), "sig": b64(sig),
+            "agree": agree, "agree_off": agree_off, "peer": peer(ec.SECP256R1),
+            "peer_p384": peer(ec.SECP384R1),
             "bad_sig": b64(sig[:-1] + bytes([sig[-1] ^ 1])), "msg": b64(MESSAGE),
             "b64": b64, "alias": f"alias/diff-{uuid.uuid4().hex[:10]}",
             "aws_alias": f"alias/aws/diff-{uuid.uuid4().hex[:10]}"}
@@ -166,6 +175,26 @@ CASES = [
     ("bad/wrong-content-type", "DescribeKey", lambda f: {"KeyId": f["sym"]}, None,
      {"content_type": "text/plain"}),
     ("bad/custom-key-store", "CreateCustomKeyStore", lambda f: {"CustomKeyStoreName": "x"},
+     None),
+    ("good/DeriveSharedSecret", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]}, ok()),
+    ("bad/derive-with-sign-key", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["sign"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]},
+     err("InvalidKeyUsageException")),
+    ("bad/derive-with-disabled-key", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree_off"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]},
+     err("DisabledException")),
+    ("bad/enum-KeyAgreementAlgorithm", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDHE", "PublicKey": f["peer"]},
+     err("ValidationException")),
+    # "the AWS CLI Base64-encodes the public key a second time, resulting in a
+    # ValidationException": a PublicKey that is no DER SPKI.
+    ("bad/derive-public-key-base64-twice", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH",
+        "PublicKey": f["b64"](f["peer"].encode())}, err("ValidationException")),
+    # "both key pairs must be on the same elliptic curve"; the reference names no error type.
+    ("bad/derive-peer-on-another-curve", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer_p384"]},
      None),
     # UpdateAlias: "the new target KMS key must be the same type as the current target KMS key
     # (both symmetric or both asymmetric or both HMAC) and they must have the same key usage";

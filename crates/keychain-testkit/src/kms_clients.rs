@@ -223,6 +223,7 @@ pub const LOCALSTACK_DEVIATIONS: &[&str] = &[
     "bad/malformed-json",
     "bad/json-array",
     "bad/unknown-target",
+    "bad/derive-with-disabled-key",
 ];
 
 /// [`LOCALSTACK_DEVIATIONS`] as `--deviation` values for the endpoint named `name`.

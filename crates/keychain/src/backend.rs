@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
@@ -210,6 +211,22 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
         let _ = (key, ciphertext);
         Err(Error::unsupported(self.name(), "Decapsulate"))
+    }
+
+    /// Derives the shared secret of the KEY_AGREEMENT key `key` and a peer's public key (KMS
+    /// `DeriveSharedSecret`): `peer_public_key` is the peer's DER SubjectPublicKeyInfo, on
+    /// the key's curve. The secret is the raw x-coordinate of the shared point (32, 48 or 66
+    /// bytes), to be fed to a key derivation function. A key of another usage is
+    /// [`Error::InvalidKeyUsage`]; a malformed public key, or one of another type or curve,
+    /// [`Error::InvalidInput`]; a disabled key [`Error::InvalidKeyState`].
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let _ = (key, algorithm, peer_public_key);
+        Err(Error::unsupported(self.name(), "DeriveSharedSecret"))
     }
 
     /// Creates the alias `alias/NAME` (given with or without the prefix) for a key. `NAME`

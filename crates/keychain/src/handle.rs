@@ -21,6 +21,7 @@ use crate::secret::Secret;
 use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
+mod agreement;
 mod kem;
 mod streaming;
 

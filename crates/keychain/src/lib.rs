@@ -48,6 +48,7 @@ mod macros;
 
 // Modules are private: the public API is the list of re-exports below plus the facades, so
 // every public item has one path.
+mod agreement;
 mod algorithm;
 #[cfg(feature = "aws")]
 pub mod awskms;
@@ -81,6 +82,7 @@ mod stream;
 mod text;
 pub mod x509;
 
+pub use crate::agreement::KeyAgreementAlgorithm;
 pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,

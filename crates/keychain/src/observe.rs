@@ -30,6 +30,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::Result;
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
@@ -329,6 +330,20 @@ impl Backend for Traced {
     async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
         let call = self.inner.decapsulate(key, ciphertext);
         self.run("Decapsulate", Some(key), None, call).await
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let alg = algorithm.as_str();
+        let call = self
+            .inner
+            .derive_shared_secret(key, algorithm, peer_public_key);
+        self.run("DeriveSharedSecret", Some(key), Some(alg), call)
+            .await
     }
 
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {

@@ -1,5 +1,6 @@
 //! The operations, a file per area, and the one table from `X-Amz-Target` to them.
 
+mod agreement;
 mod aliases;
 mod crypto;
 mod data_keys;
@@ -45,7 +46,6 @@ const NOT_YET: &[&str] = &[
     "DeleteImportedKeyMaterial",
     "ReplicateKey",
     "UpdatePrimaryRegion",
-    "DeriveSharedSecret",
 ];
 
 /// Custom key store operations: this server has no custom key stores.
@@ -101,6 +101,7 @@ pub(crate) async fn dispatch(
         }
         "Encapsulate" => kem::encapsulate(cx, input).await,
         "Decapsulate" => kem::decapsulate(cx, input).await,
+        "DeriveSharedSecret" => agreement::derive_shared_secret(cx, input).await,
         "GenerateRandom" => data_keys::generate_random(cx, input).await,
         op if NOT_YET.contains(&op) => Err(KmsError::unsupported(format!(
             "{op} is not supported by this server yet"

@@ -8,7 +8,8 @@
 //!
 //! Signatures are judged four ways: our [`PublicKey::verify`], the backend's `verify`, Python
 //! `cryptography` ([`python_verify_batch`]) and `openssl` ([`openssl_verify`]). A signature
-//! with one flipped bit must be rejected by all four.
+//! with one flipped bit must be rejected by all four. ECDH secrets are judged by Python
+//! `cryptography` ([`crate::python_ecdh_batch`]), which derives them from its own private key.
 //!
 //! To run the whole suite against a backend, one `#[tokio::test]` per check:
 //!
@@ -25,9 +26,9 @@
 //! `conformance_tests!(my_backend, gaps = GAPS)`; those checks must then fail exactly there.
 //!
 //! The checks live a file per area (`signing`, `errors`, `refusals`, `lifecycle`,
-//! `encryption`, `mac`, `kem`, `rotation`, with shared helpers in `support`). The one list of them
-//! is `__conformance_checks!` below: it generates both the tests of [`conformance_tests!`]
-//! and [`CHECKS`].
+//! `encryption`, `mac`, `kem`, `agreement`, `rotation`, with shared helpers in `support`).
+//! The one list of them is `__conformance_checks!` below: it generates both the tests of
+//! [`conformance_tests!`] and [`CHECKS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +105,7 @@ pub fn unique_prefix(check: &str) -> String {
     )
 }
 
+mod agreement;
 mod encryption;
 mod errors;
 mod kem;
@@ -114,6 +116,7 @@ mod rotation;
 mod signing;
 mod support;
 
+pub use self::agreement::*;
 pub use self::encryption::*;
 pub use self::errors::*;
 pub use self::kem::*;
@@ -168,6 +171,11 @@ macro_rules! __conformance_checks {
             kem_ml_kem_768,
             kem_ml_kem_1024,
             kem_wrong_key_type,
+            agreement_ecdh_p256,
+            agreement_ecdh_p384,
+            agreement_ecdh_p521,
+            agreement_refusals,
+            agreement_disabled_key,
             rotation_automatic,
             rotation_on_demand,
             rotation_asymmetric_unsupported,

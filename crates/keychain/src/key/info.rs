@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::spec::{KeyFamily, KeySpec, KeyUsage, join};
+use super::spec::{Curve, KeyFamily, KeySpec, KeyUsage, join};
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, SigningAlgorithm};
 use crate::macros::kms_enum;
+use crate::public_key::PublicKey;
 use crate::{Error, Result};
 
 kms_enum! {
@@ -219,6 +220,37 @@ impl KeyInfo {
         }
         self.check_enabled()?;
         Ok(level)
+    }
+
+    /// Checks that the key is an enabled KEY_AGREEMENT key on a NIST curve and returns the
+    /// curve: any other usage (a SIGN_VERIFY key of the same spec too) is
+    /// [`Error::InvalidKeyUsage`], as AWS KMS refuses `DeriveSharedSecret`.
+    pub fn check_key_agreement(&self) -> Result<Curve> {
+        if self.usage != KeyUsage::KeyAgreement {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!("usage is {}, key agreement needs KEY_AGREEMENT", self.usage),
+            ));
+        }
+        let curve = match self.spec.family() {
+            KeyFamily::Ec(curve @ (Curve::P256 | Curve::P384 | Curve::P521)) => curve,
+            _ => {
+                return Err(Error::key_usage(
+                    self.display_name(),
+                    format!("{} keys cannot do key agreement", self.spec),
+                ));
+            }
+        };
+        self.check_enabled()?;
+        Ok(curve)
+    }
+
+    /// [`KeyInfo::check_key_agreement`], and that `peer` is a public key on the key's curve
+    /// (another type or curve is [`Error::InvalidInput`]).
+    pub fn check_key_agreement_with(&self, peer: &PublicKey) -> Result<Curve> {
+        let curve = self.check_key_agreement()?;
+        crate::agreement::check_peer(self, curve, peer)?;
+        Ok(curve)
     }
 
     /// Checks that the key can make or verify MACs with `algorithm`.

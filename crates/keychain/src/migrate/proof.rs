@@ -6,6 +6,7 @@ use aws_lc_rs::agreement;
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 
 use super::Proof;
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::awskms::AwsKmsBackend;
 use crate::backend::Backend;
@@ -61,11 +62,9 @@ fn proof_algorithms(spec: KeySpec) -> Vec<SigningAlgorithm> {
 }
 
 /// The ECDH curve of a KEY_AGREEMENT key.
-fn ecdh_algorithm(spec: KeySpec) -> Result<&'static agreement::Algorithm> {
+fn ecdh_curve(spec: KeySpec) -> Result<Curve> {
     match spec.family() {
-        KeyFamily::Ec(Curve::P256) => Ok(&agreement::ECDH_P256),
-        KeyFamily::Ec(Curve::P384) => Ok(&agreement::ECDH_P384),
-        KeyFamily::Ec(Curve::P521) => Ok(&agreement::ECDH_P521),
+        KeyFamily::Ec(curve) => Ok(curve),
         _ => Err(Error::invalid_input(format!(
             "{spec} keys do not do key agreement"
         ))),
@@ -81,22 +80,19 @@ async fn ecdh_matches(
     spec: KeySpec,
     expected: &PublicKey,
 ) -> Result<bool> {
-    let alg = ecdh_algorithm(spec)?;
+    let curve = ecdh_curve(spec)?;
     let failed = |_| Error::crypto("local ECDH failed");
-    let peer = agreement::PrivateKey::generate(alg).map_err(failed)?;
+    let peer = agreement::PrivateKey::generate(crate::agreement::ecdh_algorithm(curve)?)
+        .map_err(failed)?;
     let peer_der: PublicKeyX509Der<'static> = peer
         .compute_public_key()
         .map_err(failed)?
         .as_der()
         .map_err(failed)?;
-    let peer_public = PublicKey::from_der(peer_der.as_ref())?;
-    let from_kms = to.derive_shared_secret(dst, &peer_public).await?;
-    let local = agreement::agree(
-        &peer,
-        agreement::UnparsedPublicKey::new(alg, expected.raw_key()),
-        Error::crypto("local ECDH with the expected public key failed"),
-        |s| Ok(Secret::new(s.to_vec())),
-    )?;
+    let from_kms = to
+        .derive_shared_secret(dst, KeyAgreementAlgorithm::Ecdh, peer_der.as_ref())
+        .await?;
+    let local = crate::agreement::agree(&peer, curve, expected)?;
     Ok(from_kms == local)
 }
 

@@ -1,11 +1,12 @@
 //! The data path of the software keystore: sign and verify (with a fast path that takes no
 //! lock when the key's material is already loaded), public keys, encrypt and decrypt, data
-//! keys and MACs.
+//! keys, MACs, ML-KEM and ECDH.
 
 use std::sync::Arc;
 
 use super::keystore::{Keystore, StoredKey};
 use super::material::Material;
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
 };
@@ -278,6 +279,21 @@ impl Keystore {
         crate::kem::check_ciphertext(level, ciphertext)?;
         self.material(&stored, stored.info.versions)?
             .decapsulate(ciphertext)
+    }
+
+    /// ECDH with the KEY_AGREEMENT key's private half: the usage, the state and the peer's
+    /// public key are checked before the key is loaded.
+    pub(crate) fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let stored = self.current(key)?;
+        let curve = stored.info.check_key_agreement()?;
+        let peer = crate::agreement::peer_public_key(&stored.info, curve, peer_public_key)?;
+        self.material(&stored, stored.info.versions)?
+            .agree(algorithm, &peer)
     }
 
     pub(crate) fn generate_data_key(

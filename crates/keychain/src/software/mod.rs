@@ -23,6 +23,7 @@ use async_trait::async_trait;
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
@@ -475,6 +476,17 @@ impl Backend for SoftwareBackend {
     async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
         let (key, ciphertext) = (key.clone(), ciphertext.to_vec());
         self.run(move |s| s.decapsulate(&key, &ciphertext)).await
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let (key, peer) = (key.clone(), peer_public_key.to_vec());
+        self.run(move |s| s.derive_shared_secret(&key, algorithm, &peer))
+            .await
     }
 
     async fn generate_data_key(
