@@ -69,6 +69,10 @@ mod key_ref;
 pub mod migrate;
 mod ml_dsa_stream;
 mod observe;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+#[cfg(not(feature = "pkcs11"))]
+mod pkcs11;
 mod public_key;
 mod random;
 mod secret;
@@ -86,7 +90,7 @@ pub use crate::algorithm::{
     SigningAlgorithm,
 };
 pub use crate::backend::{Backend, Capabilities};
-pub use crate::backend_uri::{AwsKmsUri, BackendUri};
+pub use crate::backend_uri::{AwsKmsUri, BackendUri, Pkcs11Uri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};

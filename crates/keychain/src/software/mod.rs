@@ -20,6 +20,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+#[cfg_attr(not(feature = "pkcs11"), allow(unused_imports))]
+pub(crate) use self::crypto::check_mac_message;
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
