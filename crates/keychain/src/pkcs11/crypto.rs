@@ -29,7 +29,7 @@ use super::keys::Found;
 use super::session::CallResult;
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, Message, SignatureScheme};
 use crate::data_key::{EncryptionContext, encode_context};
-use crate::signature::ecdsa_raw_to_der;
+use crate::signature::{ecdsa_raw_to_der, normalize_low_s};
 use crate::{Error, KeyFamily, SigningAlgorithm};
 
 /// The first bytes of every AES-GCM ciphertext of this backend.
@@ -101,7 +101,13 @@ pub(crate) fn sign(
                 return Err(Error::key_usage(&name, "ECDSA needs an EC key").into());
             };
             let raw = session.sign(&Mechanism::Ecdsa, found.handle, &digest)?;
-            Ok(ecdsa_raw_to_der(&raw, curve)?)
+            let der = ecdsa_raw_to_der(&raw, curve)?;
+            // secp256k1 signatures are low-S (as AWS KMS and every blockchain want them);
+            // the token does not promise it.
+            if curve == crate::Curve::Secp256k1 {
+                return Ok(normalize_low_s(&der, curve)?);
+            }
+            Ok(der)
         }
         SignatureScheme::Ed25519Ph | SignatureScheme::MlDsa => Err(Error::unsupported(
             super::errors::BACKEND,
@@ -126,7 +132,46 @@ pub(crate) fn rsa_decrypt(
         }
     };
     let params = PkcsOaepParams::new(hash_alg, mgf, PkcsOaepSource::empty());
-    Ok(session.decrypt(&Mechanism::RsaPkcsOaep(params), found.handle, ciphertext)?)
+    match session.decrypt(&Mechanism::RsaPkcsOaep(params), found.handle, ciphertext) {
+        Ok(plaintext) => Ok(plaintext),
+        // SoftHSM decrypts OAEP with SHA-1 only and says so with CKR_ARGUMENTS_BAD.
+        Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::ArgumentsBad, _))
+            if algorithm != EncryptionAlgorithm::RsaesOaepSha1 =>
+        {
+            Err(Error::unsupported(
+                super::errors::BACKEND,
+                format!("{algorithm} decryption on this token (CKR_ARGUMENTS_BAD)"),
+            )
+            .into())
+        }
+        Err(e) if refused_ciphertext(&e) => Err(Error::crypto(format!(
+            "the ciphertext does not decrypt with {} as {algorithm} (altered, or made for \
+             another key or algorithm)",
+            found.info.display_name()
+        ))
+        .into()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether a decryption error means the ciphertext is wrong. Modules differ: SoftHSM answers
+/// a failed OAEP decoding with `CKR_ARGUMENTS_BAD` and a failed GCM tag with
+/// `CKR_GENERAL_ERROR`, others with `CKR_ENCRYPTED_DATA_INVALID`.
+fn refused_ciphertext(error: &cryptoki::error::Error) -> bool {
+    use cryptoki::error::RvError;
+    matches!(
+        error,
+        cryptoki::error::Error::Pkcs11(
+            RvError::EncryptedDataInvalid
+                | RvError::EncryptedDataLenRange
+                | RvError::DataInvalid
+                | RvError::DataLenRange
+                | RvError::ArgumentsBad
+                | RvError::GeneralError
+                | RvError::FunctionFailed,
+            _
+        )
+    )
 }
 
 /// The header of a ciphertext: magic, the key's id and the IV.
@@ -211,22 +256,12 @@ pub(crate) fn open(
     let params = GcmParams::new(&mut iv, &aad, ((TAG_LEN * 8) as u64).into())?;
     match session.decrypt(&Mechanism::AesGcm(params), found.handle, sealed.body) {
         Ok(plaintext) => Ok(plaintext),
-        Err(cryptoki::error::Error::Pkcs11(rv, _))
-            if matches!(
-                rv,
-                cryptoki::error::RvError::EncryptedDataInvalid
-                    | cryptoki::error::RvError::EncryptedDataLenRange
-                    | cryptoki::error::RvError::DataInvalid
-                    | cryptoki::error::RvError::FunctionFailed
-            ) =>
-        {
-            Err(Error::crypto(format!(
-                "the ciphertext does not decrypt with {} (altered, or another encryption \
+        Err(e) if refused_ciphertext(&e) => Err(Error::crypto(format!(
+            "the ciphertext does not decrypt with {} (altered, or another encryption \
                  context)",
-                found.info.display_name()
-            ))
-            .into())
-        }
+            found.info.display_name()
+        ))
+        .into()),
         Err(e) => Err(e.into()),
     }
 }

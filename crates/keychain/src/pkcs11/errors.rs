@@ -16,9 +16,7 @@ pub(crate) fn map(operation: &str, key: Option<&str>, error: CkError) -> Error {
     let rv = match error {
         CkError::Pkcs11(rv, _) => rv,
         CkError::LibraryLoading(e) => {
-            return Error::invalid_input(format!(
-                "the PKCS#11 module could not be loaded: {e}"
-            ));
+            return Error::invalid_input(format!("the PKCS#11 module could not be loaded: {e}"));
         }
         CkError::MissingSymbol(symbol) => {
             return Error::invalid_input(format!(
@@ -152,7 +150,10 @@ mod tests {
             err(RvError::KeyTypeInconsistent).kind(),
             ErrorKind::InvalidKeyUsage
         );
-        assert_eq!(err(RvError::MechanismInvalid).kind(), ErrorKind::Unsupported);
+        assert_eq!(
+            err(RvError::MechanismInvalid).kind(),
+            ErrorKind::Unsupported
+        );
         let removed = err(RvError::DeviceRemoved);
         assert_eq!(removed.kind(), ErrorKind::Backend);
         assert!(removed.is_retryable());

@@ -12,9 +12,9 @@
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
+use der::Decode;
 use der::Encode;
 use der::asn1::{ObjectIdentifier, OctetStringRef};
-use der::Decode;
 
 use super::session::CallResult;
 use crate::key::{CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
@@ -344,7 +344,10 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
                 _ => (Mechanism::EccEdwardsKeyPairGen, Curve::Ed25519),
             };
             let mut public = common(false);
-            public.extend([Attribute::EcParams(ec_params(curve)?), Attribute::Verify(true)]);
+            public.extend([
+                Attribute::EcParams(ec_params(curve)?),
+                Attribute::Verify(true),
+            ]);
             let mut private = common(true);
             private.extend(secret_flags());
             private.push(Attribute::Sign(true));

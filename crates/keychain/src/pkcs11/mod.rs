@@ -41,16 +41,17 @@ mod imp {
 
     use async_trait::async_trait;
 
+    use super::crypto;
     use super::errors::BACKEND;
     use super::keys::{self, Found};
     use super::session::{CallResult, Token};
     use super::uri::Pkcs11Uri;
-    use super::crypto;
     use crate::algorithm::{
         DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm,
     };
     use crate::backend::{Backend, Capabilities};
     use crate::data_key::{DataKey, EncryptionContext};
+    use crate::kem::Encapsulation;
     use crate::key::{
         AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyOrigin, KeySpec, Page,
         PageRequest,
@@ -122,7 +123,9 @@ mod imp {
         pub async fn destroy_key(&self, key: &KeyRef) -> Result<()> {
             let shown = key.to_string();
             let result = self
-                .call("C_DestroyObject", key, move |s, found| keys::destroy(s, &found))
+                .call("C_DestroyObject", key, move |s, found| {
+                    keys::destroy(s, &found)
+                })
                 .await;
             self.cache.clear();
             let _ = shown;
@@ -243,12 +246,18 @@ mod imp {
         }
 
         async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
+            let limit = page.limit.unwrap_or(100);
+            if !(1..=1000).contains(&limit) {
+                return Err(Error::invalid_input(format!(
+                    "page limit must be 1 to 1000, not {limit}"
+                )));
+            }
             let all = self.blocking("C_FindObjects", None, keys::list).await?;
             let start = match &page.marker {
                 None => 0,
                 Some(m) => all.iter().position(|k| &k.key_id > m).unwrap_or(all.len()),
             };
-            let limit = page.limit.map_or(100, |l| l.clamp(1, 1000)) as usize;
+            let limit = limit as usize;
             let items: Vec<KeyInfo> = all.iter().skip(start).take(limit).cloned().collect();
             let next_marker = (start + items.len() < all.len())
                 .then(|| items.last().map(|k| k.key_id.clone()))
@@ -425,25 +434,40 @@ mod imp {
             Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&expected, mac).is_ok())
         }
 
-        async fn create_alias(&self, _alias: &str, _key: &KeyRef) -> Result<()> {
+        async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
+            // Refused as any backend would first (a bad name, a name in use, no such key),
+            // then as a gap: a PKCS#11 object has one label.
+            let name = alias.strip_prefix("alias/").unwrap_or(alias);
+            crate::key_ref::validate_key_name(name)?;
+            let named = KeyRef::alias(name)?;
+            match self.describe_key(&named).await {
+                Ok(_) => {
+                    return Err(Error::AlreadyExists {
+                        what: format!("alias/{name}"),
+                    });
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            self.describe_key(key).await?;
             Err(self.unsupported("aliases beyond the key's name (CKA_LABEL)"))
         }
 
-        async fn update_alias(&self, _alias: &str, _key: &KeyRef) -> Result<()> {
+        async fn update_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
+            self.describe_key(&KeyRef::alias(alias)?).await?;
+            self.describe_key(key).await?;
             Err(self.unsupported("aliases beyond the key's name (CKA_LABEL)"))
         }
 
-        async fn delete_alias(&self, _alias: &str) -> Result<()> {
+        async fn delete_alias(&self, alias: &str) -> Result<()> {
+            self.describe_key(&KeyRef::alias(alias)?).await?;
             Err(self.unsupported("aliases beyond the key's name (CKA_LABEL)"))
         }
 
         async fn list_aliases(&self, key: Option<&KeyRef>) -> Result<Vec<AliasInfo>> {
             let keys = match key {
                 Some(k) => vec![self.describe_key(k).await?],
-                None => {
-                    self.blocking("C_FindObjects", None, keys::list)
-                        .await?
-                }
+                None => self.blocking("C_FindObjects", None, keys::list).await?,
             };
             Ok(keys
                 .into_iter()
@@ -456,34 +480,54 @@ mod imp {
                 .collect())
         }
 
-        async fn enable_key(&self, _key: &KeyRef) -> Result<()> {
+        async fn enable_key(&self, key: &KeyRef) -> Result<()> {
+            self.describe_key(key).await?;
             Err(self.unsupported("EnableKey (PKCS#11 keys have no disabled state)"))
         }
 
-        async fn disable_key(&self, _key: &KeyRef) -> Result<()> {
+        async fn disable_key(&self, key: &KeyRef) -> Result<()> {
+            self.describe_key(key).await?;
             Err(self.unsupported("DisableKey (PKCS#11 keys have no disabled state)"))
         }
 
         async fn schedule_key_deletion(
             &self,
-            _key: &KeyRef,
-            _pending_days: u32,
+            key: &KeyRef,
+            pending_days: u32,
         ) -> Result<DeletionSchedule> {
+            crate::key::check_pending_window(pending_days)?;
+            self.describe_key(key).await?;
             Err(self.unsupported(
                 "ScheduleKeyDeletion (PKCS#11 has no deletion window; destroy the key at \
                  once with `keychain key delete --now`)",
             ))
         }
 
-        async fn cancel_key_deletion(&self, _key: &KeyRef) -> Result<()> {
+        async fn cancel_key_deletion(&self, key: &KeyRef) -> Result<()> {
+            self.describe_key(key).await?;
             Err(self.unsupported("CancelKeyDeletion (PKCS#11 has no deletion window)"))
         }
 
-        async fn tag_key(&self, _key: &KeyRef, _tags: &BTreeMap<String, String>) -> Result<()> {
+        async fn encapsulate(&self, key: &KeyRef) -> Result<Encapsulation> {
+            self.describe_key(key).await?.check_kem()?;
+            Err(self.unsupported("Encapsulate"))
+        }
+
+        async fn decapsulate(&self, key: &KeyRef, _ciphertext: &[u8]) -> Result<Secret> {
+            self.describe_key(key).await?.check_kem()?;
+            Err(self.unsupported("Decapsulate"))
+        }
+
+        async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
+            for (k, v) in tags {
+                crate::key::validate_tag(k, v)?;
+            }
+            self.describe_key(key).await?;
             Err(self.unsupported("tags (a PKCS#11 object has no place for them)"))
         }
 
-        async fn untag_key(&self, _key: &KeyRef, _tag_keys: &[String]) -> Result<()> {
+        async fn untag_key(&self, key: &KeyRef, _tag_keys: &[String]) -> Result<()> {
+            self.describe_key(key).await?;
             Err(self.unsupported("tags (a PKCS#11 object has no place for them)"))
         }
 

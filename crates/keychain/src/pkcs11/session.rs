@@ -69,7 +69,9 @@ fn module(path: &Path) -> Result<Arc<Module>> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Module>>>> = OnceLock::new();
     let shown = path.display();
     let meta = std::fs::metadata(path).map_err(|e| {
-        Error::invalid_input(format!("the PKCS#11 module-path {shown} cannot be read: {e}"))
+        Error::invalid_input(format!(
+            "the PKCS#11 module-path {shown} cannot be read: {e}"
+        ))
     })?;
     if !meta.is_file() {
         return Err(Error::invalid_input(format!(

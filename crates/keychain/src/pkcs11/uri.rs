@@ -57,7 +57,10 @@ impl PinSource {
             PinSource::Value(v) => v.clone(),
             PinSource::File(path) => {
                 let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-                    Error::io(format!("reading the PKCS#11 PIN file {}", path.display()), e)
+                    Error::io(
+                        format!("reading the PKCS#11 PIN file {}", path.display()),
+                        e,
+                    )
                 })?);
                 let text = std::str::from_utf8(&bytes).map_err(|_| {
                     Error::invalid_input(format!(
@@ -150,9 +153,8 @@ pub(crate) fn parse(rest: &str) -> Result<Pkcs11Uri> {
         }
         seen.push(name.clone());
         let secret = name == "pin-value";
-        let value = Zeroizing::new(percent_decode(raw).map_err(|e| {
-            bad(format!("attribute {name}: {e}"))
-        })?);
+        let value =
+            Zeroizing::new(percent_decode(raw).map_err(|e| bad(format!("attribute {name}: {e}")))?);
         if value.is_empty() {
             return Err(bad(format!("attribute {name} is empty")));
         }
@@ -187,9 +189,9 @@ pub(crate) fn parse(rest: &str) -> Result<Pkcs11Uri> {
                 out.pin = PinSource::Value(value);
             }
             ("pin-source", false) => {
-                let path = value.strip_prefix("file:").ok_or_else(|| {
-                    bad("pin-source must be file:PATH (a file holding the PIN)")
-                })?;
+                let path = value
+                    .strip_prefix("file:")
+                    .ok_or_else(|| bad("pin-source must be file:PATH (a file holding the PIN)"))?;
                 let path = path.strip_prefix("//").unwrap_or(path);
                 if path.is_empty() {
                     return Err(bad("pin-source=file: names no file"));
@@ -220,7 +222,12 @@ pub(crate) fn parse(rest: &str) -> Result<Pkcs11Uri> {
             }
         }
     }
-    if seen.iter().filter(|n| *n == "pin-value" || *n == "pin-source").count() > 1 {
+    if seen
+        .iter()
+        .filter(|n| *n == "pin-value" || *n == "pin-source")
+        .count()
+        > 1
+    {
         return Err(bad("give the PIN once: pin-value or pin-source, not both"));
     }
     if out.token.is_none() && out.serial.is_none() && out.slot_id.is_none() {
