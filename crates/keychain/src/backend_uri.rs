@@ -461,6 +461,12 @@ fn check_profile(profile: &str) -> Result<()> {
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
 pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    String::from_utf8(percent_decode_bytes(s)?)
+        .map_err(|_| "%-escapes that are not UTF-8".to_string())
+}
+
+/// Decodes `%XX` escapes into bytes.
+pub(crate) fn percent_decode_bytes(s: &str) -> std::result::Result<Vec<u8>, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -479,7 +485,7 @@ pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| "%-escapes that are not UTF-8".to_string())
+    Ok(out)
 }
 
 #[cfg(test)]

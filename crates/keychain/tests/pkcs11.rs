@@ -12,5 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pkcs11 {
+    pub mod bad_input;
     pub mod conformance;
+    pub mod interop;
 }

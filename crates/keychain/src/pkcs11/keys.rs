@@ -313,11 +313,26 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
         }
         t
     };
-    let secret_flags = || {
+    // Every usage flag is set, false included: tokens default the ones left out (SoftHSM
+    // lets a signing key decrypt and unwrap). A decrypting key may unwrap (the same
+    // operation on a key).
+    let secret_flags = |sign: bool, decrypt: bool| {
         vec![
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Modifiable(false),
+            Attribute::Sign(sign),
+            Attribute::Decrypt(decrypt),
+            Attribute::Unwrap(decrypt),
+            Attribute::Derive(false),
+        ]
+    };
+    let public_flags = |verify: bool, encrypt: bool| {
+        vec![
+            Attribute::Verify(verify),
+            Attribute::Encrypt(encrypt),
+            Attribute::Wrap(encrypt),
+            Attribute::Derive(false),
         ]
     };
     let signs = usage == KeyUsage::SignVerify;
@@ -328,12 +343,10 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
             public.extend([
                 Attribute::ModulusBits(u64::from(bits).into()),
                 Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
-                Attribute::Verify(signs),
-                Attribute::Encrypt(decrypts),
             ]);
+            public.extend(public_flags(signs, decrypts));
             let mut private = common(true);
-            private.extend(secret_flags());
-            private.extend([Attribute::Sign(signs), Attribute::Decrypt(decrypts)]);
+            private.extend(secret_flags(signs, decrypts));
             session
                 .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public, &private)?
                 .1
@@ -344,36 +357,35 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
                 _ => (Mechanism::EccEdwardsKeyPairGen, Curve::Ed25519),
             };
             let mut public = common(false);
-            public.extend([
-                Attribute::EcParams(ec_params(curve)?),
-                Attribute::Verify(true),
-            ]);
+            public.push(Attribute::EcParams(ec_params(curve)?));
+            public.extend(public_flags(true, false));
             let mut private = common(true);
-            private.extend(secret_flags());
-            private.push(Attribute::Sign(true));
+            private.extend(secret_flags(true, false));
             session.generate_key_pair(&mechanism, &public, &private)?.1
         }
         KeyFamily::Symmetric => {
             let mut t = common(true);
-            t.extend(secret_flags());
+            t.extend(secret_flags(false, true));
             t.extend([
                 Attribute::Class(ObjectClass::SECRET_KEY),
                 Attribute::KeyType(KeyType::AES),
                 Attribute::ValueLen(32u64.into()),
                 Attribute::Encrypt(true),
-                Attribute::Decrypt(true),
+                Attribute::Verify(false),
+                Attribute::Wrap(false),
             ]);
             session.generate_key(&Mechanism::AesKeyGen, &t)?
         }
         KeyFamily::Hmac(algorithm) => {
             let mut t = common(true);
-            t.extend(secret_flags());
+            t.extend(secret_flags(true, false));
             t.extend([
                 Attribute::Class(ObjectClass::SECRET_KEY),
                 Attribute::KeyType(KeyType::GENERIC_SECRET),
                 Attribute::ValueLen((hmac_key_len(algorithm) as u64).into()),
-                Attribute::Sign(true),
                 Attribute::Verify(true),
+                Attribute::Encrypt(false),
+                Attribute::Wrap(false),
             ]);
             session.generate_key(&Mechanism::GenericSecretKeyGen, &t)?
         }

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
@@ -102,6 +102,16 @@ fn module(path: &Path) -> Result<Arc<Module>> {
     });
     modules.insert(canonical, module.clone());
     Ok(module)
+}
+
+/// Whether a session runs as the logged-in user (a failed query counts as not).
+fn logged_in(session: &Session) -> bool {
+    session.get_session_info().is_ok_and(|info| {
+        matches!(
+            info.session_state(),
+            SessionState::RoUser | SessionState::RwUser
+        )
+    })
 }
 
 /// An error text on one line (a loader's message may span several).
@@ -240,8 +250,8 @@ impl Token {
     }
 
     /// Runs `call` on a pooled session (a blocking call: run it off the async executor).
-    /// `operation` and `key` name the call in errors. A lost session is replaced and the call
-    /// repeated once.
+    /// `operation` and `key` name the call in errors. A lost session or login is replaced and
+    /// the call repeated once.
     pub(crate) fn run<T>(
         &self,
         operation: &str,
@@ -250,33 +260,62 @@ impl Token {
     ) -> Result<T> {
         let mut retried = false;
         loop {
-            let pooled = lock(&self.idle).pop();
+            let pooled = if self.logged_in_with_our_pin() {
+                lock(&self.idle).pop()
+            } else {
+                // Another backend of this process logged in with another PIN (or out): the
+                // pooled sessions run under its login, not ours.
+                lock(&self.idle).clear();
+                None
+            };
             let session = match pooled {
                 Some(s) => s,
                 None => self.open_session()?,
             };
-            match call(&session) {
+            let outcome = call(&session);
+            let lost = match &outcome {
+                Err(Failure::Module(e)) => session_lost(e),
+                // A logged-out session sees no private objects: a key that is "not found"
+                // may only be hidden. Ask the session before believing it.
+                Err(Failure::Keychain(Error::NotFound { .. })) => !logged_in(&session),
+                _ => false,
+            };
+            if lost && !retried {
+                tracing::debug!(
+                    operation,
+                    "PKCS#11 session or login lost; opening a new one"
+                );
+                retried = true;
+                drop(session);
+                lock(&self.idle).clear();
+                lock(&self.module.logins).remove(&self.slot.id());
+                continue;
+            }
+            return match outcome {
                 Ok(v) => {
                     self.give_back(session);
-                    return Ok(v);
-                }
-                Err(Failure::Module(e)) if !retried && session_lost(&e) => {
-                    tracing::debug!(operation, "PKCS#11 session lost; opening a new one");
-                    retried = true;
-                    drop(session);
-                    lock(&self.idle).clear();
-                    lock(&self.module.logins).remove(&self.slot.id());
+                    Ok(v)
                 }
                 Err(Failure::Module(e)) => {
-                    self.give_back(session);
-                    return Err(map(operation, key, e));
+                    if !lost {
+                        self.give_back(session);
+                    }
+                    Err(map(operation, key, e))
                 }
                 Err(Failure::Keychain(e)) => {
-                    self.give_back(session);
-                    return Err(e);
+                    if !lost {
+                        self.give_back(session);
+                    }
+                    Err(e)
                 }
-            }
+            };
         }
+    }
+
+    fn logged_in_with_our_pin(&self) -> bool {
+        lock(&self.module.logins)
+            .get(&self.slot.id())
+            .is_some_and(|pin| **pin == *self.pin)
     }
 
     /// Closes every idle session (the module stays loaded for other backends).
