@@ -179,7 +179,8 @@ pub enum KeyCommand {
     List(ListArgs),
     /// Show a key's metadata.
     Show(KeyName),
-    /// Schedule a key's deletion after a waiting period (7 to 30 days).
+    /// Schedule a key's deletion after a waiting period (7 to 30 days); on a PKCS#11 token,
+    /// which has no waiting period, destroy it with --now.
     Delete(DeleteArgs),
     /// Cancel a scheduled deletion; the key comes back disabled.
     CancelDeletion(KeyName),
@@ -268,8 +269,12 @@ pub struct DeleteArgs {
     /// The key.
     pub name: String,
     /// Days to wait before the key is deleted (7 to 30).
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 30, conflicts_with = "now")]
     pub pending_days: u32,
+    /// Destroy the key now, with no waiting period and no undo: for PKCS#11 tokens, which
+    /// have no scheduled deletion (other backends refuse it).
+    #[arg(long)]
+    pub now: bool,
 }
 
 /// `keychain key rotation …`

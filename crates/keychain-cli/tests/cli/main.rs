@@ -24,6 +24,7 @@ mod memory;
 mod outputs;
 mod passwd;
 mod passwords;
+mod pkcs11;
 mod pubkey;
 mod serve;
 mod signing;

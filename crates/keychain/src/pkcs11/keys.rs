@@ -83,7 +83,7 @@ pub(crate) fn id_bytes(id: &str) -> Result<Vec<u8>> {
             id.chars().take(80).collect::<String>()
         ))
     };
-    if id.is_empty() || id.len() % 2 != 0 || id.len() > 512 {
+    if id.is_empty() || !id.len().is_multiple_of(2) || id.len() > 512 {
         return Err(bad());
     }
     (0..id.len())
