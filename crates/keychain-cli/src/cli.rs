@@ -455,15 +455,16 @@ pub enum SignFormat {
 #[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The key's name: alias/NAME in the software keystore, and in AWS KMS afterwards.
+    /// The key's name: alias/NAME in the software keystore, and in AWS KMS (or the token's
+    /// CKA_LABEL) afterwards.
     pub name: String,
     /// The source keystore: software:PATH (software: for the default one). Its password
     /// comes from KEYCHAIN_PASSWORD.
     #[arg(long, value_name = "URI")]
     pub from: String,
     /// The destination: an AWS KMS backend URI (awskms, awskms://HOST:PORT/?region=R,
-    /// awskms:?endpoint=URL&region=R). Credentials come from the environment, a profile or a
-    /// role.
+    /// awskms:?endpoint=URL&region=R; credentials from the environment, a profile or a role),
+    /// or a PKCS#11 token (pkcs11:token=LABEL?module-path=PATH&pin-source=file:PIN_FILE).
     #[arg(long, value_name = "URI")]
     pub to: String,
     /// Generate-and-switch: create a fresh KMS key of the same spec and usage under the name

@@ -30,8 +30,10 @@
 //! - [`Keychain`]: what applications hold; takes keys by any reference string
 //!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
 //! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
-//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS.
-//! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
+//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS;
+//!   `pkcs11` (feature `pkcs11`): HSMs, smart cards and SoftHSM.
+//! - `migrate` (features `aws`, `pkcs11`): a software key moved to AWS KMS or a PKCS#11 token
+//!   under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
 //! - [`signer`]: keys as RustCrypto (and rcgen) signers; [`jwt`], [`x509`], [`codesign`],
 //!   [`envelope`]: the integrations; `ssh` (feature `ssh`): OpenSSH keys, SSHSIG,
@@ -65,7 +67,7 @@ mod kem;
 mod key;
 mod key_cache;
 mod key_ref;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "pkcs11"))]
 pub mod migrate;
 mod ml_dsa_stream;
 mod observe;

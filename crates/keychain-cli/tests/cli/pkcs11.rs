@@ -212,3 +212,105 @@ fn bad_token_settings_are_one_error_line_each() {
     ));
     assert_one_error_line(&run, 4, "an out-of-range slot id");
 }
+
+#[test]
+fn software_keys_migrate_onto_a_token_with_proof() {
+    let cli = Cli::new();
+    let hsm = SoftHsm::new();
+    let from = format!("software:{}", cli.keystore().display());
+    for (name, spec, extra) in [
+        ("m-p256", "p256", &[][..]),
+        ("m-rsa", "RSA_2048", &[][..]),
+        ("m-rsa-enc", "RSA_3072", &["--usage", "ENCRYPT_DECRYPT"][..]),
+        ("m-ed", "ed25519", &[][..]),
+        ("m-aes", "aes-256", &[][..]),
+        ("m-mac", "HMAC_384", &[][..]),
+    ] {
+        cli.create(name, spec, extra);
+        let mut cmd = cli.command();
+        cmd.env("SOFTHSM2_CONF", hsm.conf());
+        let run = cli.run_with(
+            cmd,
+            [
+                "--json",
+                "migrate",
+                name,
+                "--from",
+                &from,
+                "--to",
+                &hsm.uri(),
+            ],
+        );
+        assert_eq!(run.code, 0, "migrating {name}: {}", run.stderr);
+        let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+        assert_eq!(report["method"], "imported", "{report}");
+        let checks: Vec<&str> = report["proofs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["check"].as_str().unwrap())
+            .collect();
+        assert!(checks.contains(&"alias"), "{name}: {checks:?}");
+        let expected = match spec {
+            "aes-256" => "round-trip",
+            "HMAC_384" => "mac",
+            _ if extra.is_empty() => "signature",
+            _ => "oaep",
+        };
+        assert!(checks.contains(&expected), "{name}: {checks:?}");
+        assert_eq!(report["destination"]["name"], name);
+    }
+    // The token signs as the software key did: OpenSSL checks a token signature with the
+    // software keystore's public key.
+    let message = cli.file("m.txt", b"signed on the token by a migrated key");
+    let sig = cli.path("m.sig");
+    p11_ok(
+        &cli,
+        &hsm,
+        &["sign", "m-p256", "--in", arg(&message), "--out", arg(&sig)],
+    );
+    let software_pem = cli.pubkey_pem("m-p256");
+    let pem = cli.file("soft.pem", software_pem.as_bytes());
+    let out = run_tool(Command::new("openssl").args([
+        "dgst",
+        "-sha256",
+        "-verify",
+        arg(&pem),
+        "-signature",
+        arg(&sig),
+        arg(&message),
+    ]));
+    assert!(String::from_utf8_lossy(&out).contains("Verified OK"));
+    // pkcs11-tool sees the imported key as sensitive; a second migration is refused.
+    let listing = run_tool(
+        hsm.command("pkcs11-tool")
+            .args([
+                "--module",
+                MODULE,
+                "--token-label",
+                LABEL,
+                "--login",
+                "--pin",
+            ])
+            .arg(keychain_testkit::softhsm::PIN)
+            .arg("--list-objects"),
+    );
+    let listing = String::from_utf8_lossy(&listing);
+    let block = listing
+        .split("\n")
+        .skip_while(|l| !l.starts_with("Private Key Object; EC"))
+        .take(5)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        block.contains("sensitive") && block.contains("m-p256"),
+        "{listing}"
+    );
+    let mut cmd = cli.command();
+    cmd.env("SOFTHSM2_CONF", hsm.conf());
+    let run = cli.run_with(
+        cmd,
+        ["migrate", "m-p256", "--from", &from, "--to", &hsm.uri()],
+    );
+    assert_one_error_line(&run, 9, "a second migration under a taken name");
+}

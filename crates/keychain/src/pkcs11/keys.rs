@@ -96,12 +96,12 @@ pub(crate) fn id_bytes(id: &str) -> Result<Vec<u8>> {
         .collect()
 }
 
-fn oid(s: &str) -> CallResult<ObjectIdentifier> {
-    ObjectIdentifier::new(s).map_err(|e| Error::crypto(e).into())
+fn oid(s: &str) -> Result<ObjectIdentifier> {
+    ObjectIdentifier::new(s).map_err(Error::crypto)
 }
 
 /// The DER `CKA_EC_PARAMS` of a curve (its named-curve OID).
-fn ec_params(curve: Curve) -> CallResult<Vec<u8>> {
+pub(crate) fn ec_params(curve: Curve) -> Result<Vec<u8>> {
     let s = match curve {
         Curve::P256 => OID_P256,
         Curve::P384 => OID_P384,
@@ -109,7 +109,7 @@ fn ec_params(curve: Curve) -> CallResult<Vec<u8>> {
         Curve::Secp256k1 => OID_SECP256K1,
         Curve::Ed25519 => OID_ED25519,
     };
-    oid(s)?.to_der().map_err(|e| Error::crypto(e).into())
+    oid(s)?.to_der().map_err(Error::crypto)
 }
 
 /// The curve of DER `CKA_EC_PARAMS` (a named-curve OID, or the printable string
@@ -286,18 +286,7 @@ pub(crate) fn list(session: &Session) -> CallResult<Vec<KeyInfo>> {
 /// and never extractable; each key may do only what its usage says.
 pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResult<Found> {
     if let Some(name) = &request.name {
-        for class in KEY_CLASSES {
-            let taken = session.find_objects(&[
-                Attribute::Class(class),
-                Attribute::Label(name.as_bytes().to_vec()),
-            ])?;
-            if !taken.is_empty() {
-                return Err(Error::AlreadyExists {
-                    what: format!("alias/{name}"),
-                }
-                .into());
-            }
-        }
+        check_name_free(session, name)?;
     }
     let id = uuid::Uuid::new_v4().as_bytes().to_vec();
     let label = request.name.clone().unwrap_or_default().into_bytes();
@@ -404,6 +393,24 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
         ))
         .into()
     })
+}
+
+/// Refuses a name (`CKA_LABEL`) a key already has. Two processes creating the same name at
+/// once can both pass: PKCS#11 has no unique constraint.
+pub(crate) fn check_name_free(session: &Session, name: &str) -> CallResult<()> {
+    for class in KEY_CLASSES {
+        let taken = session.find_objects(&[
+            Attribute::Class(class),
+            Attribute::Label(name.as_bytes().to_vec()),
+        ])?;
+        if !taken.is_empty() {
+            return Err(Error::AlreadyExists {
+                what: format!("alias/{name}"),
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The length of an HMAC key in bytes: the hash's output length, as AWS KMS's HMAC specs.

@@ -24,6 +24,8 @@ mod crypto;
 #[cfg(feature = "pkcs11")]
 mod errors;
 #[cfg(feature = "pkcs11")]
+mod import;
+#[cfg(feature = "pkcs11")]
 mod keys;
 #[cfg(feature = "pkcs11")]
 mod session;
@@ -129,6 +131,29 @@ mod imp {
                 .await;
             self.cache.clear();
             let _ = shown;
+            result
+        }
+
+        /// Creates a key from key material (a migration from the software keystore, see
+        /// `keychain::migrate`): PKCS#8 DER for RSA, EC and Ed25519 keys, the raw bytes for
+        /// AES and HMAC keys, as `SoftwareBackend::export_key_material` gives them. The key is
+        /// created with `C_CreateObject`, sensitive and never extractable from then on;
+        /// `request` names it and gives its spec and usage.
+        pub async fn import_key(
+            &self,
+            request: &CreateKeyRequest,
+            material: &Secret,
+        ) -> Result<KeyInfo> {
+            request.validate()?;
+            let request = request.clone();
+            let material = material.clone();
+            let shown = request.name.clone();
+            let result = self
+                .blocking("C_CreateObject", shown, move |s| {
+                    super::import::import(s, &request, &material).map(|f| f.info)
+                })
+                .await;
+            self.cache.clear();
             result
         }
 

@@ -74,6 +74,13 @@ pub fn generate_key_pair(spec: KeySpec) -> Result<(Secret, PublicKey)> {
     Ok((private_key, public_key))
 }
 
+/// The public key of private key material as [`SoftwareBackend::export_key_material`] gives
+/// it (checked against `spec`).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+pub(crate) fn public_key_of_material(spec: KeySpec, material: &[u8]) -> Result<PublicKey> {
+    material::Material::load(spec, material)?.public_key()
+}
+
 /// Environment variable holding the keystore password.
 pub const PASSWORD_ENV: &str = "KEYCHAIN_PASSWORD";
 /// Environment variable with the PBKDF2 iteration count for new keystores.
