@@ -260,8 +260,7 @@ pub(super) async fn prove_same_key(
                     detail: format!(
                         "{kms} DeriveSharedSecret with a fresh peer key gives the secret \
                              the peer derives with the software key's public key"
-                    )
-                    .into(),
+                    ),
                 });
             }
             KeyUsage::EncapsulateDecapsulate => {
@@ -291,8 +290,7 @@ pub(super) async fn prove_same_key(
                         "a secret encapsulated to the software key's public key \
                              decapsulates in {kms}, and one encapsulated to the {kms} public key \
                              decapsulates with the software key"
-                    )
-                    .into(),
+                    ),
                 });
             }
             KeyUsage::GenerateVerifyMac => {}
@@ -435,8 +433,7 @@ pub(super) async fn self_test(
                 detail: format!(
                     "{kms} DeriveSharedSecret with a fresh peer key gives the secret the \
                          peer derives with the new public key"
-                )
-                .into(),
+                ),
             });
         }
         (KeyUsage::EncapsulateDecapsulate, _) => {
