@@ -30,6 +30,7 @@ mod keys;
 #[cfg(feature = "pkcs11")]
 mod session;
 
+#[cfg(feature = "pkcs11")]
 pub use self::uri::{PIN_ENV, PinSource, Pkcs11Uri};
 
 #[cfg(feature = "pkcs11")]
