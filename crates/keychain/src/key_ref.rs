@@ -442,6 +442,40 @@ mod tests {
     const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
     #[test]
+    fn pkcs11_object_uris_name_a_label_or_an_id() {
+        let parse = |s: &str| KeyRef::parse(s).map(|k| k.target().clone());
+        assert_eq!(
+            parse("pkcs11:object=signer").ok(),
+            Some(KeyTarget::Alias("signer".into()))
+        );
+        assert_eq!(
+            parse("pkcs11:token=t;object=a%2Fb;type=private").ok(),
+            Some(KeyTarget::Alias("a/b".into()))
+        );
+        assert_eq!(
+            parse("pkcs11:id=%01%AB").ok(),
+            Some(KeyTarget::KeyId("01ab".into()))
+        );
+        for bad in [
+            "pkcs11:",
+            "pkcs11:token=t",
+            "pkcs11:object=",
+            "pkcs11:object=a%20b",
+            "pkcs11:object=a;object=b",
+            "pkcs11:object=a;id=%01",
+            "pkcs11:id=",
+            "pkcs11:id=%G1",
+            "pkcs11:label=x",
+            "pkcs11:object",
+        ] {
+            assert!(
+                matches!(KeyRef::parse(bad), Err(Error::InvalidInput { .. })),
+                "{bad} was not refused"
+            );
+        }
+    }
+
+    #[test]
     fn bare_names_are_aliases() {
         let k = KeyRef::parse("api-signing-key").unwrap();
         assert_eq!(k.kms_key_id(), "alias/api-signing-key");
