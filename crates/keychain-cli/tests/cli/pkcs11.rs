@@ -296,16 +296,23 @@ fn software_keys_migrate_onto_a_token_with_proof() {
             .arg("--list-objects"),
     );
     let listing = String::from_utf8_lossy(&listing);
-    let block = listing
-        .split("\n")
-        .skip_while(|l| !l.starts_with("Private Key Object; EC"))
-        .take(5)
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        block.contains("sensitive") && block.contains("m-p256"),
-        "{listing}"
-    );
+    // The object blocks: a header line and its indented lines.
+    let mut blocks: Vec<String> = Vec::new();
+    for line in listing.lines() {
+        match blocks.last_mut() {
+            Some(b) if line.starts_with(' ') => {
+                b.push('\n');
+                b.push_str(line);
+            }
+            _ => blocks.push(line.to_string()),
+        }
+    }
+    let block = blocks
+        .iter()
+        .find(|b| b.starts_with("Private Key Object; EC\n") && b.contains("label:      m-p256"))
+        .unwrap_or_else(|| panic!("no private key m-p256 in:\n{listing}"));
+    assert!(block.contains("Access:     sensitive"), "{block}");
+    assert!(!block.contains("decrypt"), "{block}");
     let mut cmd = cli.command();
     cmd.env("SOFTHSM2_CONF", hsm.conf());
     let run = cli.run_with(

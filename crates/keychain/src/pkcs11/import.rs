@@ -167,6 +167,8 @@ fn templates(request: &CreateKeyRequest, material: &Secret) -> Result<Templates>
                 Attribute::Decrypt(true),
                 Attribute::Sign(false),
                 Attribute::Verify(false),
+                Attribute::Wrap(false),
+                Attribute::Unwrap(true),
             ],
             public: None,
         }),
@@ -180,6 +182,8 @@ fn templates(request: &CreateKeyRequest, material: &Secret) -> Result<Templates>
                     Attribute::Verify(true),
                     Attribute::Encrypt(false),
                     Attribute::Decrypt(false),
+                    Attribute::Wrap(false),
+                    Attribute::Unwrap(false),
                 ],
                 public: None,
             })
