@@ -348,3 +348,59 @@ async fn keys_and_inputs_are_checked() {
     assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
     assert!(!pkcs11_tool(&["--list-objects"]).contains("label:      signer"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_tasks_sign_at_once_through_one_backend() {
+    if run_isolated("pkcs11::bad_input::sixteen_tasks_sign_at_once_through_one_backend") {
+        return;
+    }
+    let kc = open().await;
+    kc.backend()
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("shared"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let key = KeyRef::parse("shared").unwrap_or_else(|e| panic!("{e}"));
+    let public = kc
+        .backend()
+        .public_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tasks = Vec::new();
+    for task in 0..16u8 {
+        let backend = kc.backend().clone();
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for i in 0..8u8 {
+                let digest = keychain::Hash::Sha256.digest(&[task, i]);
+                let signature = backend
+                    .sign(
+                        &key,
+                        Message::Digest(&digest),
+                        SigningAlgorithm::EcdsaSha256,
+                    )
+                    .await
+                    .unwrap_or_else(|e| panic!("task {task}, signature {i}: {e}"));
+                out.push((digest, signature));
+            }
+            out
+        }));
+    }
+    let mut count = 0;
+    for task in tasks {
+        for (digest, signature) in task.await.unwrap_or_else(|e| panic!("{e}")) {
+            assert!(
+                public
+                    .verify(
+                        Message::Digest(&digest),
+                        &signature,
+                        SigningAlgorithm::EcdsaSha256
+                    )
+                    .unwrap_or_else(|e| panic!("{e}")),
+                "a concurrent signature does not verify"
+            );
+            count += 1;
+        }
+    }
+    assert_eq!(count, 128);
+}
