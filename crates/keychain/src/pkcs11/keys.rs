@@ -256,6 +256,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
     let mut info = KeyInfo::new(id_string(&id), spec, usage);
     info.name = label;
     info.aliases = info.name.iter().map(|n| format!("alias/{n}")).collect();
+    // PKCS#11 records no creation time: the epoch says "unknown" rather than inventing one.
     info.created = std::time::UNIX_EPOCH;
     Ok(Some(Found {
         handle,
