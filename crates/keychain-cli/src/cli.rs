@@ -184,7 +184,8 @@ pub enum KeyCommand {
     List(ListArgs),
     /// Show a key's metadata.
     Show(KeyName),
-    /// Schedule a key's deletion after a waiting period (7 to 30 days).
+    /// Schedule a key's deletion after a waiting period (7 to 30 days); on a PKCS#11 token,
+    /// which has no waiting period, destroy it with --now.
     Delete(DeleteArgs),
     /// Cancel a scheduled deletion; the key comes back disabled.
     CancelDeletion(KeyName),
@@ -273,8 +274,12 @@ pub struct DeleteArgs {
     /// The key.
     pub name: String,
     /// Days to wait before the key is deleted (7 to 30).
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 30, conflicts_with = "now")]
     pub pending_days: u32,
+    /// Destroy the key now, with no waiting period and no undo: for PKCS#11 tokens, which
+    /// have no scheduled deletion (other backends refuse it).
+    #[arg(long)]
+    pub now: bool,
 }
 
 /// `keychain key rotation …`
@@ -455,15 +460,16 @@ pub enum SignFormat {
 #[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The key's name: alias/NAME in the software keystore, and in AWS KMS afterwards.
+    /// The key's name: alias/NAME in the software keystore, and in AWS KMS (or the token's
+    /// CKA_LABEL) afterwards.
     pub name: String,
     /// The source keystore: software:PATH (software: for the default one). Its password
     /// comes from KEYCHAIN_PASSWORD.
     #[arg(long, value_name = "URI")]
     pub from: String,
     /// The destination: an AWS KMS backend URI (awskms, awskms://HOST:PORT/?region=R,
-    /// awskms:?endpoint=URL&region=R). Credentials come from the environment, a profile or a
-    /// role.
+    /// awskms:?endpoint=URL&region=R; credentials from the environment, a profile or a role),
+    /// or a PKCS#11 token (pkcs11:token=LABEL?module-path=PATH&pin-source=file:PIN_FILE).
     #[arg(long, value_name = "URI")]
     pub to: String,
     /// Generate-and-switch: create a fresh KMS key of the same spec and usage under the name

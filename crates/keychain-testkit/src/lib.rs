@@ -11,6 +11,7 @@ pub mod kms_clients;
 pub mod localstack;
 pub mod memory;
 pub mod mount;
+pub mod softhsm;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -149,6 +149,15 @@ impl Keychain {
                 "keychain",
                 "the awskms backend in this build (compiled without the `aws` feature)",
             )),
+            #[cfg(feature = "pkcs11")]
+            BackendUri::Pkcs11(parsed) => {
+                Ok(Self::new(crate::pkcs11::Pkcs11Backend::open(parsed).await?))
+            }
+            #[cfg(not(feature = "pkcs11"))]
+            BackendUri::Pkcs11(_) => Err(Error::unsupported(
+                "keychain",
+                "the pkcs11 backend in this build (compiled without the `pkcs11` feature)",
+            )),
         }
     }
 

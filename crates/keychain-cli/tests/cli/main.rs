@@ -25,6 +25,7 @@ mod memory;
 mod outputs;
 mod passwd;
 mod passwords;
+mod pkcs11;
 mod pubkey;
 mod serve;
 mod signing;

@@ -205,12 +205,19 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!($setup, gaps = &[]);
     };
     ($setup:path, gaps = $gaps:expr) => {
-        $crate::__conformance_checks!(conformance_tests!(@tests $setup, $gaps;));
+        $crate::conformance_tests!($setup, gaps = $gaps, isolate = |_: &str| false);
     };
-    (@tests $setup:path, $gaps:expr; $($check:ident),+ $(,)?) => {
+    ($setup:path, gaps = $gaps:expr, isolate = $isolate:expr) => {
+        $crate::__conformance_checks!(conformance_tests!(@tests $setup, $gaps, $isolate;));
+    };
+    (@tests $setup:path, $gaps:expr, $isolate:expr; $($check:ident),+ $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
+                let ran_elsewhere: bool = ($isolate)(stringify!($check));
+                if ran_elsewhere {
+                    return;
+                }
                 let (_guard, keychain) = $setup().await;
                 let prefix = $crate::conformance::unique_prefix(stringify!($check));
                 let outcome = ::tokio::spawn(async move {

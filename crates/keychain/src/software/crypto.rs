@@ -26,7 +26,7 @@ const MAX_MAC_MESSAGE: usize = 4096;
 
 /// MAC messages are 1 to [`MAX_MAC_MESSAGE`] bytes, as in AWS KMS: the software backend
 /// mirrors KMS, so what works here works there.
-fn check_mac_message(message: &[u8]) -> Result<()> {
+pub(crate) fn check_mac_message(message: &[u8]) -> Result<()> {
     if message.is_empty() || message.len() > MAX_MAC_MESSAGE {
         return Err(Error::invalid_input(format!(
             "MACs are computed over 1 to {MAX_MAC_MESSAGE} bytes (as in AWS KMS), not {}",

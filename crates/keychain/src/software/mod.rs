@@ -20,6 +20,8 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+#[cfg_attr(not(feature = "pkcs11"), allow(unused_imports))]
+pub(crate) use self::crypto::check_mac_message;
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
@@ -71,6 +73,13 @@ pub fn generate_key_pair(spec: KeySpec) -> Result<(Secret, PublicKey)> {
     let private_key = material::generate(spec)?;
     let public_key = material::Material::load(spec, private_key.expose())?.public_key()?;
     Ok((private_key, public_key))
+}
+
+/// The public key of private key material as [`SoftwareBackend::export_key_material`] gives
+/// it (checked against `spec`).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+pub(crate) fn public_key_of_material(spec: KeySpec, material: &[u8]) -> Result<PublicKey> {
+    material::Material::load(spec, material)?.public_key()
 }
 
 /// Environment variable holding the keystore password.
