@@ -69,6 +69,17 @@ fn block<'a>(blocks: &'a [String], class: &str, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("pkcs11-tool lists no {class} labelled {label}:\n{blocks:#?}"))
 }
 
+/// The CKA_ID (hex) of the private key labelled `label`, as pkcs11-tool lists it. Operations
+/// name keys to pkcs11-tool by id: given only `--label`, its `--sign`/`--decrypt` may take
+/// another private key of the token.
+fn private_key_id(label: &str) -> String {
+    let blocks = objects(&pkcs11_tool(&["--list-objects"]));
+    block(&blocks, "Private Key Object", label)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("ID:").map(|id| id.trim().to_string()))
+        .unwrap_or_else(|| panic!("pkcs11-tool lists no ID for {label}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pkcs11_tool_sees_our_keys_sensitive_and_never_extractable() {
     if run_isolated("pkcs11::interop::pkcs11_tool_sees_our_keys_sensitive_and_never_extractable") {
@@ -267,8 +278,8 @@ async fn pkcs11_tool_signs_with_our_key_and_decrypts_what_we_encrypt() {
         "--sign",
         "--mechanism",
         "ECDSA",
-        "--label",
-        "ours",
+        "--id",
+        &private_key_id("ours"),
         "--signature-format",
         "openssl",
         "--input-file",
@@ -321,8 +332,8 @@ async fn pkcs11_tool_signs_with_our_key_and_decrypts_what_we_encrypt() {
         "SHA-1",
         "--mgf",
         "MGF1-SHA1",
-        "--label",
-        "ours-rsa",
+        "--id",
+        &private_key_id("ours-rsa"),
         "--input-file",
         &input.to_string_lossy(),
         "--output-file",
