@@ -85,7 +85,7 @@ pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
-pub use crate::backend::{Backend, Capabilities};
+pub use crate::backend::{AnnexUpdate, Backend, Capabilities};
 pub use crate::backend_uri::{AwsKmsUri, BackendUri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
