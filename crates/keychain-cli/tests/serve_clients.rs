@@ -158,10 +158,6 @@ const SERVE_SESSION_GAPS: &[Gap] = &[
         "derive-shared-secret/ECC_NIST_P521",
         "UnsupportedOperationException",
     ),
-    // The software keystore makes no keys for imported material.
-    ("import/SYMMETRIC_DEFAULT", "UnsupportedOperationException"),
-    ("import/HMAC_256", "UnsupportedOperationException"),
-    ("import/ECC_NIST_P256", "UnsupportedOperationException"),
     // The keystore records no rotation's date or kind: ListKeyRotations entries carry the
     // KeyId only, never a RotationType it cannot know.
     ("rotation/list", "judge: rotations [{'KeyId'"),
