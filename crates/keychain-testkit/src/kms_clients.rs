@@ -223,6 +223,13 @@ pub const LOCALSTACK_DEVIATIONS: &[&str] = &[
     "bad/malformed-json",
     "bad/json-array",
     "bad/unknown-target",
+    "bad/policy-not-json",
+    "bad/policy-over-32-KiB",
+    "bad/enum-grant-Operations",
+    "bad/ListGrants-Limit-101",
+    "bad/retire-garbage-token",
+    "bad/enum-WrappingAlgorithm",
+    "bad/import-token-unknown",
 ];
 
 /// [`LOCALSTACK_DEVIATIONS`] as `--deviation` values for the endpoint named `name`.
