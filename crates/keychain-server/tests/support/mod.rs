@@ -49,6 +49,13 @@ impl Served {
         self.sdk_as("test", "test", REGION)
     }
 
+    /// Stops the server (its keystore stays until `self` is dropped).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Our AWS KMS backend, on this server.
     pub async fn awskms(&self) -> AwsKmsBackend {
         let config = AwsKmsConfig::new()
@@ -98,5 +105,33 @@ pub async fn serve_with(adjust: impl FnOnce(ServerConfig) -> ServerConfig) -> Se
         keychain,
         stop: Some(stop),
         _dir: dir,
+    }
+}
+
+/// Starts a server over the existing keystore at `keystore` (as a restart over the same
+/// directory would): nothing of an earlier server's memory carries over.
+pub async fn serve_existing(keystore: &std::path::Path) -> Served {
+    let config = keychain::software::SoftwareConfig::new(keystore)
+        .password(keychain_testkit::PASSWORD)
+        .kdf_iterations(keychain_testkit::ITERATIONS);
+    let backend = SoftwareBackend::open(config)
+        .await
+        .unwrap_or_else(|e| panic!("reopening the test keystore: {e}"));
+    let keychain = Keychain::new(backend);
+    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
+    let server = Server::bind(ServerConfig::new(listen, keychain.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("binding the server: {e}"));
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    Served {
+        addr,
+        keystore: keystore.to_path_buf(),
+        keychain,
+        stop: Some(stop),
+        _dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
     }
 }
