@@ -469,8 +469,15 @@ async fn arns_carry_the_callers_region_and_other_regions_see_no_key() {
     assert!(paris.describe_key().key_id(&arn).send().await.is_ok());
     // Operations not implemented yet say so.
     assert_eq!(
-        code(paris.replicate_key().key_id(meta.key_id()).replica_region("us-west-2").send().await)
-            .as_deref(),
+        code(
+            paris
+                .replicate_key()
+                .key_id(meta.key_id())
+                .replica_region("us-west-2")
+                .send()
+                .await
+        )
+        .as_deref(),
         Some("UnsupportedOperationException")
     );
     assert_eq!(

@@ -103,13 +103,12 @@ impl StoredGrant {
 }
 
 /// Reads the grants of `key`.
-async fn read_grants(
-    cx: &Context,
-    key: &keychain::KeyRef,
-) -> Result<Vec<StoredGrant>, KmsError> {
+async fn read_grants(cx: &Context, key: &keychain::KeyRef) -> Result<Vec<StoredGrant>, KmsError> {
     match cx.backend.read_key_annex(key, GRANTS_ANNEX).await? {
         None => Ok(Vec::new()),
-        Some(bytes) => parse_grants(&bytes).map_err(keychain::Error::from).map_err(Into::into),
+        Some(bytes) => parse_grants(&bytes)
+            .map_err(keychain::Error::from)
+            .map_err(Into::into),
     }
 }
 
@@ -272,9 +271,9 @@ fn check_constraints(constraints: &Value, info: &KeyInfo) -> Result<(), KmsError
                 }
             }
             "SourceArn" => {
-                let arn = value.as_str().ok_or_else(|| {
-                    KmsError::serialization("'SourceArn' is not a string")
-                })?;
+                let arn = value
+                    .as_str()
+                    .ok_or_else(|| KmsError::serialization("'SourceArn' is not a string"))?;
                 check_len("SourceArn", arn.chars().count(), 1, 2048)?;
             }
             other => {
@@ -290,7 +289,10 @@ fn check_constraints(constraints: &Value, info: &KeyInfo) -> Result<(), KmsError
 
 /// A grant token: the key id, the grant id and the grant's random part.
 fn grant_token(key_id: &str, grant: &StoredGrant) -> String {
-    STANDARD.encode(format!("kcgt1:{key_id}:{}:{}", grant.grant_id, grant.token_nonce))
+    STANDARD.encode(format!(
+        "kcgt1:{key_id}:{}:{}",
+        grant.grant_id, grant.token_nonce
+    ))
 }
 
 /// The key id, grant id and random part a token carries.
@@ -424,7 +426,9 @@ pub(super) async fn create_grant(cx: &Context, body: Value) -> Result<Value, Kms
         retiring_service_principal: i.retiring_service_principal,
         issuing_account: format!("arn:aws:iam::{}:root", cx.caller.account),
         operations,
-        constraints: i.constraints.filter(|c| c.as_object().is_some_and(|m| !m.is_empty())),
+        constraints: i
+            .constraints
+            .filter(|c| c.as_object().is_some_and(|m| !m.is_empty())),
         token_nonce: random_hex(16)?,
     };
     let stored = change_grants(cx, &key, move |grants| {
@@ -523,9 +527,7 @@ pub(super) async fn list_grants(cx: &Context, body: Value) -> Result<Value, KmsE
     let entries = grants
         .iter()
         .filter(|g| i.grant_id.as_ref().is_none_or(|id| *id == g.grant_id))
-        .filter(|g| {
-            i.grantee_principal.is_none() || g.grantee_principal == i.grantee_principal
-        })
+        .filter(|g| i.grantee_principal.is_none() || g.grantee_principal == i.grantee_principal)
         .filter(|g| {
             i.grantee_service_principal.is_none()
                 || g.grantee_service_principal == i.grantee_service_principal
@@ -660,9 +662,9 @@ pub(super) async fn list_retirable_grants(cx: &Context, body: Value) -> Result<V
             (None, Some(p))
         }
         (None, None) => {
-            return Err(required(None::<String>, "RetiringPrincipal").err().unwrap_or_else(
-                || KmsError::validation("RetiringPrincipal is required"),
-            ));
+            return Err(required(None::<String>, "RetiringPrincipal")
+                .err()
+                .unwrap_or_else(|| KmsError::validation("RetiringPrincipal is required")));
         }
         (Some(_), Some(_)) => {
             return Err(KmsError::validation(
@@ -691,8 +693,10 @@ pub(super) async fn list_retirable_grants(cx: &Context, body: Value) -> Result<V
             };
             let arn = cx.caller.key_arn(&info.key_id);
             for g in grants {
-                if (g.retiring_principal.clone(), g.retiring_service_principal.clone())
-                    == principal
+                if (
+                    g.retiring_principal.clone(),
+                    g.retiring_service_principal.clone(),
+                ) == principal
                 {
                     entries.push((g.grant_id.clone(), g.entry(&arn)));
                 }
@@ -740,8 +744,7 @@ mod tests {
 
     #[test]
     fn pages_follow_the_marker() {
-        let entries: Vec<(String, Value)> =
-            (0..5).map(|n| (n.to_string(), json!(n))).collect();
+        let entries: Vec<(String, Value)> = (0..5).map(|n| (n.to_string(), json!(n))).collect();
         let first = grant_page(entries.clone(), Some(2), None).unwrap_or_default();
         assert_eq!(first["Grants"], json!([0, 1]));
         assert_eq!(first["Truncated"], json!(true));

@@ -112,8 +112,7 @@ fn pending() -> &'static Mutex<HashMap<Vec<u8>, Pending>> {
     PENDING.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-fn lock_pending()
--> Result<std::sync::MutexGuard<'static, HashMap<Vec<u8>, Pending>>, KmsError> {
+fn lock_pending() -> Result<std::sync::MutexGuard<'static, HashMap<Vec<u8>, Pending>>, KmsError> {
     pending()
         .lock()
         .map_err(|_| KmsError::internal("the pending imports are unavailable"))

@@ -34,11 +34,7 @@ pub(crate) struct KeyIdInput {
 }
 
 /// KMS operations the server knows but does not do yet.
-const NOT_YET: &[&str] = &[
-    "ReplicateKey",
-    "UpdatePrimaryRegion",
-    "DeriveSharedSecret",
-];
+const NOT_YET: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion", "DeriveSharedSecret"];
 
 /// Custom key store operations: this server has no custom key stores.
 const KEY_STORES: &[&str] = &[

@@ -149,10 +149,7 @@ pub(super) async fn put_key_policy(cx: &Context, body: Value) -> Result<Value, K
     ) {
         return Err(KmsError::bad(
             "KMSInvalidStateException",
-            format!(
-                "{} is pending deletion",
-                cx.caller.key_arn(&info.key_id)
-            ),
+            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
         ));
     }
     store_policy(cx, &info.key_id, policy).await?;
@@ -205,7 +202,10 @@ mod tests {
         let code = |p: &str| check_policy(p).err().map(|e| e.code);
         assert_eq!(code("not json"), Some("MalformedPolicyDocumentException"));
         assert_eq!(code("[1]"), Some("MalformedPolicyDocumentException"));
-        assert_eq!(code("{\"a\":\"\u{263a}\"}"), Some("MalformedPolicyDocumentException"));
+        assert_eq!(
+            code("{\"a\":\"\u{263a}\"}"),
+            Some("MalformedPolicyDocumentException")
+        );
         assert_eq!(code(""), Some("ValidationException"));
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_POLICY_BYTES));
         assert_eq!(code(&big), Some("LimitExceededException"));
