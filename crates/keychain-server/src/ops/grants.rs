@@ -166,7 +166,7 @@ async fn change_grants<T: Send + 'static>(
 /// A principal member: 1–256 of KMS's principal characters.
 fn check_principal(member: &str, value: &str) -> Result<(), KmsError> {
     check_len(member, value.chars().count(), 1, 256)?;
-    let allowed = |c: char| c.is_alphanumeric() || "_+=,.@:/-".contains(c);
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c);
     if !value.chars().all(allowed) {
         return Err(KmsError::validation(format!(
             "1 validation error detected: Value '{}' at '{}' failed to satisfy constraint: \

@@ -78,7 +78,12 @@ impl Keystore {
                     "the key is not pending deletion",
                 ));
             }
-            s.info.state = KeyState::Disabled;
+            // A key of imported material that has none waits for it again.
+            s.info.state = if s.info.versions == 0 {
+                KeyState::PendingImport
+            } else {
+                KeyState::Disabled
+            };
             s.info.deletion_date = None;
             Ok(())
         })

@@ -64,6 +64,13 @@ async fn imported_material_is_stored_deleted_and_only_the_same_comes_back() {
         b.sign(&key, msg, alg).await,
         Err(keychain::Error::InvalidKeyState { .. })
     ));
+    // A cancelled deletion leaves it waiting for its material, not disabled.
+    b.schedule_key_deletion(&key, 7).await.unwrap();
+    b.cancel_key_deletion(&key).await.unwrap();
+    assert_eq!(
+        b.describe_key(&key).await.unwrap().state,
+        KeyState::PendingImport
+    );
     // Only the same material is taken back, also by a new handle on the keystore.
     drop(b);
     let b = open(config).await;
