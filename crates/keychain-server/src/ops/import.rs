@@ -30,15 +30,11 @@ use crate::wire::{b64, blob, clip, input, required};
 
 /// A value outside an enum member's set, refused as KMS refuses it.
 fn kms_enum_of(member: &str, value: &str) -> KmsError {
-    let mut chars = member.chars();
-    let camel = chars
-        .next()
-        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-        .unwrap_or_default();
     KmsError::validation(format!(
-        "1 validation error detected: Value '{}' at '{camel}' failed to satisfy constraint: \
+        "1 validation error detected: Value '{}' at '{}' failed to satisfy constraint: \
          Member must satisfy enum value set",
-        clip(value)
+        clip(value),
+        crate::wire::camel(member)
     ))
 }
 

@@ -3,6 +3,7 @@
 mod aliases;
 mod crypto;
 mod data_keys;
+mod grant_checks;
 mod grants;
 mod import;
 mod kem;

@@ -85,6 +85,15 @@ pub async fn serve() -> Served {
 /// Starts a server over a new software keystore, its configuration adjusted by `adjust`.
 pub async fn serve_with(adjust: impl FnOnce(ServerConfig) -> ServerConfig) -> Served {
     let (dir, config) = keychain_testkit::temp_keystore();
+    start(config, dir, adjust).await
+}
+
+/// Opens the keystore of `config` and serves it; `dir` is removed when the server is dropped.
+async fn start(
+    config: keychain::software::SoftwareConfig,
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> Served {
     let keystore = config.path.clone();
     let backend = SoftwareBackend::open(config)
         .await
@@ -114,24 +123,6 @@ pub async fn serve_existing(keystore: &std::path::Path) -> Served {
     let config = keychain::software::SoftwareConfig::new(keystore)
         .password(keychain_testkit::PASSWORD)
         .kdf_iterations(keychain_testkit::ITERATIONS);
-    let backend = SoftwareBackend::open(config)
-        .await
-        .unwrap_or_else(|e| panic!("reopening the test keystore: {e}"));
-    let keychain = Keychain::new(backend);
-    let listen: SocketAddr = ([127, 0, 0, 1], 0).into();
-    let server = Server::bind(ServerConfig::new(listen, keychain.clone()))
-        .await
-        .unwrap_or_else(|e| panic!("binding the server: {e}"));
-    let addr = server.local_addr();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(server.serve(async move {
-        let _ = stopped.await;
-    }));
-    Served {
-        addr,
-        keystore: keystore.to_path_buf(),
-        keychain,
-        stop: Some(stop),
-        _dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")),
-    }
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    start(config, dir, |c| c).await
 }
