@@ -145,10 +145,6 @@ impl Drop for Server {
 /// What `keychain serve` does not do yet, each listed under "Not yet" in docs/SERVER.md: the
 /// step must fail with this error (a gap that closes fails the test, so it is removed here).
 const SERVE_SESSION_GAPS: &[Gap] = &[
-    // The software keystore makes no keys for imported material.
-    ("import/SYMMETRIC_DEFAULT", "UnsupportedOperationException"),
-    ("import/HMAC_256", "UnsupportedOperationException"),
-    ("import/ECC_NIST_P256", "UnsupportedOperationException"),
     // The keystore records no rotation's date or kind: ListKeyRotations entries carry the
     // KeyId only, never a RotationType it cannot know.
     ("rotation/list", "judge: rotations [{'KeyId'"),

@@ -26,7 +26,7 @@ pub(crate) fn required<T>(value: Option<T>, member: &str) -> Result<T, KmsError>
 }
 
 /// KMS names members in validation messages in camel case (`keyId`).
-fn camel(member: &str) -> String {
+pub(crate) fn camel(member: &str) -> String {
     let mut chars = member.chars();
     match chars.next() {
         Some(c) => c.to_ascii_lowercase().to_string() + chars.as_str(),

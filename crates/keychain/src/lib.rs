@@ -93,7 +93,7 @@ pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
-pub use crate::backend::{Backend, Capabilities};
+pub use crate::backend::{AnnexUpdate, Backend, Capabilities};
 pub use crate::backend_uri::{AwsKmsUri, BackendUri, Pkcs11Uri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};

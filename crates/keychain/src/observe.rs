@@ -89,6 +89,7 @@ impl NamesKey for DeletionSchedule {}
 impl NamesKey for () {}
 impl NamesKey for bool {}
 impl NamesKey for Vec<u8> {}
+impl NamesKey for Option<Vec<u8>> {}
 impl NamesKey for Secret {}
 impl NamesKey for DataKey {}
 impl NamesKey for Encapsulation {}
@@ -430,6 +431,37 @@ impl Backend for Traced {
     async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
         let call = self.inner.untag_key(key, tag_keys);
         self.run("UntagResource", Some(key), None, call).await
+    }
+
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<std::time::SystemTime>,
+    ) -> Result<()> {
+        let call = self.inner.import_key_material(key, material, expires);
+        self.run("ImportKeyMaterial", Some(key), None, call).await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        let call = self.inner.delete_imported_key_material(key);
+        self.run("DeleteImportedKeyMaterial", Some(key), None, call)
+            .await
+    }
+
+    async fn read_key_annex(&self, key: &KeyRef, name: &str) -> Result<Option<Vec<u8>>> {
+        let call = self.inner.read_key_annex(key, name);
+        self.run("ReadKeyAnnex", Some(key), None, call).await
+    }
+
+    async fn update_key_annex(
+        &self,
+        key: &KeyRef,
+        name: &str,
+        update: crate::backend::AnnexUpdate,
+    ) -> Result<()> {
+        let call = self.inner.update_key_annex(key, name, update);
+        self.run("UpdateKeyAnnex", Some(key), None, call).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -32,7 +32,7 @@ struct CreateKeyInput {
 pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: CreateKeyInput = input(body)?;
     if let Some(policy) = &i.policy {
-        check_len("Policy", policy.chars().count(), 1, 32768)?;
+        super::policies::check_policy(policy)?;
     }
     let description = i.description.unwrap_or_default();
     check_len("Description", description.chars().count(), 0, 8192)?;
@@ -84,6 +84,9 @@ pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsEr
     request.origin = origin;
     request.validate().map_err(tag_error)?;
     let info = cx.backend.create_key(&request).await.map_err(tag_error)?;
+    if let Some(policy) = i.policy {
+        super::policies::store_policy(cx, &info.key_id, policy).await?;
+    }
     Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
 }
 

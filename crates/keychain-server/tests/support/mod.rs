@@ -49,6 +49,13 @@ impl Served {
         self.sdk_as("test", "test", REGION)
     }
 
+    /// Stops the server (its keystore stays until `self` is dropped).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     /// Our AWS KMS backend, on this server.
     pub async fn awskms(&self) -> AwsKmsBackend {
         let config = AwsKmsConfig::new()
@@ -78,6 +85,15 @@ pub async fn serve() -> Served {
 /// Starts a server over a new software keystore, its configuration adjusted by `adjust`.
 pub async fn serve_with(adjust: impl FnOnce(ServerConfig) -> ServerConfig) -> Served {
     let (dir, config) = keychain_testkit::temp_keystore();
+    start(config, dir, adjust).await
+}
+
+/// Opens the keystore of `config` and serves it; `dir` is removed when the server is dropped.
+async fn start(
+    config: keychain::software::SoftwareConfig,
+    dir: tempfile::TempDir,
+    adjust: impl FnOnce(ServerConfig) -> ServerConfig,
+) -> Served {
     let keystore = config.path.clone();
     let backend = SoftwareBackend::open(config)
         .await
@@ -99,4 +115,14 @@ pub async fn serve_with(adjust: impl FnOnce(ServerConfig) -> ServerConfig) -> Se
         stop: Some(stop),
         _dir: dir,
     }
+}
+
+/// Starts a server over the existing keystore at `keystore` (as a restart over the same
+/// directory would): nothing of an earlier server's memory carries over.
+pub async fn serve_existing(keystore: &std::path::Path) -> Served {
+    let config = keychain::software::SoftwareConfig::new(keystore)
+        .password(keychain_testkit::PASSWORD)
+        .kdf_iterations(keychain_testkit::ITERATIONS);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+    start(config, dir, |c| c).await
 }

@@ -393,6 +393,19 @@ impl Backend for AwsKmsBackend {
         keys::untag_key(self, key, tag_keys).await
     }
 
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<std::time::SystemTime>,
+    ) -> Result<()> {
+        AwsKmsBackend::import_key_material(self, key, material, expires).await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        AwsKmsBackend::delete_imported_key_material(self, key).await
+    }
+
     async fn close(&self) -> Result<()> {
         self.clear_cache();
         Ok(())

@@ -6,6 +6,7 @@
 mod aliases;
 mod crypto;
 mod fs;
+mod imported;
 mod keys;
 mod keystore;
 mod lifecycle;
@@ -369,7 +370,7 @@ impl Backend for SoftwareBackend {
             max_raw_message: None,
             automatic_rotation: true,
             on_demand_rotation: true,
-            import: false,
+            import: true,
             multi_region: false,
             ed25519ph: true,
         }
@@ -602,6 +603,40 @@ impl Backend for SoftwareBackend {
         let (key, description) = (key.clone(), description.to_string());
         self.run(move |s| s.update_key_description(&key, &description))
             .await
+    }
+
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<SystemTime>,
+    ) -> Result<()> {
+        if expires.is_some() {
+            return Err(Error::unsupported("software", "key material that expires"));
+        }
+        let (key, material) = (key.clone(), material.clone());
+        self.change(move |s| s.import_material(&key, &material))
+            .await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.change(move |s| s.delete_material(&key)).await
+    }
+
+    async fn read_key_annex(&self, key: &KeyRef, name: &str) -> Result<Option<Vec<u8>>> {
+        let (key, name) = (key.clone(), name.to_string());
+        self.run(move |s| s.read_annex(&key, &name)).await
+    }
+
+    async fn update_key_annex(
+        &self,
+        key: &KeyRef,
+        name: &str,
+        update: crate::backend::AnnexUpdate,
+    ) -> Result<()> {
+        let (key, name) = (key.clone(), name.to_string());
+        self.run(move |s| s.update_annex(&key, &name, update)).await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
