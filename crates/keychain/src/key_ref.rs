@@ -78,6 +78,23 @@ impl KeyRef {
         })
     }
 
+    /// Parses a `KeyId` exactly as the AWS KMS API takes one: a key id, a key ARN,
+    /// `alias/NAME` or an alias ARN. Unlike [`KeyRef::parse`] it takes no bare name (KMS
+    /// reads `app` as no key, not as `alias/app`), no URI and no surrounding spaces; the
+    /// forms it takes are checked by the same rules.
+    pub fn parse_kms_key_id(input: &str) -> Result<Self> {
+        if !(input.starts_with("arn:") || input.starts_with("alias/") || looks_like_key_id(input)) {
+            return Err(Error::invalid_input(format!(
+                "{input:?} is not a key id, key ARN, alias/NAME or alias ARN"
+            )));
+        }
+        Ok(KeyRef {
+            target: parse_target(input)?,
+            region: None,
+            endpoint: None,
+        })
+    }
+
     /// A reference to the alias `alias/NAME` (validated).
     pub fn alias(name: &str) -> Result<Self> {
         let name = name.strip_prefix("alias/").unwrap_or(name);
