@@ -115,6 +115,31 @@ def serve_item(rep, d):
             f"`KmsService::handle`, {duration(m['handle_sign'])} per Sign.")
     rep.add("\n".join(lines) + "\n")
 
+    ins = d.get("instructions")
+    if ins and "error" not in d:
+        total = ins["total"]
+        rest = total - ins["sigv4"] - ins["backend_sign"]
+        rows = [
+            ("raw aws-lc-rs P-256 signature", ins["raw_signature"]),
+            ("the backend's Sign beyond it (key lookup, checks, DER)",
+             ins["backend_sign"] - ins["raw_signature"]),
+            ("SigV4 check (`aws-sigv4`: canonical request, SHA-256, HMAC key derivation)",
+             ins["sigv4"]),
+            ("the rest: JSON in and out, routing, key metadata, request id, runtime", rest),
+            ("**whole request** (`KmsService::handle`, every thread)", total),
+        ]
+        lines = [
+            f"Instructions per Sign, counted by valgrind's callgrind "
+            f"(`bench/callgrind_serve.py`: `keychain-bench serve-handle` with 0 and "
+            f"{ins['calls']} requests, differenced; a count does not move with the machine's "
+            f"load as a time does, but leaves out the kernel — syscalls, thread wake-ups):\n",
+            "| per Sign request | instructions | share |",
+            "|---|---|---|",
+        ]
+        for what, v in rows:
+            lines.append(f"| {what} | {v:,.0f} | {100 * v / total:.0f} % |")
+        rep.add("\n".join(lines) + "\n")
+
 
 def cli_item(rep, d):
     title = "8. CLI per call"
