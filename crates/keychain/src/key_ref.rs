@@ -415,6 +415,33 @@ mod tests {
     const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
 
     #[test]
+    fn kms_key_ids_take_only_kms_forms() {
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
+        for good in [
+            ID,
+            arn.as_str(),
+            "alias/app",
+            "arn:aws:kms:us-east-1:111122223333:alias/app",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(good).is_ok(), "{good}");
+        }
+        let upper = KeyRef::parse_kms_key_id(&ID.to_ascii_uppercase()).ok();
+        assert_eq!(upper.as_ref().and_then(|k| k.key_id_str()), Some(ID));
+        // A bare name, a URI, spaces and an ARN of another service or partition are no KMS
+        // KeyId (the general parser reads the first three as the user means them).
+        for bad in [
+            "app",
+            "awskms:///alias/app",
+            " alias/app",
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:nope:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn bare_names_are_aliases() {
         let k = KeyRef::parse("api-signing-key").unwrap();
         assert_eq!(k.kms_key_id(), "alias/api-signing-key");
