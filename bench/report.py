@@ -459,6 +459,22 @@ ITEM_NUMBERS = {"kms": ["1", "2", "6"], "crypto": ["3"], "envelope": ["4"], "key
                 "serve": ["7"], "cli": ["8"]}
 
 
+# The unnumbered sections this report writes itself; any other (`## age plugin`, which
+# bench/age.sh writes) is another tool's and is kept as it was, at the end.
+OWN_SECTIONS = ("## Machine", "## Summary")
+
+
+def other_sections(path):
+    """The sections of the document at `path` that another tool wrote."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        text = f.read()
+    return [chunk.rstrip() + "\n" for chunk in re.split(r"^(?=## )", text, flags=re.M)
+            if chunk.startswith("## ") and not re.match(r"^## \d+\. ", chunk)
+            and not chunk.startswith(OWN_SECTIONS)]
+
+
 def previous_document(path):
     """The sections, summary rows and run line of the document at `path` (empty if none)."""
     sections, summary, run = {}, {}, "an earlier run"
@@ -540,6 +556,7 @@ def main():
     from report_serve import cli_item, serve_item
 
     previous = previous_document(output)
+    others = other_sections(output)
     body = Report()
     for item, data, write in (("kms", kms, kms_items), ("crypto", crypto, crypto_item),
                               ("envelope", env, envelope_item), ("keystore", ks, keystore_item),
@@ -592,6 +609,7 @@ def main():
     out.append("")
     for part in body.parts:
         out.append(part)
+    out.extend(others)
     text = "\n".join(out).rstrip() + "\n"
     with open(output, "w") as f:
         f.write(text)

@@ -104,12 +104,17 @@ pub(crate) fn clip(value: &str) -> String {
 /// doing it.
 pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
     if flag == Some(true) {
-        return Err(KmsError::bad(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
+        return Err(dry_run_succeeded());
     }
     Ok(())
+}
+
+/// The answer to a dry run whose checks passed.
+pub(crate) fn dry_run_succeeded() -> KmsError {
+    KmsError::bad(
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    )
 }
 
 /// An optional enum member.

@@ -85,6 +85,23 @@ impl KeyRef {
         })
     }
 
+    /// Parses a `KeyId` exactly as the AWS KMS API takes one: a key id, a key ARN,
+    /// `alias/NAME` or an alias ARN. Unlike [`KeyRef::parse`] it takes no bare name (KMS
+    /// reads `app` as no key, not as `alias/app`), no URI and no surrounding spaces; the
+    /// forms it takes are checked by the same rules.
+    pub fn parse_kms_key_id(input: &str) -> Result<Self> {
+        if !(input.starts_with("arn:") || input.starts_with("alias/") || looks_like_key_id(input)) {
+            return Err(Error::invalid_input(format!(
+                "{input:?} is not a key id, key ARN, alias/NAME or alias ARN"
+            )));
+        }
+        Ok(KeyRef {
+            target: parse_target(input)?,
+            region: None,
+            endpoint: None,
+        })
+    }
+
     /// A reference to the alias `alias/NAME` (validated).
     pub fn alias(name: &str) -> Result<Self> {
         let name = name.strip_prefix("alias/").unwrap_or(name);
@@ -472,6 +489,33 @@ mod tests {
                 matches!(KeyRef::parse(bad), Err(Error::InvalidInput { .. })),
                 "{bad} was not refused"
             );
+        }
+    }
+
+    #[test]
+    fn kms_key_ids_take_only_kms_forms() {
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
+        for good in [
+            ID,
+            arn.as_str(),
+            "alias/app",
+            "arn:aws:kms:us-east-1:111122223333:alias/app",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(good).is_ok(), "{good}");
+        }
+        let upper = KeyRef::parse_kms_key_id(&ID.to_ascii_uppercase()).ok();
+        assert_eq!(upper.as_ref().and_then(|k| k.key_id_str()), Some(ID));
+        // A bare name, a URI, spaces and an ARN of another service or partition are no KMS
+        // KeyId (the general parser reads the first three as the user means them).
+        for bad in [
+            "app",
+            "awskms:///alias/app",
+            " alias/app",
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:nope:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::tags::{TagEntry, tag_error, tags_map};
 use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
-use crate::metadata::key_metadata;
+use crate::metadata::{algorithms, key_metadata};
 use crate::wire::{b64, check_len, check_range, input, opt_enum, required};
 
 #[derive(Deserialize)]
@@ -172,28 +172,8 @@ pub(super) async fn get_public_key(cx: &Context, body: Value) -> Result<Value, K
         "KeySpec": info.spec.as_str(),
         "KeyUsage": info.usage.as_str(),
     });
-    match info.usage {
-        KeyUsage::SignVerify => {
-            out["SigningAlgorithms"] = json!(
-                info.spec
-                    .signing_algorithms()
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-            );
-        }
-        KeyUsage::EncryptDecrypt => {
-            out["EncryptionAlgorithms"] = json!(
-                info.spec
-                    .encryption_algorithms()
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-            );
-        }
-        KeyUsage::KeyAgreement => out["KeyAgreementAlgorithms"] = json!(["ECDH"]),
-        KeyUsage::EncapsulateDecapsulate => out["EncapsulationAlgorithms"] = json!(["ML_KEM"]),
-        KeyUsage::GenerateVerifyMac => {}
-    }
+    // An asymmetric key's usage is never GENERATE_VERIFY_MAC, so a MAC list never shows.
+    let (member, list) = algorithms(info.spec, info.usage);
+    out[member] = list;
     Ok(out)
 }

@@ -12,6 +12,7 @@ use crate::algorithm::{
 };
 use crate::data_key::{DataKey, EncryptionContext, encode_context};
 use crate::kem::Encapsulation;
+use crate::key::KeyInfo;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
@@ -101,6 +102,29 @@ impl Keystore {
             stored.info.check_signing(algorithm)?;
             material.public_key()?.verify(message, signature, algorithm)
         }))
+    }
+
+    /// The key's id, spec, usage and state (what a data-path call checks) without a trip
+    /// through the blocking pool: the same small reads as [`Keystore::sign_if_ready`] (a stat
+    /// shows the parsed metadata is still the file's; the first time, the small file is
+    /// read). `None` when a deletion or rotation has come due (which takes the keystore's
+    /// lock).
+    pub(crate) fn metadata_if_ready(&self, key: &KeyRef) -> Option<Result<KeyInfo>> {
+        let stored = match self.resolve(key).and_then(|id| self.read_stored(&id)) {
+            Ok(stored) => stored,
+            Err(e) => return Some(Err(e)),
+        };
+        if self.needs_maintenance(&stored) {
+            return None;
+        }
+        // Aliases are DescribeKey's, not the data path's; the name is kept only when the
+        // reference was that alias, just read (another may have taken it since creation).
+        let mut info = stored.info;
+        info.aliases = Vec::new();
+        if info.name.as_deref() != key.alias_name() {
+            info.name = None;
+        }
+        Some(Ok(info))
     }
 
     /// The key and its already-loaded current material, if no lock or decryption is needed.
