@@ -5,12 +5,12 @@
 
 use async_trait::async_trait;
 
+use crate::Result;
 use crate::algorithm::EncryptionAlgorithm;
 use crate::backend::Backend;
 use crate::key::{CreateKeyRequest, KeyInfo};
 use crate::key_ref::KeyRef;
 use crate::secret::Secret;
-use crate::Result;
 
 /// A backend a software key can be migrated into.
 #[async_trait]
