@@ -4,7 +4,7 @@
     bench/report.py RESULTS_DIR OUTPUT.md
 
 RESULTS_DIR holds machine.json and one JSON per item (crypto, envelope, keystore, kms, serve,
-cli), as printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed.
+cli, pkcs11), as printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed.
 An item with no JSON (not run by this `BENCH_ONLY=...` invocation) keeps its sections and
 summary rows from the OUTPUT.md being replaced, marked as kept from that earlier run. Every
 ratio is the median over rounds of the per-round ratio ours / peer: both sides of a round were
@@ -456,7 +456,7 @@ def keystore_item(rep, d):
 
 # The numbered sections ("## N. ...") and summary rows ("| N. ...") each item writes.
 ITEM_NUMBERS = {"kms": ["1", "2", "6"], "crypto": ["3"], "envelope": ["4"], "keystore": ["5"],
-                "serve": ["7"], "cli": ["8"]}
+                "serve": ["7"], "cli": ["8"], "pkcs11": ["9"]}
 
 
 # The unnumbered sections this report writes itself; any other (`## age plugin`, which
@@ -553,6 +553,8 @@ def main():
     kms = load(results, "kms")
     serve = load(results, "serve")
     cli = load(results, "cli")
+    p11 = load(results, "pkcs11")
+    from report_pkcs11 import pkcs11_item
     from report_serve import cli_item, serve_item
 
     previous = previous_document(output)
@@ -560,7 +562,8 @@ def main():
     body = Report()
     for item, data, write in (("kms", kms, kms_items), ("crypto", crypto, crypto_item),
                               ("envelope", env, envelope_item), ("keystore", ks, keystore_item),
-                              ("serve", serve, serve_item), ("cli", cli, cli_item)):
+                              ("serve", serve, serve_item), ("cli", cli, cli_item),
+                              ("pkcs11", p11, pkcs11_item)):
         if data is not None or not keep_previous(body, item, previous):
             write(body, data)
 
@@ -588,7 +591,7 @@ def main():
         "```",
         "",
         "`BENCH_QUICK=1 bench/run.sh` is a smoke run (one round, small sizes; its numbers are "
-        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms,serve,cli` runs some items "
+        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms,serve,cli,pkcs11` runs some items "
         "only (the sections of the others are kept from the previous document, marked so).",
         "",
         "## Machine",

@@ -22,7 +22,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
 started_epoch=$(date +%s)
 quick="${BENCH_QUICK:-0}"
-only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli}"
+only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli,pkcs11}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 out="$target_dir/bench"
 results="$out/results"
@@ -34,6 +34,9 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/time ] || missing+=(time)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+# The pkcs11 item: the SoftHSM2 token and OpenSC's pkcs11-tool.
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+command -v pkcs11-tool >/dev/null 2>&1 || missing+=(opensc)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null \
@@ -68,6 +71,7 @@ if [ "$quick" = 1 ]; then
   kms_args=(--rounds 1 --calls 50 --concurrent-calls 256 --delay-ms 20)
   serve_args=(--rounds 1 --calls 50 --concurrent-calls 256 --keys 1000)
   cli_args=(--rounds 1 --calls 20 --runs 3)
+  pkcs11_args=(--rounds 1 --seconds 0.3 --calls 160 --cli-calls 5)
 else
   mode=full
   crypto_args=(--rounds 5 --seconds 1)
@@ -76,6 +80,7 @@ else
   kms_args=(--rounds 3 --calls 200 --concurrent-calls 640 --delay-ms 20)
   serve_args=(--rounds 3 --calls 200 --concurrent-calls 640 --keys 10000)
   cli_args=(--rounds 2 --calls 100 --runs 10)
+  pkcs11_args=(--rounds 4 --seconds 1 --calls 800 --cli-calls 20)
 fi
 
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -145,6 +150,7 @@ json.dump(d, open(sys.argv[1], "w"), indent=1)' "$results/serve.json" "$counted"
   fi
 fi
 wants cli && run_item cli "${cli_args[@]}" --cli "$cli_bin"
+wants pkcs11 && run_item pkcs11 "${pkcs11_args[@]}" --cli "$cli_bin"
 
 # ---- the machine, then the report ----------------------------------------------------------
 dirty=""

@@ -25,7 +25,7 @@ use crate::{Opts, Res, note};
 const PASSWORD: &str = "bench password";
 
 /// Runs `cmd` to completion; its wall-clock seconds. Fails with its stderr when it fails.
-fn timed(cmd: &mut Command) -> Res<f64> {
+pub(crate) fn timed(cmd: &mut Command) -> Res<f64> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -84,7 +84,7 @@ fn consecutive(calls: usize, mut make: impl FnMut() -> Command) -> Res<Vec<f64>>
     (0..calls).map(|_| timed(&mut make())).collect()
 }
 
-fn openssl_verify(public: &Path, signature: &Path, file: &Path) -> Res<()> {
+pub(crate) fn openssl_verify(public: &Path, signature: &Path, file: &Path) -> Res<()> {
     let mut c = Command::new("openssl");
     c.args(["dgst", "-sha256", "-verify"])
         .arg(public)
