@@ -5,7 +5,9 @@
 //!   digest) against `C_Sign` through `cryptoki` on its own session of the same token with the
 //!   key's handle found once (`CKM_ECDSA` on the digest; `CKM_RSA_PKCS` on DigestInfo ‖
 //!   digest) — the call our backend makes, without what it adds around it (the key looked up
-//!   by label, its attributes read and checked, the blocking pool, r ‖ s to DER).
+//!   by label, its attributes read and checked, the blocking pool, r ‖ s to DER). A third
+//!   side does that lookup the raw way before each `C_Sign`, to tell the token's share of the
+//!   difference from ours.
 //! - 16 concurrent callers against one: ours as 16 tokio tasks on one `Keychain`, raw as 16
 //!   threads each with its own session.
 //! - A process per call: `keychain --backend pkcs11:… sign` against `pkcs11-tool --sign` on the
@@ -145,6 +147,38 @@ impl Raw {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// What our backend asks the token before each call, done the raw way: the keys
+    /// labelled `name` among private and secret keys, then the attributes it reads to check
+    /// the key (type, size, usage, protection). The private key's handle.
+    fn lookup(&self, session: &Session, name: &str) -> Res<ObjectHandle> {
+        let label = Attribute::Label(name.as_bytes().to_vec());
+        let mut found = Vec::new();
+        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::SECRET_KEY] {
+            found.extend(session.find_objects(&[Attribute::Class(class), label.clone()])?);
+        }
+        let [handle] = found.as_slice() else {
+            return Err(format!("{} keys labelled {name}", found.len()).into());
+        };
+        session.get_attributes(
+            *handle,
+            &[
+                AttributeType::Class,
+                AttributeType::KeyType,
+                AttributeType::Id,
+                AttributeType::Label,
+                AttributeType::Modulus,
+                AttributeType::EcParams,
+                AttributeType::ValueLen,
+                AttributeType::Sign,
+                AttributeType::Decrypt,
+                AttributeType::Derive,
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+            ],
+        )?;
+        Ok(*handle)
     }
 
     /// The private key labelled `name` and its CKA_ID in hex.
@@ -305,9 +339,15 @@ fn measure(opts: &Opts) -> Res<Value> {
                             raw_session.sign(&mechanism, handle, &input).unwrap();
                         }))
                     }),
+                    side(|| {
+                        Ok(rate(window, || {
+                            let h = raw.lookup(&raw_session, key.name).unwrap();
+                            raw_session.sign(&mechanism, h, &input).unwrap();
+                        }))
+                    }),
                 ],
             )?;
-            sequential.push(json!({"ours": r[0], "raw": r[1]}));
+            sequential.push(json!({"ours": r[0], "raw": r[1], "raw_lookup": r[2]}));
         }
 
         // 16 callers against one.
