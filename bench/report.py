@@ -517,10 +517,27 @@ def keep_previous(rep, item, previous):
 # ---- the document --------------------------------------------------------------------------
 
 
-def machine_section(m, kms, serve):
-    # LocalStack's and moto's versions: from the kms item, else from the serve item.
+def previous_versions(path):
+    """The emulators' versions in the machine table of the document at `path`, for a run
+    that measured neither the kms nor the serve item."""
+    found = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for name in ("LocalStack", "moto", "boto3"):
+                m = re.search(rf"^\| {name} \| (.*) \|$", f.read(), re.M)
+                f.seek(0)
+                if m:
+                    found[name.lower()] = m.group(1)
+    return found
+
+
+def machine_section(m, kms, serve, previous=None):
+    # LocalStack's and moto's versions: from the kms item, else from the serve item, else
+    # from the document being replaced (its sections for them are kept too).
     if not kms or "error" in kms:
         kms = serve
+    if (not kms or "error" in kms) and previous:
+        kms = previous
     rows = [
         ("CPU", f"{m.get('cpu_model', '?')}, nproc {m.get('nproc', '?')}"),
         ("kernel", m.get("kernel", "?")),
@@ -596,7 +613,7 @@ def main():
         "",
         "## Machine",
         "",
-        machine_section(m, kms, serve),
+        machine_section(m, kms, serve, previous_versions(output)),
         "",
         "## Summary",
         "",
