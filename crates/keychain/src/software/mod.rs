@@ -11,6 +11,7 @@ mod keystore;
 mod lifecycle;
 mod material;
 mod passwd;
+mod password_file;
 mod pbes2;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,9 @@ use async_trait::async_trait;
 
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
+pub use self::password_file::{
+    MAX_PASSWORD_LEN, PASSWORD_FILE_ENV, password_from_env_file, read_password_file,
+};
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
