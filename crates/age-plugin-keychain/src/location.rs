@@ -1,8 +1,6 @@
 //! Where a key is: the backend URI written into recipients and identities, and the key
 //! reference, for a key the `keychain age` commands are given by name.
 
-use std::path::Path;
-
 use keychain::{BackendUri, Error, KeyFamily, KeyInfo, KeyUsage, Keychain, Result};
 
 use crate::encoding::{Identity, Recipient, Wrapping};
@@ -19,50 +17,20 @@ pub fn canonical_backend(uri: &BackendUri) -> Result<String> {
             };
             let path = std::path::absolute(&path)
                 .map_err(|e| Error::io("resolving the keystore path", e))?;
-            software_uri(&path)
+            BackendUri::Software { path: Some(path) }.to_uri()
         }
         BackendUri::AwsKms(kms) => {
-            let attributes: Vec<String> = [
-                ("endpoint", &kms.endpoint),
-                ("region", &kms.region),
-                ("profile", &kms.profile),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| {
-                value
-                    .as_deref()
-                    .map(|value| format!("{name}={}", percent_encode(value)))
-            })
-            .collect();
-            if attributes.is_empty() {
-                Ok("awskms:".to_string())
-            } else {
-                Ok(format!("awskms:?{}", attributes.join("&")))
-            }
+            // Only where the keys are: retries and caching are the reader's own settings.
+            let mut location = kms.clone();
+            location.max_attempts = None;
+            location.cache_ttl = None;
+            Ok(location.to_uri())
         }
         _ => Err(Error::unsupported(
             "age-plugin-keychain",
             "recipients for this kind of backend",
         )),
     }
-}
-
-fn software_uri(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(|p| format!("software:{p}"))
-        .ok_or_else(|| Error::invalid_input("the keystore path is not UTF-8"))
-}
-
-/// Escapes the characters that separate or introduce URI attributes.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '%' | '&' | ';' | '#' | '=' | '?' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// How age wraps a file key to this key, or why it cannot.

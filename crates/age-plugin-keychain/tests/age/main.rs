@@ -10,5 +10,6 @@ mod attacks;
 #[cfg(feature = "aws")]
 mod awskms;
 mod prompt;
+mod rage;
 mod software;
 mod support;

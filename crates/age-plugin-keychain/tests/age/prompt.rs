@@ -33,11 +33,12 @@ while time.time() < deadline:
             until = time.time() + 5
             while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < until:
                 time.sleep(0.01)
-            os.write(fd, (answer + "\n").encode())
+            # "<EOF>" declines the prompt as a person would with Ctrl-D.
+            os.write(fd, b"\x04" if answer == "<EOF>" else (answer + "\n").encode())
             sent = True
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "prompted": sent,
-                  "shown": shown.decode(errors="replace")}))
+                  "prompts": shown.count(prompt), "shown": shown.decode(errors="replace")}))
 "#;
 
 fn on_a_terminal(setup: &Setup, answer: &str, args: &[&str]) -> Value {
@@ -111,4 +112,55 @@ async fn age_asks_for_the_keystore_password() {
     assert!(shown.contains("password"), "{result}");
     assert!(!shown.contains("panic"), "{result}");
     assert!(!refused.exists());
+}
+
+#[tokio::test]
+async fn a_declined_prompt_is_one_clear_line_and_asked_once() {
+    let setup = Setup::new();
+    // Two keys of the same keystore, and one file wrapped to both: the keystore's password
+    // is asked once, whichever stanza is tried first.
+    let (first, first_identity) = setup.key("first", &KeyParams::symmetric()).await;
+    let (second, second_identity) = setup.key("second", &KeyParams::symmetric()).await;
+    let identities = setup.path("both.identity");
+    let both = [first_identity, second_identity]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<String>();
+    std::fs::write(&identities, both).unwrap_or_else(|e| panic!("{e}"));
+    let input = setup.path("in");
+    std::fs::write(&input, pattern(10)).unwrap_or_else(|e| panic!("{e}"));
+    let sealed = setup.path("in.age");
+    assert_ok(&encrypt(&setup, &[&first, &second], &input, &sealed), "age -e");
+
+    // An empty answer, and Ctrl-D.
+    for answer in ["", "<EOF>"] {
+        let out = setup.path("in.declined");
+        let result = on_a_terminal(
+            &setup,
+            answer,
+            &[
+                "-d",
+                "-i",
+                &identities.display().to_string(),
+                "-o",
+                &out.display().to_string(),
+                &sealed.display().to_string(),
+            ],
+        );
+        assert_eq!(result["prompted"], true, "{result}");
+        assert_eq!(result["prompts"], 1, "asked once: {result}");
+        assert_ne!(result["code"], 0, "{result}");
+        let shown = result["shown"].as_str().unwrap_or("");
+        let ours: Vec<&str> = shown
+            .lines()
+            .filter(|l| l.contains("no password for the keychain keystore"))
+            .collect();
+        assert_eq!(ours.len(), 1, "one line says what happened: {result}");
+        assert!(
+            ours[0].contains("KEYCHAIN_PASSWORD_FILE") && ours[0].contains("KEYCHAIN_PASSWORD"),
+            "and how else to give it: {result}"
+        );
+        assert!(!shown.to_lowercase().contains("panic"), "{result}");
+        assert!(!out.exists());
+    }
 }
