@@ -27,6 +27,16 @@ pub fn ask_age<E>(
         .map(|s| Secret::new(s.expose_secret().as_bytes().to_vec())))
 }
 
+/// An error as the plugin reports it to age, which prints it after `keychain plugin:`: the
+/// error's one line, without the `invalid input:` kind prefix (age's user gets what is
+/// wrong, not our error taxonomy).
+pub fn plugin_message(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The opened backends, by backend URI.
 pub struct Session {
     runtime: tokio::runtime::Runtime,

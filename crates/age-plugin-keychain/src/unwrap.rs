@@ -10,7 +10,7 @@ use age_plugin::identity::{Error, IdentityPluginV1};
 use keychain::{EncryptionAlgorithm, EncryptionContext, KeyRef};
 
 use crate::encoding::{Identity, PLUGIN_NAME};
-use crate::session::{Session, ask_age};
+use crate::session::{Session, ask_age, plugin_message};
 use crate::stanza::{FILE_KEY_LEN, KeychainStanza, Kind, context, key_tag};
 
 /// The identity-v1 half of the plugin.
@@ -99,7 +99,7 @@ impl UnwrapPlugin {
                     Ok(file_key) => return Some(Ok(file_key)),
                     Err(e) => errors.push(Error::Identity {
                         index,
-                        message: e.to_string(),
+                        message: plugin_message(&e),
                     }),
                 }
             }
@@ -118,7 +118,7 @@ impl IdentityPluginV1 for UnwrapPlugin {
         }
         let identity = Identity::from_bytes(bytes).map_err(|e| Error::Identity {
             index,
-            message: e.to_string(),
+            message: plugin_message(&e),
         })?;
         let tag = key_tag(&identity.key);
         self.identities.push((identity, tag));

@@ -10,7 +10,7 @@ use age_plugin::recipient::{Error, RecipientPluginV1};
 use keychain::{EncryptionAlgorithm, KeyRef, PublicKey};
 
 use crate::encoding::{PLUGIN_NAME, Recipient, Wrapping};
-use crate::session::{Session, ask_age};
+use crate::session::{Session, ask_age, plugin_message};
 use crate::stanza::{KeychainStanza, Kind, context};
 
 /// The recipient-v1 half of the plugin.
@@ -76,7 +76,7 @@ impl RecipientPluginV1 for WrapPlugin {
         }
         let recipient = Recipient::from_bytes(bytes).map_err(|e| Error::Recipient {
             index,
-            message: e.to_string(),
+            message: plugin_message(&e),
         })?;
         self.recipients.push(recipient);
         Ok(())
@@ -114,7 +114,7 @@ impl RecipientPluginV1 for WrapPlugin {
                     Ok(stanza) => stanzas.push(stanza),
                     Err(e) => errors.push(Error::Recipient {
                         index,
-                        message: e.to_string(),
+                        message: plugin_message(&e),
                     }),
                 }
             }

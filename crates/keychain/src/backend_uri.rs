@@ -609,7 +609,11 @@ mod tests {
         ] {
             let parsed = BackendUri::parse(uri).unwrap();
             let written = parsed.to_uri().unwrap();
-            assert_eq!(BackendUri::parse(&written).unwrap(), parsed, "{uri} → {written}");
+            assert_eq!(
+                BackendUri::parse(&written).unwrap(),
+                parsed,
+                "{uri} → {written}"
+            );
         }
         assert_eq!(
             BackendUri::parse("awskms://127.0.0.1:4566/?profile=a%26b&region=eu-west-1")

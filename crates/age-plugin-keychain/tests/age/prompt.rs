@@ -33,8 +33,7 @@ while time.time() < deadline:
             until = time.time() + 5
             while termios.tcgetattr(fd)[3] & termios.ECHO and time.time() < until:
                 time.sleep(0.01)
-            # "<EOF>" declines the prompt as a person would with Ctrl-D.
-            os.write(fd, b"\x04" if answer == "<EOF>" else (answer + "\n").encode())
+            os.write(fd, (answer + "\n").encode())
             sent = True
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "prompted": sent,
@@ -130,37 +129,42 @@ async fn a_declined_prompt_is_one_clear_line_and_asked_once() {
     let input = setup.path("in");
     std::fs::write(&input, pattern(10)).unwrap_or_else(|e| panic!("{e}"));
     let sealed = setup.path("in.age");
-    assert_ok(&encrypt(&setup, &[&first, &second], &input, &sealed), "age -e");
+    assert_ok(
+        &encrypt(&setup, &[&first, &second], &input, &sealed),
+        "age -e",
+    );
 
-    // An empty answer, and Ctrl-D.
-    for answer in ["", "<EOF>"] {
-        let out = setup.path("in.declined");
-        let result = on_a_terminal(
-            &setup,
-            answer,
-            &[
-                "-d",
-                "-i",
-                &identities.display().to_string(),
-                "-o",
-                &out.display().to_string(),
-                &sealed.display().to_string(),
-            ],
-        );
-        assert_eq!(result["prompted"], true, "{result}");
-        assert_eq!(result["prompts"], 1, "asked once: {result}");
-        assert_ne!(result["code"], 0, "{result}");
-        let shown = result["shown"].as_str().unwrap_or("");
-        let ours: Vec<&str> = shown
-            .lines()
-            .filter(|l| l.contains("no password for the keychain keystore"))
-            .collect();
-        assert_eq!(ours.len(), 1, "one line says what happened: {result}");
-        assert!(
-            ours[0].contains("KEYCHAIN_PASSWORD_FILE") && ours[0].contains("KEYCHAIN_PASSWORD"),
-            "and how else to give it: {result}"
-        );
-        assert!(!shown.to_lowercase().contains("panic"), "{result}");
-        assert!(!out.exists());
-    }
+    // Enter without a password. (age 1.1.1 keeps reading after a Ctrl-D at its prompt, so
+    // an empty answer is how a person declines it on a terminal; without a terminal age
+    // cannot ask, which `software::a_wrong_or_missing_password_is_a_clear_error` checks.)
+    let out = setup.path("in.declined");
+    let result = on_a_terminal(
+        &setup,
+        "",
+        &[
+            "-d",
+            "-i",
+            &identities.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+            &sealed.display().to_string(),
+        ],
+    );
+    assert_eq!(result["prompted"], true, "{result}");
+    assert_eq!(result["prompts"], 1, "asked once: {result}");
+    assert_ne!(result["code"], 0, "{result}");
+    let shown = result["shown"].as_str().unwrap_or("");
+    let ours: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("keychain plugin"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one line from the plugin: {result}");
+    assert!(
+        ours[0].contains("no password for the keychain keystore")
+            && ours[0].contains("KEYCHAIN_PASSWORD_FILE or KEYCHAIN_PASSWORD")
+            && !ours[0].contains("invalid input"),
+        "says what happened and how else to give it: {result}"
+    );
+    assert!(!shown.to_lowercase().contains("panic"), "{result}");
+    assert!(!out.exists());
 }

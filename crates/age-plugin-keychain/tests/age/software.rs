@@ -411,7 +411,10 @@ async fn the_password_file_comes_first_with_the_clis_first_line_rule() {
         PASSWORD.to_string(),
     ] {
         let (result, out) = with_file(contents.as_bytes(), None);
-        assert_ok(&result, &format!("age -d with the password file {contents:?}"));
+        assert_ok(
+            &result,
+            &format!("age -d with the password file {contents:?}"),
+        );
         assert_eq!(std::fs::read(&out).unwrap_or_default(), b"secret");
     }
     // The file wins over KEYCHAIN_PASSWORD, as in the CLI.
@@ -443,7 +446,11 @@ async fn the_password_file_comes_first_with_the_clis_first_line_rule() {
             .arg(&pem)
             .arg("-passin")
             .arg(format!("file:{}", password_file.display())));
-        assert_eq!(openssl.status.success(), opens, "openssl pkey -passin file:");
+        assert_eq!(
+            openssl.status.success(),
+            opens,
+            "openssl pkey -passin file:"
+        );
     }
     // Refused, each with one clear message and nothing written: a wrong password, an empty
     // first line, a missing file.

@@ -81,8 +81,9 @@ async fn every_key(ctx: &Context) -> Result<Vec<KeyInfo>> {
 
 /// The keys to serve. Named keys must all be usable: the first that is not is the error.
 /// Without names, every key of the backend OpenSSH can use is served and the others are
-/// returned with the reason each was left out (one key in a bad state or of another type
-/// does not keep the agent from serving the rest); none usable at all is an error.
+/// returned with the reason each was left out, after a warning line each (one key in a bad
+/// state or of another type does not keep the agent from serving the rest); none usable at
+/// all is an error.
 async fn served_keys(ctx: &Context, names: &[String]) -> Result<(Vec<Served>, Vec<Skipped>)> {
     if !names.is_empty() {
         let mut keys = Vec::with_capacity(names.len());
@@ -107,6 +108,7 @@ async fn served_keys(ctx: &Context, names: &[String]) -> Result<(Vec<Served>, Ve
             }),
         }
     }
+    warn_skipped(&skipped);
     if keys.is_empty() {
         return Err(Error::NotFound {
             key: format!(
@@ -206,7 +208,6 @@ pub async fn agent(ctx: &Context, mut args: SshAgentArgs) -> Result<Outcome> {
     args.socket = std::path::absolute(&args.socket)
         .map_err(|e| Error::io(format!("resolving {}", args.socket.display()), e))?;
     let (keys, skipped) = served_keys(ctx, &args.keys).await?;
-    warn_skipped(&skipped);
     prepare_socket(&args.socket)?;
     let shown = args.socket.display().to_string();
     let listener = tokio::net::UnixListener::bind(&args.socket)

@@ -60,10 +60,7 @@ pub fn password_from_env_file() -> Result<Option<Secret>> {
         None => Ok(None),
         Some(path) => {
             let path = std::path::PathBuf::from(path);
-            let label = format!(
-                "the password file {} ({PASSWORD_FILE_ENV})",
-                path.display()
-            );
+            let label = format!("the password file {} ({PASSWORD_FILE_ENV})", path.display());
             read_password_file(&path, &label).map(Some)
         }
     }
