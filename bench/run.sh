@@ -3,7 +3,7 @@
 #
 #   bench/run.sh                  the full run (about 10 minutes on 2 cores, after the build)
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one round, small sizes
-#   BENCH_ONLY=serve,cli ...      some items only (the report keeps the others' sections from
+#   BENCH_ONLY=serve,cli,ssh ...  some items only (the report keeps the others' sections from
 #                                 the docs/BENCHMARKS.md it replaces, marked as kept)
 #   BENCH_TMP=DIR                 where scratch files go (default: /dev/shm when it has room)
 #   BENCH_VENV=DIR                the venv with moto and boto3 (default: .venv-bench)
@@ -22,7 +22,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
 started_epoch=$(date +%s)
 quick="${BENCH_QUICK:-0}"
-only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli}"
+only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli,ssh}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 out="$target_dir/bench"
 results="$out/results"
@@ -34,6 +34,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/time ] || missing+=(time)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client)
 if [ "${#missing[@]}" -gt 0 ]; then
   log "installing ${missing[*]}"
   apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null \
@@ -68,6 +69,7 @@ if [ "$quick" = 1 ]; then
   kms_args=(--rounds 1 --calls 50 --concurrent-calls 256 --delay-ms 20)
   serve_args=(--rounds 1 --calls 50 --concurrent-calls 256 --keys 1000)
   cli_args=(--rounds 1 --calls 20 --runs 3)
+  ssh_args=(--rounds 1 --calls 10 --waves 1)
 else
   mode=full
   crypto_args=(--rounds 5 --seconds 1)
@@ -76,6 +78,7 @@ else
   kms_args=(--rounds 3 --calls 200 --concurrent-calls 640 --delay-ms 20)
   serve_args=(--rounds 3 --calls 200 --concurrent-calls 640 --keys 10000)
   cli_args=(--rounds 2 --calls 100 --runs 10)
+  ssh_args=(--rounds 5 --calls 50 --waves 4)
 fi
 
 wants() { case ",$only," in *",$1,"*) return 0 ;; *) return 1 ;; esac; }
@@ -132,6 +135,7 @@ fi
 wants kms && run_item kms "${kms_args[@]}" "${moto_args[@]}"
 wants serve && run_item serve "${serve_args[@]}" --cli "$cli_bin" "${moto_args[@]}"
 wants cli && run_item cli "${cli_args[@]}" --cli "$cli_bin"
+wants ssh && run_item ssh "${ssh_args[@]}" --cli "$cli_bin"
 
 # ---- the machine, then the report ----------------------------------------------------------
 dirty=""

@@ -14,6 +14,8 @@
 //! keychain-bench serve    --cli PATH [--rounds N] [--calls N] [--concurrent-calls N] [--keys N]
 //!                         [--seconds S] [--moto-python PATH]            issue 12 (keychain serve)
 //! keychain-bench cli      --cli PATH [--rounds N] [--calls N] [--runs N]  issue 16 (per call)
+//! keychain-bench ssh      --cli PATH [--rounds N] [--calls N] [--waves N]
+//!                                                issue 13 (ssh-keygen -Y sign via the agents)
 //! keychain-bench rng      the first and second draw from aws-lc's generator in a fresh process
 //! keychain-bench proxy    --upstream HOST:PORT [--delay-ms D] [--listen PORT]   the proxy alone
 //! ```
@@ -35,6 +37,7 @@ mod openssl;
 mod proxy;
 mod serve;
 mod served;
+mod ssh;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -90,7 +93,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((item, rest)) = args.split_first() else {
         eprintln!(
-            "usage: keychain-bench crypto|envelope|keystore|kms|serve|cli|rng|proxy [--option value]..."
+            "usage: keychain-bench crypto|envelope|keystore|kms|serve|cli|ssh|rng|proxy [--option value]..."
         );
         std::process::exit(2);
     };
@@ -101,6 +104,7 @@ fn main() {
         "kms" => kms::run(&opts),
         "serve" => serve::run(&opts),
         "cli" => cli::run(&opts),
+        "ssh" => ssh::run_item(&opts),
         "rng" => cli::rng_first_use(),
         "proxy" => proxy::run_standalone(&opts).map(|()| serde_json::Value::Null),
         other => Err(format!("unknown item {other:?}").into()),
