@@ -8,7 +8,7 @@ use std::process::Command;
 
 use keychain::{KeyParams, KeyUsage};
 
-use crate::support::{Setup, assert_ok, assert_refused, decrypt, encrypt, path_with, pattern};
+use crate::support::{Setup, assert_ok, assert_refused, decrypt, encrypt, pattern};
 
 /// `rage` (`KEYCHAIN_TEST_RAGE`, else the one on `PATH`, else cargo's bin directory) with the
 /// plugin on `PATH` and the keystore password, as [`Setup::age`] runs age.
