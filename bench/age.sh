@@ -5,6 +5,7 @@
 #
 #   bench/age.sh                      builds keychain and age-plugin-keychain in release mode
 #   BENCH_PROFILE=debug bench/age.sh  uses the debug build instead (no release build)
+#   BENCH_BUILT=1                     uses the binaries already built (no cargo build)
 #   BENCH_RUNS=N                      runs per cell, median taken (default 3; 1 = one run)
 #   BENCH_TMP=DIR                     scratch directory (default: a fresh one under /tmp)
 #
@@ -24,7 +25,9 @@ for tool in age age-keygen; do
   command -v "$tool" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq age >/dev/null; }
 done
 [ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
-if [ "$profile" = release ]; then
+if [ "${BENCH_BUILT:-0}" = 1 ]; then
+  :  # the binaries of $profile are already built
+elif [ "$profile" = release ]; then
   cargo build --release -q -p keychain-cli -p age-plugin-keychain
 else
   cargo build -q -p keychain-cli -p age-plugin-keychain
@@ -131,7 +134,7 @@ for kind in aes session rsa; do
       m_ours=$(median "${t_ours[@]}"); m_native=$(median "${t_native[@]}"); m_plugin=$(median "${t_plugin[@]}")
       added=$(python3 -c "print(f'{$m_ours - $m_native:.3f}')")
       ratio=$(python3 -c "print(f'{$m_native / $m_ours:.2f}')")
-      [ "$size" = 100MiB ] && ratio_100+=("$kind $op $ratio")
+      [ "$size" = 100MiB ] && ratio_100+=("$kind $op $ratio $m_native $m_plugin")
       rows+="| $label | $size | age -${op:0:1} | $(printf '%.3f' "$m_native") | $(printf '%.3f' "$m_ours") | $added | $(printf '%.3f' "$m_plugin") | ${ratio}× |"$'\n'
     done
   done
@@ -149,19 +152,39 @@ done
 kdf=$(python3 -c "print(f'{$(median "${t_slow[@]}") - $(median "${t_fast[@]}"):.3f}')")
 
 verdict=$(python3 - "$kdf" "${ratio_100[@]}" <<'PY'
-import sys
-kdf, cells = sys.argv[1], [c.split() for c in sys.argv[2:]]
+import statistics, sys
+kdf = float(sys.argv[1])
+cells = [c.split() for c in sys.argv[2:]]
 names = {"aes": "the keystore opened per file", "session": "through `keychain serve`",
          "rsa": "RSA-3072"}
 lines = []
 for kind in ("aes", "session", "rsa"):
-    got = {op: float(r) for k, op, r in cells if k == kind}
+    got = {op: (float(r), float(n), float(p)) for k, op, r, n, p in cells if k == kind}
     if not got:
         continue
-    ok = all(r >= 0.9 for r in got.values())
-    lines.append(f"- 100 MiB, {names[kind]}: encrypt {got.get('encrypt', 0):.2f}×, decrypt "
-                 f"{got.get('decrypt', 0):.2f}× — the 0.9× target is "
-                 f"{'**met**' if ok else '**not met**'}.")
+    ok = all(r >= 0.9 for r, _, _ in got.values())
+    parts = {op: n / (n + p) for op, (_, n, p) in got.items()}
+    lines.append(
+        f"- 100 MiB, {names[kind]}: measured encrypt {got['encrypt'][0]:.2f}×, decrypt "
+        f"{got['decrypt'][0]:.2f}× — the 0.9× target is {'**met**' if ok else '**not met**'} "
+        f"in this run. From its parts (age's own X25519 time ÷ that time plus the plugin "
+        f"process's): encrypt {parts['encrypt']:.2f}×, decrypt {parts['decrypt']:.2f}×.")
+native = statistics.median(n for _, _, _, n, _ in cells)
+share = kdf / native if native else float("nan")
+lines.append("")
+lines.append(
+    f"Why: the plugin's cost is per file, whatever the file's size — a process start and, "
+    f"where it opens the software keystore, the keystore's PBKDF2 (600 000 iterations of "
+    f"PBKDF2-HMAC-SHA256, the keystore's defence against password guessing), then one backend "
+    f"call. Here the PBKDF2 alone took {kdf:.3f} s (`keychain key list` on this keystore "
+    f"minus the same on one made with 2048 iterations), {100 * share:.0f} % of age's own "
+    f"{native:.3f} s on 100 MiB (median of the X25519 rows); 0.9× leaves the plugin 11 %. "
+    f"Where each plugin process opens the keystore, the target holds only when age's own "
+    f"work is nine times the PBKDF2, which it {'is' if native >= 9 * kdf else 'is not'} on "
+    f"this machine; lowering the iteration "
+    f"count to reach it would weaken the keystore. Through `keychain serve` the keystore is "
+    f"opened once and the plugin pays a process start and one loopback call; encrypting to "
+    f"an RSA recipient pays only the process start.")
 print("\n".join(lines))
 PY
 )
@@ -184,18 +207,11 @@ keystore).
 ${rows}
 ${verdict}
 
-Why: the plugin's cost is per file, whatever its size — a process start and, where it opens
-the software keystore, the keystore's PBKDF2 (600 000 iterations of PBKDF2-HMAC-SHA256, the
-keystore's defence against password guessing; ${kdf} s on this machine, measured as
-\`keychain key list\` on this keystore minus the same on one made with 2048 iterations), then
-one backend call. age's own work on 100 MiB is a few tenths of a second, so a per-file cost
-of about 0.1 s is more than the 10 % that 0.9× allows: where each plugin process opens the
-keystore, the target is out of reach by design, and lowering the iteration count to reach it
-would weaken the keystore. Through \`keychain serve\` the keystore is opened once and the
-plugin pays a process start and one loopback call; encrypting to an RSA recipient pays only
-the process start. The machine is shared (load average $load on $(nproc) cores): waiting for a
-core adds noise of the same order as the plugin's own time, so single figures move between
-runs; the medians and the plugin-process column are the ones to read."
+The machine is shared (load average $load on $(nproc) cores at the end): waiting for a core
+adds noise of the same order as the plugin's own time, so single wall-clock figures move
+between runs, up to a ratio above 1 (the plugin side faster than age alone, which only
+noise can do); the medians, the plugin-process column and the ratio from the parts are the
+ones to read. A quiet machine would measure the wall-clock ratio as the parts predict it."
 
 doc=docs/BENCHMARKS.md
 python3 - "$doc" "$section" <<'PY'

@@ -5,6 +5,7 @@
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one round, small sizes
 #   BENCH_ONLY=serve,cli,ssh ...  some items only (the report keeps the others' sections from
 #                                 the docs/BENCHMARKS.md it replaces, marked as kept)
+#   BENCH_BUILT=1                 use the release binaries already built (no cargo build)
 #   BENCH_TMP=DIR                 where scratch files go (default: /dev/shm when it has room)
 #   BENCH_VENV=DIR                the venv with moto and boto3 (default: .venv-bench)
 #   KEYCHAIN_LOCALSTACK_VENV=DIR  the LocalStack venv (default: .venv-localstack)
@@ -55,8 +56,12 @@ fi
 mkdir -p "$tmp"
 
 # ---- build ----------------------------------------------------------------------------------
-log "building keychain-bench and keychain (release)"
-cargo build --release -p keychain-bench -p keychain-cli || die "the release build failed"
+if [ "${BENCH_BUILT:-0}" = 1 ]; then
+  log "using the release binaries already in $target_dir/release (BENCH_BUILT=1)"
+else
+  log "building keychain-bench and keychain (release)"
+  cargo build --release -p keychain-bench -p keychain-cli || die "the release build failed"
+fi
 bench_bin="$target_dir/release/keychain-bench"
 cli_bin="$target_dir/release/keychain"
 cc -O2 -o "$out/ec_speed" bench/peer/ec_speed.c -lcrypto || die "cannot build bench/peer/ec_speed.c"
