@@ -164,7 +164,7 @@ fn start_ours(cli: &Path, backend: &str, socket: &Path) -> Res<AgentChild> {
         .env_remove("KEYCHAIN_PASSWORD_FILE")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()?;
     let mut line = String::new();
     if let Some(stdout) = child.stdout.take() {
@@ -235,11 +235,15 @@ pub fn run_item(opts: &Opts) -> Res<Value> {
         opts.str("cli")
             .ok_or("--cli PATH (the keychain binary) is needed")?,
     );
-    // Private (0700, as tempfile makes it): both agents' sockets live here.
+    // Both agents' sockets live here: private (0700), as our agent requires.
     let work = tempfile::Builder::new()
         .prefix("kc-ssh-")
         .tempdir_in(opts.str("tmp").unwrap_or("/tmp"))?;
     let dir = work.path();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
     let message = dir.join("message.txt");
     std::fs::write(&message, vec![b's'; 1024])?;
 
