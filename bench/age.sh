@@ -169,7 +169,7 @@ for kind in ("aes", "session", "rsa"):
         f"{got['decrypt'][0]:.2f}× — the 0.9× target is {'**met**' if ok else '**not met**'} "
         f"in this run. From its parts (age's own X25519 time ÷ that time plus the plugin "
         f"process's): encrypt {parts['encrypt']:.2f}×, decrypt {parts['decrypt']:.2f}×.")
-native = statistics.median(n for _, _, _, n, _ in cells)
+native = statistics.median(float(n) for _, _, _, n, _ in cells)
 share = kdf / native if native else float("nan")
 lines.append("")
 lines.append(
