@@ -139,6 +139,19 @@ if wants kms || wants serve; then
 fi
 wants kms && run_item kms "${kms_args[@]}" "${moto_args[@]}"
 wants serve && run_item serve "${serve_args[@]}" --cli "$cli_bin" "${moto_args[@]}"
+# Instructions per Sign in KmsService::handle (callgrind; a count the machine's load does not
+# move), added to the serve item's figures.
+if wants serve && [ -f "$results/serve.json" ] && command -v valgrind >/dev/null 2>&1; then
+  log "serve: instructions per request (valgrind --tool=callgrind)"
+  if counted=$(bench/callgrind_serve.py "$bench_bin" "$tmp" 200); then
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d["instructions"] = json.loads(sys.argv[2])
+json.dump(d, open(sys.argv[1], "w"), indent=1)' "$results/serve.json" "$counted"
+  else
+    log "callgrind failed; the serve item goes without instruction counts"
+  fi
+fi
 wants cli && run_item cli "${cli_args[@]}" --cli "$cli_bin"
 wants ssh && run_item ssh "${ssh_args[@]}" --cli "$cli_bin"
 

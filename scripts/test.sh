@@ -74,5 +74,13 @@ if [ -x scripts/install-localstack.sh ]; then
   export KEYCHAIN_LOCALSTACK_PYTHON
 fi
 
+# SoftHSM2 runs the PKCS#11 backend's conformance suite (the tests initialise their own token
+# through SOFTHSM2_CONF); OpenSC's pkcs11-tool judges the objects we create.
+if [ ! -e /usr/lib/softhsm/libsofthsm2.so ] || ! command -v softhsm2-util >/dev/null 2>&1 \
+  || ! command -v pkcs11-tool >/dev/null 2>&1; then
+  log "installing softhsm2 and opensc"
+  apt-get update -qq && apt-get install -y -qq softhsm2 opensc >/dev/null
+fi
+
 log "running the tests"
 cargo test --workspace --all-features "$@"

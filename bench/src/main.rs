@@ -13,6 +13,8 @@
 //!                                                                              items 1, 2, 6
 //! keychain-bench serve    --cli PATH [--rounds N] [--calls N] [--concurrent-calls N] [--keys N]
 //!                         [--seconds S] [--moto-python PATH]            issue 12 (keychain serve)
+//! keychain-bench serve-handle [--calls N] [--keys N]   Sign through KmsService::handle
+//!                         only, no socket: the loop to profile (valgrind --tool=callgrind)
 //! keychain-bench cli      --cli PATH [--rounds N] [--calls N] [--runs N]  issue 16 (per call)
 //! keychain-bench ssh      --cli PATH [--rounds N] [--calls N] [--waves N]
 //!                                                issue 13 (ssh-keygen -Y sign via the agents)
@@ -103,6 +105,7 @@ fn main() {
         "keystore" => keystore::run(&opts),
         "kms" => kms::run(&opts),
         "serve" => serve::run(&opts),
+        "serve-handle" => serve::handle_only(&opts),
         "cli" => cli::run(&opts),
         "ssh" => ssh::run_item(&opts),
         "rng" => cli::rng_first_use(),

@@ -386,3 +386,43 @@ pub fn run(opts: &Opts) -> Res<Value> {
     }
     Ok(out)
 }
+
+/// `keychain-bench serve-handle`: `--calls N` Sign requests (P-256, DIGEST, by alias, each
+/// signed with SigV4 here beforehand) through `KmsService::handle` on a current-thread
+/// runtime, after one warm-up call, and nothing else: the loop to run under
+/// `valgrind --tool=callgrind`, whose instruction counts do not depend on the machine's load.
+/// The difference between two runs with different `--calls`, divided by the difference in
+/// calls, is the count per request.
+pub fn handle_only(opts: &Opts) -> Res<Value> {
+    let calls: usize = opts.get("calls", 1000)?;
+    let keys: usize = opts.get("keys", 10)?;
+    let work = tempfile::Builder::new()
+        .prefix("keychain-bench-handle-")
+        .tempdir_in(opts.str("tmp").unwrap_or("/tmp"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let backend = rt.block_on(SoftwareBackend::open(keystore::config(work.path())))?;
+    keystore::fill(&rt, &backend, 0, keys)?;
+    let kc = Keychain::new(backend);
+    let service = KmsService::new(&kc, Credentials::loopback_test());
+    let digest = Hash::Sha256.digest(b"keychain serve benchmark");
+    let host = "127.0.0.1:4599";
+    let body = sign_body(&format!("alias/{}", keystore::key_name(0)), &digest);
+    let call = SignedCall::new(host, "Sign", &body, "test")?;
+    let requests: Vec<_> = (0..=calls).map(|_| call.request()).collect();
+    let started = Instant::now();
+    let mut ok = 0usize;
+    rt.block_on(async {
+        for request in requests {
+            if service.handle(request).await.status() == 200 {
+                ok += 1;
+            }
+        }
+    });
+    let elapsed = started.elapsed().as_secs_f64();
+    if ok != calls + 1 {
+        return Err(format!("{} of {} Sign requests failed", calls + 1 - ok, calls + 1).into());
+    }
+    Ok(json!({"calls": calls, "seconds_per_call": elapsed / (calls + 1) as f64}))
+}

@@ -22,7 +22,9 @@ const OPERATIONS: &[&str] = &[
     "EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus", "RotateKeyOnDemand",
     "ListKeyRotations", "Sign", "Verify", "GenerateMac", "VerifyMac", "Encrypt", "Decrypt",
     "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
-    "GetKeyPolicy", "Nonsense",
+    "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants",
+    "RevokeGrant", "RetireGrant", "ListRetirableGrants", "GetParametersForImport",
+    "ImportKeyMaterial", "DeleteImportedKeyMaterial", "Nonsense",
 ];
 
 struct World {

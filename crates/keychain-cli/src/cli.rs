@@ -117,6 +117,11 @@ pub enum Command {
     /// key, or recover the secret from a ciphertext with the private key.
     #[command(subcommand)]
     Kem(KemCommand),
+    /// ECDH: derive the shared secret of the KEY_AGREEMENT key NAME and a peer's public key
+    /// (KMS DeriveSharedSecret), the raw x-coordinate the peer computes too from its private
+    /// key and NAME's public key (`keychain pubkey NAME`). Feed it to a key derivation
+    /// function before use.
+    DeriveSharedSecret(DeriveSharedSecretArgs),
     /// Compute a MAC with an HMAC key.
     Mac(MacArgs),
     /// Verify a MAC: exit 0 when valid, 1 when invalid.
@@ -179,7 +184,8 @@ pub enum KeyCommand {
     List(ListArgs),
     /// Show a key's metadata.
     Show(KeyName),
-    /// Schedule a key's deletion after a waiting period (7 to 30 days).
+    /// Schedule a key's deletion after a waiting period (7 to 30 days); on a PKCS#11 token,
+    /// which has no waiting period, destroy it with --now.
     Delete(DeleteArgs),
     /// Cancel a scheduled deletion; the key comes back disabled.
     CancelDeletion(KeyName),
@@ -268,8 +274,12 @@ pub struct DeleteArgs {
     /// The key.
     pub name: String,
     /// Days to wait before the key is deleted (7 to 30).
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 30, conflicts_with = "now")]
     pub pending_days: u32,
+    /// Destroy the key now, with no waiting period and no undo: for PKCS#11 tokens, which
+    /// have no scheduled deletion (other backends refuse it).
+    #[arg(long)]
+    pub now: bool,
 }
 
 /// `keychain key rotation …`
@@ -450,15 +460,16 @@ pub enum SignFormat {
 #[cfg(feature = "aws")]
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// The key's name: alias/NAME in the software keystore, and in AWS KMS afterwards.
+    /// The key's name: alias/NAME in the software keystore, and in AWS KMS (or the token's
+    /// CKA_LABEL) afterwards.
     pub name: String,
     /// The source keystore: software:PATH (software: for the default one). Its password
     /// comes from KEYCHAIN_PASSWORD.
     #[arg(long, value_name = "URI")]
     pub from: String,
     /// The destination: an AWS KMS backend URI (awskms, awskms://HOST:PORT/?region=R,
-    /// awskms:?endpoint=URL&region=R). Credentials come from the environment, a profile or a
-    /// role.
+    /// awskms:?endpoint=URL&region=R; credentials from the environment, a profile or a role),
+    /// or a PKCS#11 token (pkcs11:token=LABEL?module-path=PATH&pin-source=file:PIN_FILE).
     #[arg(long, value_name = "URI")]
     pub to: String,
     /// Generate-and-switch: create a fresh KMS key of the same spec and usage under the name
@@ -610,6 +621,21 @@ pub struct DecapsulateArgs {
     #[arg(long = "in", value_name = "FILE")]
     pub input: PathBuf,
     /// Where to write the 32-byte shared secret (binary, mode 0600; `-` is stdout).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+}
+
+/// `keychain derive-shared-secret`
+#[derive(Debug, Args)]
+pub struct DeriveSharedSecretArgs {
+    /// The KEY_AGREEMENT key (P-256, P-384 or P-521).
+    pub name: String,
+    /// The peer's public key on the same curve, PEM or DER SubjectPublicKeyInfo (`-` for
+    /// stdin).
+    #[arg(long, value_name = "FILE")]
+    pub peer_public_key: PathBuf,
+    /// Where to write the shared secret (binary, 32, 48 or 66 bytes, mode 0600; `-` is
+    /// stdout).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
 }

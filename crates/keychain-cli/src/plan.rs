@@ -84,6 +84,9 @@ impl Io {
             Command::Kem(KemCommand::Decapsulate(args)) => io
                 .input("--in", Some(&args.input))
                 .output("--out", Some(&args.out)),
+            Command::DeriveSharedSecret(args) => io
+                .input("--peer-public-key", Some(&args.peer_public_key))
+                .output("--out", Some(&args.out)),
             Command::Mac(args) => io
                 .input("--in", Some(&args.input))
                 .output("--out", args.out.as_deref()),

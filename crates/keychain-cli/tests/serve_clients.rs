@@ -145,23 +145,6 @@ impl Drop for Server {
 /// What `keychain serve` does not do yet, each listed under "Not yet" in docs/SERVER.md: the
 /// step must fail with this error (a gap that closes fails the test, so it is removed here).
 const SERVE_SESSION_GAPS: &[Gap] = &[
-    // No ECDH in the keychain backends yet.
-    (
-        "derive-shared-secret/ECC_NIST_P256",
-        "UnsupportedOperationException",
-    ),
-    (
-        "derive-shared-secret/ECC_NIST_P384",
-        "UnsupportedOperationException",
-    ),
-    (
-        "derive-shared-secret/ECC_NIST_P521",
-        "UnsupportedOperationException",
-    ),
-    // The software keystore makes no keys for imported material.
-    ("import/SYMMETRIC_DEFAULT", "UnsupportedOperationException"),
-    ("import/HMAC_256", "UnsupportedOperationException"),
-    ("import/ECC_NIST_P256", "UnsupportedOperationException"),
     // The keystore records no rotation's date or kind: ListKeyRotations entries carry the
     // KeyId only, never a RotationType it cannot know.
     ("rotation/list", "judge: rotations [{'KeyId'"),
@@ -169,7 +152,8 @@ const SERVE_SESSION_GAPS: &[Gap] = &[
 
 /// The whole boto3 session over every KMS spec: every signature judged by `cryptography` or
 /// PyCryptodome (Ed25519ph with KMS's double hash), ML-DSA's external μ by `cryptography`,
-/// ML-KEM by `cryptography`'s encapsulation; the steps not done yet fail exactly as listed.
+/// ML-KEM by `cryptography`'s encapsulation, ECDH by `cryptography`'s own derivation; the steps
+/// not done yet fail exactly as listed.
 #[test]
 fn boto3_session_against_keychain_serve() {
     let server = Server::start();

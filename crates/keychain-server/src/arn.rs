@@ -1,7 +1,7 @@
 //! Key and alias ARNs: the caller's account and region (from the SigV4 scope) name every key
 //! the server answers about, and a `KeyId` in any of KMS's forms becomes a [`KeyRef`].
 
-use keychain::KeyRef;
+use keychain::{KeyRef, KeyTarget};
 
 use crate::errors::KmsError;
 use crate::wire::{check_len, clip};
@@ -25,62 +25,37 @@ impl Caller {
         format!("arn:aws:kms:{}:{}:{alias}", self.region, self.account)
     }
 
-    /// A `KeyId` member as KMS takes it: a key id, a key ARN, `alias/NAME` or an alias ARN.
-    /// An ARN of another account or region names no key here.
+    /// A `KeyId` member as KMS takes it: a key id, a key ARN, `alias/NAME` or an alias ARN,
+    /// read by keychain's own reference parser. An ARN of another account or region names no
+    /// key here; the reference handed to the backend is the plain id or alias.
     pub(crate) fn key_ref(&self, key_id: &str) -> Result<KeyRef, KmsError> {
         check_len("KeyId", key_id.chars().count(), 1, 2048)?;
-        let invalid = || KmsError::not_found(format!("Invalid keyId '{}'", clip(key_id)));
-        if let Some(rest) = key_id.strip_prefix("arn:") {
-            let mut parts = rest.splitn(5, ':');
-            let (Some(_partition), Some(service), Some(region), Some(account), Some(resource)) = (
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-                parts.next(),
-            ) else {
-                return Err(KmsError::bad(
+        let parsed = KeyRef::parse_kms_key_id(key_id).map_err(|e| {
+            if key_id.starts_with("arn:") {
+                KmsError::bad(
                     "InvalidArnException",
-                    format!("'{}' is not a valid ARN", clip(key_id)),
-                ));
-            };
-            if service != "kms" {
-                return Err(KmsError::bad(
-                    "InvalidArnException",
-                    format!("'{}' is not a KMS ARN", clip(key_id)),
-                ));
+                    format!("'{}' is not a valid KMS ARN: {e}", clip(key_id)),
+                )
+            } else {
+                KmsError::not_found(format!("Invalid keyId '{}'", clip(key_id)))
             }
-            if region != self.region || account != self.account {
-                return Err(KmsError::not_found(format!(
-                    "Key '{}' does not exist",
-                    clip(key_id)
-                )));
-            }
-            return self.plain_ref(resource, true).ok_or_else(invalid);
-        }
-        self.plain_ref(key_id, false).ok_or_else(invalid)
-    }
-
-    /// `key/ID` (in an ARN), `ID`, or `alias/NAME`.
-    fn plain_ref(&self, resource: &str, in_arn: bool) -> Option<KeyRef> {
-        if let Some(name) = resource.strip_prefix("alias/") {
-            return KeyRef::alias(name).ok();
-        }
-        let id = if in_arn {
-            resource.strip_prefix("key/")?
-        } else {
-            resource
+        })?;
+        let arn = match parsed.target() {
+            KeyTarget::KeyArn(arn) | KeyTarget::AliasArn(arn) => arn,
+            _ => return Ok(parsed),
         };
-        is_key_id(id).then(|| KeyRef::key_id(id).ok()).flatten()
+        if arn.region != self.region || arn.account != self.account {
+            return Err(KmsError::not_found(format!(
+                "Key '{}' does not exist",
+                clip(key_id)
+            )));
+        }
+        let plain = match parsed.target() {
+            KeyTarget::AliasArn(arn) => KeyRef::alias(&arn.resource),
+            _ => KeyRef::key_id(&arn.resource),
+        };
+        plain.map_err(KmsError::from)
     }
-}
-
-/// A key id: a UUID, or `mrk-` and 32 hex digits.
-pub(crate) fn is_key_id(id: &str) -> bool {
-    if let Some(hex) = id.strip_prefix("mrk-") {
-        return hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    }
-    uuid::Uuid::try_parse(id).is_ok()
 }
 
 #[cfg(test)]
@@ -122,6 +97,20 @@ mod tests {
         assert_eq!(
             c.key_ref("").map_err(|e| e.code),
             Err("ValidationException")
+        );
+        // The library's rules: an ARN's partition is aws…, a bare name is no KMS reference,
+        // and a key id is matched without regard to case.
+        let foreign =
+            "arn:nope:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert_eq!(
+            c.key_ref(foreign).map_err(|e| e.code),
+            Err("InvalidArnException")
+        );
+        assert_eq!(
+            c.key_ref(&id.to_ascii_uppercase())
+                .ok()
+                .and_then(|k| k.key_id_str().map(str::to_string)),
+            Some(id.to_string())
         );
     }
 }

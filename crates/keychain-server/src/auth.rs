@@ -6,10 +6,8 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_credential_types::Credentials as AwsCredentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
 use http::HeaderMap;
 use subtle::ConstantTimeEq;
 
@@ -184,7 +182,7 @@ pub(crate) fn authenticate(
             crate::wire::clip(amz_date)
         ))
     })?;
-    let Some(credential) = credentials.get(auth.access_key) else {
+    let Some(accepted) = credentials.get(auth.access_key) else {
         return Err(KmsError::bad(
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
@@ -229,7 +227,7 @@ pub(crate) fn authenticate(
     if !auth.signed_headers.contains(&"x-amz-target") {
         return Err(invalid("'X-Amz-Target' must be a signed header"));
     }
-    let expected = expected_signature(request, &auth, credential, time)?;
+    let expected = expected_signature(request, &auth, &accepted.identity, time)?;
     let matches: bool = expected.as_bytes().ct_eq(auth.signature.as_bytes()).into();
     if !matches {
         return Err(invalid(
@@ -239,7 +237,7 @@ pub(crate) fn authenticate(
         ));
     }
     Ok(Caller {
-        account: credential.account_id.clone(),
+        account: accepted.credential.account_id.clone(),
         region: auth.region.to_string(),
     })
 }
@@ -249,7 +247,7 @@ pub(crate) fn authenticate(
 fn expected_signature(
     request: &SignedRequest<'_>,
     auth: &Authorization<'_>,
-    credential: &crate::credentials::Credential,
+    identity: &aws_smithy_runtime_api::client::identity::Identity,
     time: SystemTime,
 ) -> Result<String, KmsError> {
     let mut headers: Vec<(&str, &str)> = Vec::new();
@@ -270,19 +268,11 @@ fn expected_signature(
             )));
         }
     }
-    let identity: Identity = AwsCredentials::new(
-        &credential.access_key_id,
-        credential.secret_access_key.as_str(),
-        None,
-        None,
-        "keychain-server",
-    )
-    .into();
     let mut settings = SigningSettings::default();
     // Sign exactly the headers the client signed, whatever they are.
     settings.excluded_headers = None;
     let params = v4::SigningParams::builder()
-        .identity(&identity)
+        .identity(identity)
         .region(auth.region)
         .name(SERVICE)
         .time(time)

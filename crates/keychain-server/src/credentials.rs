@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use aws_credential_types::Credentials as AwsCredentials;
+use aws_smithy_runtime_api::client::identity::Identity;
 use keychain::{Error, Result};
 use zeroize::Zeroizing;
 
@@ -37,8 +39,40 @@ impl std::fmt::Debug for Credential {
 /// The callers a server accepts, by access key id.
 #[derive(Debug, Clone)]
 pub struct Credentials {
-    by_access_key: HashMap<String, Credential>,
+    by_access_key: HashMap<String, Accepted>,
     test_only: bool,
+}
+
+/// An accepted caller and the SigV4 signing identity made from its secret, built once when
+/// the credentials are loaded rather than for every request checked.
+#[derive(Clone)]
+pub(crate) struct Accepted {
+    pub(crate) credential: Credential,
+    pub(crate) identity: Identity,
+}
+
+impl Accepted {
+    fn new(credential: Credential) -> Self {
+        let identity = AwsCredentials::new(
+            &credential.access_key_id,
+            credential.secret_access_key.as_str(),
+            None,
+            None,
+            "keychain-server",
+        )
+        .into();
+        Accepted {
+            credential,
+            identity,
+        }
+    }
+}
+
+impl std::fmt::Debug for Accepted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The identity holds the secret: only the credential's redacted form is shown.
+        self.credential.fmt(f)
+    }
 }
 
 impl Credentials {
@@ -51,7 +85,7 @@ impl Credentials {
             account_id: TEST_ACCOUNT.to_string(),
         };
         Credentials {
-            by_access_key: HashMap::from([(test.access_key_id.clone(), test)]),
+            by_access_key: HashMap::from([(test.access_key_id.clone(), Accepted::new(test))]),
             test_only: true,
         }
     }
@@ -85,7 +119,7 @@ impl Credentials {
                 )));
             }
             let id = c.access_key_id.clone();
-            if by_access_key.insert(id.clone(), c).is_some() {
+            if by_access_key.insert(id.clone(), Accepted::new(c)).is_some() {
                 return Err(Error::invalid_input(format!(
                     "access key id {id} is listed twice"
                 )));
@@ -120,7 +154,7 @@ impl Credentials {
         self.test_only
     }
 
-    pub(crate) fn get(&self, access_key_id: &str) -> Option<&Credential> {
+    pub(crate) fn get(&self, access_key_id: &str) -> Option<&Accepted> {
         self.by_access_key.get(access_key_id)
     }
 }

@@ -59,8 +59,8 @@ impl KmsError {
 }
 
 /// A keychain error as KMS reports it. Errors of the keystore itself (a wrong password, damage,
-/// I/O) are the server's fault, never the caller's: KMSInternalException, with the cause in
-/// the server's log and not in the answer.
+/// I/O, a failed cryptographic operation) are the server's fault, never the caller's:
+/// KMSInternalException, with the cause in the server's log and not in the answer.
 impl From<Error> for KmsError {
     fn from(e: Error) -> Self {
         let message = e.to_string();
@@ -83,7 +83,10 @@ impl From<Error> for KmsError {
             Error::InvalidInput { .. } | Error::ImportRefused { .. } => {
                 KmsError::validation(message)
             }
-            Error::Crypto { .. } => KmsError::bad("InvalidCiphertextException", message),
+            // A ciphertext or signature that fails to check is the caller's, and Decrypt,
+            // ReEncrypt, Decapsulate and the Verify operations say so themselves before an
+            // error gets here. Anywhere else a cryptographic failure (a key that cannot
+            // sign, a random generator that fails) is the server's.
             other => {
                 tracing::error!(error = %other, "backend failure");
                 KmsError::internal("the key store failed; see the server log")

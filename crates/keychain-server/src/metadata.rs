@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keychain::{KeyInfo, KeyState, KeyUsage};
+use keychain::{KeyInfo, KeySpec, KeyState, KeyUsage};
 use serde_json::{Value, json};
 
 use crate::arn::Caller;
@@ -30,9 +30,29 @@ pub(crate) fn epoch(t: SystemTime) -> f64 {
     }
 }
 
-/// The names of a list of enum values.
-fn names<T: std::fmt::Display>(items: &[T]) -> Vec<String> {
-    items.iter().map(ToString::to_string).collect()
+/// The member naming the algorithms a key of `spec` and `usage` does, and its list:
+/// `SigningAlgorithms`, `EncryptionAlgorithms`, `MacAlgorithms`, `KeyAgreementAlgorithms` or
+/// `EncapsulationAlgorithms`, as DescribeKey and GetPublicKey both answer them.
+pub(crate) fn algorithms(spec: KeySpec, usage: KeyUsage) -> (&'static str, Value) {
+    fn names<T: Copy>(items: &[T], name: fn(T) -> &'static str) -> Value {
+        Value::Array(items.iter().map(|a| Value::from(name(*a))).collect())
+    }
+    match usage {
+        KeyUsage::SignVerify => (
+            "SigningAlgorithms",
+            names(spec.signing_algorithms(), |a| a.as_str()),
+        ),
+        KeyUsage::EncryptDecrypt => (
+            "EncryptionAlgorithms",
+            names(spec.encryption_algorithms(), |a| a.as_str()),
+        ),
+        KeyUsage::GenerateVerifyMac => (
+            "MacAlgorithms",
+            names(spec.mac_algorithms(), |a| a.as_str()),
+        ),
+        KeyUsage::KeyAgreement => ("KeyAgreementAlgorithms", json!(["ECDH"])),
+        KeyUsage::EncapsulateDecapsulate => ("EncapsulationAlgorithms", json!(["ML_KEM"])),
+    }
 }
 
 /// `KeyMetadata` for `info`, its ARN in the caller's account and region.
@@ -55,18 +75,7 @@ pub(crate) fn key_metadata(caller: &Caller, info: &KeyInfo) -> Value {
     if let Some(date) = info.deletion_date {
         m["DeletionDate"] = json!(epoch(date));
     }
-    match info.usage {
-        KeyUsage::SignVerify => {
-            m["SigningAlgorithms"] = json!(names(info.spec.signing_algorithms()))
-        }
-        KeyUsage::EncryptDecrypt => {
-            m["EncryptionAlgorithms"] = json!(names(info.spec.encryption_algorithms()));
-        }
-        KeyUsage::GenerateVerifyMac => {
-            m["MacAlgorithms"] = json!(names(info.spec.mac_algorithms()))
-        }
-        KeyUsage::KeyAgreement => m["KeyAgreementAlgorithms"] = json!(["ECDH"]),
-        KeyUsage::EncapsulateDecapsulate => m["EncapsulationAlgorithms"] = json!(["ML_KEM"]),
-    }
+    let (member, list) = algorithms(info.spec, info.usage);
+    m[member] = list;
     m
 }

@@ -4,6 +4,7 @@
 //! size, signature, content type, operation, JSON.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -39,6 +40,32 @@ pub struct KmsService {
 struct Shared {
     backend: Arc<dyn keychain::Backend>,
     credentials: Credentials,
+    request_ids: RequestIds,
+}
+
+/// `x-amzn-RequestId` values: UUID-shaped and unique within the process — a random base drawn
+/// once and a counter added to it — so no request waits on the OS random generator for an
+/// id that protects nothing.
+#[derive(Debug)]
+struct RequestIds {
+    base: u128,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> Self {
+        RequestIds {
+            base: uuid::Uuid::new_v4().as_u128(),
+            next: AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        uuid::Uuid::from_u128(self.base.wrapping_add(u128::from(n)))
+            .hyphenated()
+            .to_string()
+    }
 }
 
 impl KmsService {
@@ -48,6 +75,7 @@ impl KmsService {
             shared: Arc::new(Shared {
                 backend: keychain.backend().clone(),
                 credentials,
+                request_ids: RequestIds::new(),
             }),
         }
     }
@@ -67,12 +95,17 @@ where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let target = request
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let request_id = shared.request_ids.next();
+    // The operation is kept for the log line only when that line is written.
+    let target = tracing::enabled!(tracing::Level::DEBUG)
+        .then(|| {
+            request
+                .headers()
+                .get("x-amz-target")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .flatten();
     let result = answer(shared, request).await;
     match &result {
         Ok(_) => tracing::debug!(%request_id, target = target.as_deref(), "ok"),

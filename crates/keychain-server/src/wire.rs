@@ -26,7 +26,7 @@ pub(crate) fn required<T>(value: Option<T>, member: &str) -> Result<T, KmsError>
 }
 
 /// KMS names members in validation messages in camel case (`keyId`).
-fn camel(member: &str) -> String {
+pub(crate) fn camel(member: &str) -> String {
     let mut chars = member.chars();
     match chars.next() {
         Some(c) => c.to_ascii_lowercase().to_string() + chars.as_str(),
@@ -104,12 +104,17 @@ pub(crate) fn clip(value: &str) -> String {
 /// doing it.
 pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
     if flag == Some(true) {
-        return Err(KmsError::bad(
-            "DryRunOperationException",
-            "The request would have succeeded, but the DryRun option is set.",
-        ));
+        return Err(dry_run_succeeded());
     }
     Ok(())
+}
+
+/// The answer to a dry run whose checks passed.
+pub(crate) fn dry_run_succeeded() -> KmsError {
+    KmsError::bad(
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    )
 }
 
 /// An optional enum member.

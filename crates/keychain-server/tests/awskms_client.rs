@@ -1,6 +1,7 @@
 //! keychain's own AWS KMS backend as a client of `keychain serve`, beyond the conformance
-//! suite: descriptions replaced through UpdateKeyDescription, and keys the server's keystore
-//! holds seen through the backend by alias.
+//! suite: descriptions replaced through UpdateKeyDescription, keys the server's keystore
+//! holds seen through the backend by alias, key policies and grants, and a migration of
+//! software keys into the server by import (BYOK), with the migration's own proofs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -40,4 +41,64 @@ async fn descriptions_are_updated_through_the_aws_backend() {
         aws.update_key_description(&key, &"d".repeat(8193)).await,
         Err(keychain::Error::InvalidInput { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policies_grants_and_migrations_through_the_aws_backend() {
+    let served = support::serve().await;
+    let aws = served.awskms().await;
+    aws.create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name("granted"))
+        .await
+        .unwrap();
+    let key = KeyRef::alias("granted").unwrap();
+    let default: serde_json::Value =
+        serde_json::from_str(&aws.key_policy(&key).await.unwrap()).unwrap();
+    assert_eq!(default["Statement"][0]["Action"], "kms:*");
+    let policy = r#"{"Version":"2012-10-17","Statement":[]}"#;
+    aws.put_key_policy(&key, policy).await.unwrap();
+    assert_eq!(aws.key_policy(&key).await.unwrap(), policy);
+    let grant = aws
+        .create_grant(
+            &key,
+            "arn:aws:iam::000000000000:role/app",
+            &["Encrypt", "Decrypt"],
+            Some("app"),
+        )
+        .await
+        .unwrap();
+    let grants = aws.list_grants(&key).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].grant_id, grant.grant_id);
+    assert_eq!(grants[0].operations, vec!["Decrypt", "Encrypt"]);
+    aws.revoke_grant(&key, &grant.grant_id).await.unwrap();
+    assert!(aws.list_grants(&key).await.unwrap().is_empty());
+
+    // Software keys moved into the server by import, each proven by the migration.
+    let (_dir, source) = keychain_testkit::temp_software_backend().await;
+    for (name, spec) in [
+        ("moved-p256", KeySpec::EccNistP256),
+        ("moved-aes", KeySpec::SymmetricDefault),
+        ("moved-rsa", KeySpec::Rsa2048),
+    ] {
+        let usage = if spec == KeySpec::SymmetricDefault {
+            keychain::KeyUsage::EncryptDecrypt
+        } else {
+            keychain::KeyUsage::SignVerify
+        };
+        source
+            .create_key(&CreateKeyRequest::new(spec).name(name).usage(usage))
+            .await
+            .unwrap();
+        let report = keychain::migrate::migrate(
+            &source,
+            &aws,
+            name,
+            &keychain::migrate::MigrateOptions::new(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("migrating {name} into keychain serve: {e}"));
+        assert_eq!(report.destination.origin, keychain::KeyOrigin::External);
+        assert_eq!(report.destination.state, keychain::KeyState::Enabled);
+        assert!(!report.proofs.is_empty(), "{name}: no proof");
+    }
 }

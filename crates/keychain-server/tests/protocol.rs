@@ -449,3 +449,109 @@ async fn malformed_requests_get_kms_errors_never_a_500() {
         }
     });
 }
+
+/// A request whose body is `body`, for `operation`, otherwise the default.
+fn call_of(operation: &str, body: serde_json::Value) -> (String, Vec<u8>) {
+    (
+        format!("TrentService.{operation}"),
+        serde_json::to_vec(&body).expect("JSON"),
+    )
+}
+
+/// Sends `operation` with `body` as the test credentials.
+fn op(served: &support::Served, operation: &str, body: serde_json::Value) -> Answer {
+    let (target, body) = call_of(operation, body);
+    send(
+        served,
+        &Call {
+            target: &target,
+            body,
+            ..Call::default()
+        },
+        |_| {},
+    )
+}
+
+/// A cryptographic failure outside Decrypt and the Verify operations (here a signer that
+/// fails) is the server's fault, not a bad ciphertext of the caller's: HTTP 500
+/// KMSInternalException, without the cause in the answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_signer_is_an_internal_error_not_a_bad_ciphertext() {
+    use base64::Engine as _;
+    let (served, probe) = support::serve_probed().await;
+    tokio::task::block_in_place(|| {
+        let created = op(
+            &served,
+            "CreateKey",
+            serde_json::json!({"KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY"}),
+        );
+        assert_eq!(created.status, 200, "{:?}", created.body);
+        let key_id = created.body["KeyMetadata"]["KeyId"]
+            .as_str()
+            .expect("KeyId")
+            .to_string();
+        let sign = serde_json::json!({
+            "KeyId": key_id,
+            "Message": base64::engine::general_purpose::STANDARD.encode([7u8; 32]),
+            "MessageType": "DIGEST",
+            "SigningAlgorithm": "ECDSA_SHA_256",
+        });
+        probe
+            .fail_signing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let failed = op(&served, "Sign", sign.clone());
+        failed.assert_error(500, "KMSInternalException");
+        assert!(
+            !failed.body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("probe")),
+            "the cause belongs in the log, not the answer: {:?}",
+            failed.body
+        );
+        probe
+            .fail_signing
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        let signed = op(&served, "Sign", sign);
+        assert_eq!(signed.status, 200, "{:?}", signed.body);
+    });
+}
+
+/// A `KeyId` is read by keychain's own key reference parser: an ARN whose partition is not
+/// an AWS one names no key (a laxer reading ignored the partition), and a key id is matched
+/// without regard to case, as the library matches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_ids_are_read_by_the_library_parser() {
+    let served = support::serve().await;
+    tokio::task::block_in_place(|| {
+        let created = op(&served, "CreateKey", serde_json::json!({}));
+        assert_eq!(created.status, 200, "{:?}", created.body);
+        let key_id = created.body["KeyMetadata"]["KeyId"]
+            .as_str()
+            .expect("KeyId")
+            .to_string();
+        let arn = created.body["KeyMetadata"]["Arn"]
+            .as_str()
+            .expect("Arn")
+            .to_string();
+        let by_arn = op(&served, "DescribeKey", serde_json::json!({"KeyId": arn}));
+        assert_eq!(by_arn.status, 200, "{:?}", by_arn.body);
+        let foreign = arn.replacen("arn:aws:", "arn:nope:", 1);
+        op(
+            &served,
+            "DescribeKey",
+            serde_json::json!({"KeyId": foreign}),
+        )
+        .assert_error(400, "InvalidArnException");
+        let upper = op(
+            &served,
+            "DescribeKey",
+            serde_json::json!({"KeyId": key_id.to_ascii_uppercase()}),
+        );
+        assert_eq!(upper.status, 200, "{:?}", upper.body);
+        assert_eq!(upper.body["KeyMetadata"]["KeyId"], key_id.as_str());
+        // A bare name is no KMS reference (the library's general parser would read it as an
+        // alias).
+        op(&served, "DescribeKey", serde_json::json!({"KeyId": "app"}))
+            .assert_error(400, "NotFoundException");
+    });
+}

@@ -469,3 +469,183 @@ async fn data_key_pairs_are_real_key_pairs_judged_by_openssl() {
         Some("ValidationException")
     );
 }
+
+/// The encryption context limit (8192 bytes of keys and values) holds for every operation
+/// that takes a context, data keys and data key pairs included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_encryption_contexts_are_refused_for_data_keys_too() {
+    let served = support::serve().await;
+    let kms = served.sdk();
+    let key = kms.create_key().send().await.expect("CreateKey");
+    let id = key.key_metadata().expect("meta").key_id().to_string();
+    let big = "v".repeat(8192);
+    let huge = context(&[("k", big.as_str())]);
+    let encrypt = kms
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new(b"x".to_vec()))
+        .set_encryption_context(Some(huge.clone()))
+        .send()
+        .await;
+    assert_eq!(code(encrypt).as_deref(), Some("ValidationException"));
+    let data_key = kms
+        .generate_data_key()
+        .key_id(&id)
+        .key_spec(DataKeySpec::Aes256)
+        .set_encryption_context(Some(huge.clone()))
+        .send()
+        .await;
+    assert_eq!(code(data_key).as_deref(), Some("ValidationException"));
+    let by_count = kms
+        .generate_data_key_without_plaintext()
+        .key_id(&id)
+        .number_of_bytes(16)
+        .set_encryption_context(Some(huge.clone()))
+        .send()
+        .await;
+    assert_eq!(code(by_count).as_deref(), Some("ValidationException"));
+    let pair = kms
+        .generate_data_key_pair()
+        .key_id(&id)
+        .key_pair_spec(aws_sdk_kms::types::DataKeyPairSpec::EccNistP256)
+        .set_encryption_context(Some(huge))
+        .send()
+        .await;
+    assert_eq!(code(pair).as_deref(), Some("ValidationException"));
+    // At the limit it is accepted.
+    let fits = "v".repeat(8191);
+    let ok = kms
+        .generate_data_key()
+        .key_id(&id)
+        .key_spec(DataKeySpec::Aes256)
+        .set_encryption_context(Some(context(&[("k", fits.as_str())])))
+        .send()
+        .await;
+    assert!(ok.is_ok(), "{:?}", code(ok));
+}
+
+/// Decrypt naming its key, and GetKeyRotationStatus, read the key's metadata once per
+/// request, not twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_metadata_read_per_request() {
+    let (served, probe) = support::serve_probed().await;
+    let kms = served.sdk();
+    let key = kms.create_key().send().await.expect("CreateKey");
+    let id = key.key_metadata().expect("meta").key_id().to_string();
+    let ciphertext = kms
+        .encrypt()
+        .key_id(&id)
+        .plaintext(Blob::new(b"once".to_vec()))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob()
+        .expect("blob")
+        .clone();
+    probe.take_metadata_reads();
+    let plain = kms
+        .decrypt()
+        .key_id(&id)
+        .ciphertext_blob(ciphertext.clone())
+        .send()
+        .await
+        .expect("Decrypt");
+    assert_eq!(plain.plaintext().map(|p| p.as_ref()), Some(&b"once"[..]));
+    assert_eq!(probe.take_metadata_reads(), 1, "Decrypt with KeyId");
+    kms.decrypt()
+        .ciphertext_blob(ciphertext)
+        .send()
+        .await
+        .expect("Decrypt");
+    assert_eq!(probe.take_metadata_reads(), 1, "Decrypt without KeyId");
+    let status = kms
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    assert!(!status.key_rotation_enabled());
+    assert_eq!(
+        status.key_id(),
+        key.key_metadata().map(|m| m.arn().unwrap_or(""))
+    );
+    // The rotation status is the one read of the key.
+    assert_eq!(probe.take_metadata_reads(), 0, "GetKeyRotationStatus");
+}
+
+/// ReEncrypt with DryRun checks both keys and the ciphertext's shape, and decrypts
+/// nothing; with DryRunModifiers IGNORE_CIPHERTEXT the ciphertext may be left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_encrypt_dry_run_decrypts_nothing() {
+    let (served, probe) = support::serve_probed().await;
+    let kms = served.sdk();
+    let source = kms.create_key().send().await.expect("CreateKey");
+    let source = source.key_metadata().expect("meta").key_id().to_string();
+    let destination = kms.create_key().send().await.expect("CreateKey");
+    let destination = destination
+        .key_metadata()
+        .expect("meta")
+        .key_id()
+        .to_string();
+    let ciphertext = kms
+        .encrypt()
+        .key_id(&source)
+        .plaintext(Blob::new(b"moved".to_vec()))
+        .set_encryption_context(Some(context(&[("a", "b")])))
+        .send()
+        .await
+        .expect("Encrypt")
+        .ciphertext_blob()
+        .expect("blob")
+        .clone();
+    probe.take_decrypts();
+    let dry = kms
+        .re_encrypt()
+        .ciphertext_blob(ciphertext.clone())
+        .source_encryption_context("a", "b")
+        .destination_key_id(&destination)
+        .dry_run(true)
+        .send()
+        .await;
+    assert_eq!(code(dry).as_deref(), Some("DryRunOperationException"));
+    assert_eq!(probe.take_decrypts(), 0, "a dry run decrypted");
+    let ignoring = kms
+        .re_encrypt()
+        .source_key_id(&source)
+        .destination_key_id(&destination)
+        .dry_run(true)
+        .dry_run_modifiers(aws_sdk_kms::types::DryRunModifierType::IgnoreCiphertext)
+        .send()
+        .await;
+    assert_eq!(code(ignoring).as_deref(), Some("DryRunOperationException"));
+    // The keys are still checked: a destination that cannot encrypt fails the dry run.
+    let signing = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("CreateKey");
+    let signing = signing.key_metadata().expect("meta").key_id().to_string();
+    let wrong = kms
+        .re_encrypt()
+        .ciphertext_blob(ciphertext.clone())
+        .source_encryption_context("a", "b")
+        .destination_key_id(&signing)
+        .dry_run(true)
+        .send()
+        .await;
+    assert_eq!(code(wrong).as_deref(), Some("InvalidKeyUsageException"));
+    assert_eq!(probe.take_decrypts(), 0, "a dry run decrypted");
+    // Without DryRun the same request decrypts once and re-encrypts.
+    let done = kms
+        .re_encrypt()
+        .ciphertext_blob(ciphertext)
+        .source_encryption_context("a", "b")
+        .destination_key_id(&destination)
+        .send()
+        .await
+        .expect("ReEncrypt");
+    assert!(done.key_id().is_some_and(|k| k.ends_with(&destination)));
+    assert_eq!(probe.take_decrypts(), 1);
+}

@@ -6,6 +6,9 @@
 
 mod support;
 
+#[path = "sdk_keys/access.rs"]
+mod access;
+
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, MacAlgorithmSpec, Tag};
@@ -466,7 +469,15 @@ async fn arns_carry_the_callers_region_and_other_regions_see_no_key() {
     assert!(paris.describe_key().key_id(&arn).send().await.is_ok());
     // Operations not implemented yet say so.
     assert_eq!(
-        code(paris.get_key_policy().key_id(meta.key_id()).send().await).as_deref(),
+        code(
+            paris
+                .replicate_key()
+                .key_id(meta.key_id())
+                .replica_region("us-west-2")
+                .send()
+                .await
+        )
+        .as_deref(),
         Some("UnsupportedOperationException")
     );
     assert_eq!(

@@ -24,11 +24,18 @@ import boto3
 import botocore.exceptions
 import botocore.session
 from botocore.config import Config
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from kms_raw import send, signed
 
 MESSAGE = b"differential"
 CONTEXT = {"purpose": "differential"}
+GRANTEE = "arn:aws:iam::000000000000:role/differential"
+POLICY = {"Version": "2012-10-17", "Id": "differential", "Statement": [{
+    "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+    "Principal": {"AWS": "arn:aws:iam::000000000000:root"}, "Action": "kms:*",
+    "Resource": "*"}]}
 
 
 def fixtures(endpoint, region):
@@ -41,8 +48,16 @@ def fixtures(endpoint, region):
     blob = kms.encrypt(KeyId=sym, Plaintext=b"x", EncryptionContext=CONTEXT)["CiphertextBlob"]
     sig = kms.sign(KeyId=sign, Message=MESSAGE, MessageType="RAW",
                    SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    agree, agree_off = (kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="KEY_AGREEMENT")
+                        ["KeyMetadata"]["KeyId"] for _ in range(2))
+    kms.disable_key(KeyId=agree_off)
+    ext = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
     b64 = lambda b: base64.b64encode(b).decode()  # noqa: E731
-    return {"sym": sym, "sign": sign, "blob": b64(blob), "sig": b64(sig),
+    peer = lambda curve: b64(ec.generate_private_key(curve()).public_key().public_bytes(  # noqa: E731
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return {"sym": sym, "sign": sign, "ext": ext, "blob": b64(blob), "sig": b64(sig),
+            "agree": agree, "agree_off": agree_off, "peer": peer(ec.SECP256R1),
+            "peer_p384": peer(ec.SECP384R1),
             "bad_sig": b64(sig[:-1] + bytes([sig[-1] ^ 1])), "msg": b64(MESSAGE),
             "b64": b64, "alias": f"alias/diff-{uuid.uuid4().hex[:10]}",
             "aws_alias": f"alias/aws/diff-{uuid.uuid4().hex[:10]}"}
@@ -87,6 +102,20 @@ CASES = [
                                                    "TargetKeyId": f["sym"]}, ok()),
     ("good/ListAliases", "ListAliases", lambda f: {"KeyId": f["sym"]}, ok()),
     ("good/ListResourceTags", "ListResourceTags", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/GetKeyPolicy", "GetKeyPolicy", lambda f: {"KeyId": f["sym"],
+                                                     "PolicyName": "default"}, ok()),
+    ("good/PutKeyPolicy", "PutKeyPolicy", lambda f: {
+        "KeyId": f["sign"], "PolicyName": "default", "Policy": json.dumps(POLICY)}, ok()),
+    ("good/ListKeyPolicies", "ListKeyPolicies", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/CreateGrant", "CreateGrant", lambda f: {
+        "KeyId": f["sym"], "GranteePrincipal": GRANTEE, "RetiringPrincipal": GRANTEE,
+        "Operations": ["Encrypt", "Decrypt"]}, ok()),
+    ("good/ListGrants", "ListGrants", lambda f: {"KeyId": f["sym"]}, ok()),
+    ("good/ListRetirableGrants", "ListRetirableGrants", lambda f: {
+        "RetiringPrincipal": GRANTEE}, ok()),
+    ("good/GetParametersForImport", "GetParametersForImport", lambda f: {
+        "KeyId": f["ext"], "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+        "WrappingKeySpec": "RSA_2048"}, ok()),
     # Bad requests, each with KMS's documented error.
     ("bad/unknown-key-id", "DescribeKey", lambda f: {"KeyId": str(uuid.uuid4())},
      err("NotFoundException")),
@@ -162,16 +191,71 @@ CASES = [
     ("bad/malformed-json", "DescribeKey", lambda f: b'{"KeyId": ', err("SerializationException")),
     ("bad/json-array", "DescribeKey", lambda f: b'[1, 2]', err("SerializationException")),
     ("bad/unknown-target", "DoSomethingElse", lambda f: {}, err("UnknownOperationException")),
+    # PutKeyPolicy: "If the key policy exceeds the length constraint, KMS returns a
+    # LimitExceededException"; a document that is not a policy: MalformedPolicyDocumentException.
+    ("bad/policy-not-json", "PutKeyPolicy", lambda f: {
+        "KeyId": f["sym"], "PolicyName": "default", "Policy": "not a policy"},
+     err("MalformedPolicyDocumentException")),
+    ("bad/policy-over-32-KiB", "PutKeyPolicy", lambda f: {
+        "KeyId": f["sym"], "PolicyName": "default",
+        "Policy": json.dumps(dict(POLICY, Id="x" * 33000))}, err("LimitExceededException")),
+    ("bad/enum-grant-Operations", "CreateGrant", lambda f: {
+        "KeyId": f["sym"], "GranteePrincipal": GRANTEE, "Operations": ["Fly"]},
+     err("ValidationException")),
+    ("bad/ListGrants-Limit-101", "ListGrants", lambda f: {"KeyId": f["sym"], "Limit": 101},
+     err("ValidationException")),
+    ("bad/revoke-unknown-grant", "RevokeGrant", lambda f: {"KeyId": f["sym"],
+                                                           "GrantId": "0" * 64},
+     err("InvalidGrantIdException")),
+    ("bad/retire-garbage-token", "RetireGrant", lambda f: {"GrantToken": "garbage"},
+     err("InvalidGrantTokenException")),
+    ("bad/enum-WrappingAlgorithm", "GetParametersForImport", lambda f: {
+        "KeyId": f["ext"], "WrappingAlgorithm": "RSA_PLAIN", "WrappingKeySpec": "RSA_2048"},
+     err("ValidationException")),
+    ("bad/import-into-key-not-external", "GetParametersForImport", lambda f: {
+        "KeyId": f["sym"], "WrappingAlgorithm": "RSAES_OAEP_SHA_256",
+        "WrappingKeySpec": "RSA_2048"}, err("UnsupportedOperationException")),
+    ("bad/import-token-unknown", "ImportKeyMaterial", lambda f: {
+        "KeyId": f["ext"], "ImportToken": f["b64"](bytes(32)),
+        "EncryptedKeyMaterial": f["b64"](bytes(256)),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE"}, err("InvalidImportTokenException")),
     # Not documented for KMS: compared between the endpoints only.
     ("bad/wrong-content-type", "DescribeKey", lambda f: {"KeyId": f["sym"]}, None,
      {"content_type": "text/plain"}),
     ("bad/custom-key-store", "CreateCustomKeyStore", lambda f: {"CustomKeyStoreName": "x"},
+     None),
+    ("good/DeriveSharedSecret", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]}, ok()),
+    ("bad/derive-with-sign-key", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["sign"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]},
+     err("InvalidKeyUsageException")),
+    ("bad/derive-with-disabled-key", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree_off"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer"]},
+     err("DisabledException")),
+    ("bad/enum-KeyAgreementAlgorithm", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDHE", "PublicKey": f["peer"]},
+     err("ValidationException")),
+    # "the AWS CLI Base64-encodes the public key a second time, resulting in a
+    # ValidationException": a PublicKey that is no DER SPKI.
+    ("bad/derive-public-key-base64-twice", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH",
+        "PublicKey": f["b64"](f["peer"].encode())}, err("ValidationException")),
+    # "both key pairs must be on the same elliptic curve"; the reference names no error type.
+    ("bad/derive-peer-on-another-curve", "DeriveSharedSecret", lambda f: {
+        "KeyId": f["agree"], "KeyAgreementAlgorithm": "ECDH", "PublicKey": f["peer_p384"]},
      None),
     # UpdateAlias: "the new target KMS key must be the same type as the current target KMS key
     # (both symmetric or both asymmetric or both HMAC) and they must have the same key usage";
     # the reference names no error type for it.
     ("bad/update-alias-to-another-key-type", "UpdateAlias",
      lambda f: {"AliasName": f["alias"], "TargetKeyId": f["sign"]}, None),
+    # "The only valid name is default", with no error type named.
+    ("bad/policy-name-other", "GetKeyPolicy", lambda f: {"KeyId": f["sym"],
+                                                         "PolicyName": "other"}, None),
+    # "You cannot create a grant for a symmetric encryption KMS key that allows the Sign
+    # operation", with no error type named.
+    ("bad/grant-operation-of-another-key-type", "CreateGrant", lambda f: {
+        "KeyId": f["sym"], "GranteePrincipal": GRANTEE, "Operations": ["Sign"]}, None),
 ]
 
 

@@ -4,7 +4,9 @@ ours) against any KMS endpoint; every signature is checked by the `openssl` comm
 Steps: create-key (RSA_2048 and ECC_NIST_P256 signing keys, ECC_NIST_EDWARDS25519 when given
 in --specs, a symmetric key), get-public-key, sign (RAW and DIGEST) with the message from
 fileb://, `openssl` verifies each signature, verify through the CLI, encrypt and decrypt with
-fileb:// and an encryption context, list-keys, create/list/update/delete-alias.
+fileb:// and an encryption context, list-keys, create/list/update/delete-alias, an HMAC key
+imported from `openssl rand` material wrapped by `openssl pkeyutl` (its MAC judged by
+`openssl dgst -hmac`), and the key's default policy.
 
     python session_awscli.py --endpoint-url http://127.0.0.1:4566 [--specs ...] [--gap STEP=TEXT]
 
@@ -132,6 +134,52 @@ def signing(s, aws, spec, algorithms):
     return key["KeyId"]
 
 
+def imported_hmac(s, aws):
+    """An HMAC_256 key of material `openssl rand` made, wrapped by `openssl pkeyutl` (RSA-OAEP
+    SHA-256) for the endpoint's wrapping key; its MAC must equal `openssl dgst -hmac`'s."""
+    key = s.run("import/create-key/HMAC_256", lambda: aws(
+        "create-key", "--key-spec", "HMAC_256", "--key-usage", "GENERATE_VERIFY_MAC",
+        "--origin", "EXTERNAL")["KeyMetadata"])
+    if key is None:
+        return
+
+    def do_import():
+        ok, text = openssl("rand", "-out", "hmac.key", "32", workdir=aws.workdir)
+        check(ok, f"openssl rand: {text}")
+        params = aws("get-parameters-for-import", "--key-id", key["KeyId"],
+                     "--wrapping-algorithm", "RSAES_OAEP_SHA_256",
+                     "--wrapping-key-spec", "RSA_2048")
+        aws.write("wrapping.der", base64.b64decode(params["PublicKey"]))
+        token = aws.write("token.bin", base64.b64decode(params["ImportToken"]))
+        ok, text = openssl("pkeyutl", "-encrypt", "-pubin", "-keyform", "DER", "-inkey",
+                           "wrapping.der", "-in", "hmac.key", "-out", "wrapped.bin",
+                           "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256",
+                           "-pkeyopt", "rsa_mgf1_md:sha256", workdir=aws.workdir)
+        check(ok, f"openssl pkeyutl -encrypt: {text}")
+        aws("import-key-material", "--key-id", key["KeyId"], "--import-token", token,
+            "--encrypted-key-material", "fileb://wrapped.bin",
+            "--expiration-model", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+        message = aws.write("mac.msg", b"MACed through the AWS CLI\n" + os.urandom(16))
+        mac = base64.b64decode(aws("generate-mac", "--key-id", key["KeyId"], "--message",
+                                   message, "--mac-algorithm", "HMAC_SHA_256")["Mac"])
+        with open(aws.path("hmac.key"), "rb") as f:
+            hexkey = f.read().hex()
+        ok, text = openssl("dgst", "-sha256", "-mac", "HMAC", "-macopt", f"hexkey:{hexkey}",
+                           "-r", "mac.msg", workdir=aws.workdir)
+        check(ok, f"openssl dgst -hmac: {text}")
+        check(text.split()[0] == mac.hex(),
+              f"the MAC is not openssl's HMAC-SHA-256 under the imported key: {text}")
+    s.run("import/HMAC_256/openssl-wrapped", do_import)
+
+    def policy():
+        doc = json.loads(aws("get-key-policy", "--key-id", key["KeyId"],
+                             "--policy-name", "default")["Policy"])
+        check(doc["Statement"] and doc["Version"] == "2012-10-17", f"{doc}")
+        names = aws("list-key-policies", "--key-id", key["KeyId"])["PolicyNames"]
+        check(names == ["default"], f"{names}")
+    s.run("key-policy/default", policy)
+
+
 def main():
     args = options(__doc__.splitlines()[0]).parse_args()
     specs = [x for x in args.specs.split(",") if x]
@@ -208,6 +256,8 @@ def main():
                 every = [a["AliasName"] for a in aws("list-aliases")["Aliases"]]
                 check(name not in every, "the deleted alias is still listed")
             s.run("list-aliases/after-delete", gone)
+
+        imported_hmac(s, aws)
 
         def listed():
             ids = {k["KeyId"] for k in aws("list-keys")["Keys"]}

@@ -4,7 +4,8 @@ endpoint: LocalStack, `keychain serve`, or AWS itself.
 It creates a key of every spec given with --specs, signs and verifies with every algorithm of
 each spec (RAW and DIGEST; EXTERNAL_MU for ML-DSA), encrypts and decrypts with an encryption
 context, re-encrypts, makes data keys and data key pairs, MACs, random bytes, aliases, tags,
-disables and enables, rotates, schedules and cancels deletion, and imports key material. What
+disables and enables, rotates, schedules and cancels deletion, imports key material (and
+deletes and re-imports it), and sets key policies and grants. What
 the endpoint returns is judged outside it: signatures by Python `cryptography` (RSA, ECDSA,
 Ed25519, ML-DSA) and PyCryptodome (Ed25519ph), data keys by AES-GCM in `cryptography`, data key
 pairs by matching the private key with the public one, imported keys by our own copy of the
@@ -22,13 +23,15 @@ import uuid
 
 import boto3
 from botocore.config import Config
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mlkem
+from botocore.exceptions import ClientError
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from access_steps import grants, policies
 from kms_steps import (CURVES, ECDH_SPECS, HMAC, ML_KEM, RSA_ENCRYPTION, SIGNING,
-                       Session, check, oaep, options, private_matches_public, rsa_key_bits,
-                       verify_signature)
+                       Session, StepFailed, check, error_code, oaep, options,
+                       private_matches_public, rsa_key_bits, verify_signature)
 
 MESSAGE = b"a message signed through boto3 \x00\xff"
 CONTEXT = {"purpose": "judging", "tenant": "a"}
@@ -467,13 +470,71 @@ def disabled(s, kms, key_id, spec):
                                                 SigningAlgorithm=algorithm))
 
 
-def wrap(kms, key_id, material, algorithm="RSAES_OAEP_SHA_256"):
-    """GetParametersForImport, then RSA-OAEP-wraps `material` in `cryptography`."""
+def wrap(kms, key_id, material, algorithm="RSAES_OAEP_SHA_256", spec="RSA_4096"):
+    """GetParametersForImport, then wraps `material` in `cryptography`: RSA-OAEP, or for
+    RSA_AES_KEY_WRAP_* a fresh AES-256 key wrapped by RSA-OAEP followed by the material under
+    AES key wrap with padding (RFC 5649)."""
     params = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm=algorithm,
-                                           WrappingKeySpec="RSA_4096")
+                                           WrappingKeySpec=spec)
     wrapping = serialization.load_der_public_key(params["PublicKey"])
-    check(wrapping.key_size == 4096, "the wrapping key is not RSA_4096")
+    bits = int(spec.split("_")[1])
+    check(wrapping.key_size == bits, f"the wrapping key is not {spec}")
+    if algorithm.startswith("RSA_AES_KEY_WRAP"):
+        aes = os.urandom(32)
+        return params["ImportToken"], (wrapping.encrypt(aes, oaep(algorithm))
+                                       + keywrap.aes_key_wrap_with_padding(aes, material))
     return params["ImportToken"], wrapping.encrypt(material, oaep(algorithm))
+
+
+def import_cycle(s, kms):
+    """Deleting imported material and importing it again; what must be refused."""
+    material = os.urandom(32)
+    state = {}
+
+    def delete_and_reimport():
+        key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        state["key"] = key_id
+        token, wrapped = wrap(kms, key_id, material, "RSA_AES_KEY_WRAP_SHA_256", "RSA_2048")
+        kms.import_key_material(KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"kept")["CiphertextBlob"]
+        kms.delete_imported_key_material(KeyId=key_id)
+        md = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        check(md["KeyState"] == "PendingImport", f"after DeleteImportedKeyMaterial: {md}")
+        try:
+            kms.decrypt(CiphertextBlob=blob, KeyId=key_id)
+            raise StepFailed("a key without its material decrypted")
+        except ClientError as e:
+            check(error_code(e) == "KMSInvalidStateException", f"{error_code(e)}: {e}")
+        token, wrapped = wrap(kms, key_id, material, "RSAES_OAEP_SHA_1", "RSA_3072")
+        kms.import_key_material(KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+        check(kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept",
+              "the ciphertext made before the material was deleted does not decrypt")
+    s.run("import/delete-and-reimport", delete_and_reimport)
+
+    def other_material():
+        key_id = state["key"]
+        token, wrapped = wrap(kms, key_id, os.urandom(32))
+        kms.import_key_material(KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    s.expect_error("import/other-material-refused", "IncorrectKeyMaterialException",
+                   other_material)
+
+    def token_of_another_key():
+        a = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        b = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        token, wrapped = wrap(kms, a, os.urandom(32))
+        kms.import_key_material(KeyId=b, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+    s.expect_error("import/token-of-another-key", "InvalidImportTokenException",
+                   token_of_another_key)
+
+    def not_external():
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256",
+                                      WrappingKeySpec="RSA_2048")
+    s.expect_error("import/key-not-external", "UnsupportedOperationException", not_external)
 
 
 def imports(s, kms, specs):
@@ -523,6 +584,26 @@ def imports(s, kms, specs):
                            SigningAlgorithm="ECDSA_SHA_256")["Signature"]
             mine.public_key().verify(sig, MESSAGE, ec.ECDSA(hashes.SHA256()))
         s.run("import/ECC_NIST_P256", ec_import)
+
+    if "RSA_2048" in specs:
+        def rsa_import():
+            mine = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            material = mine.private_bytes(serialization.Encoding.DER,
+                                          serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption())
+            key_id = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY",
+                                    Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+            token, wrapped = wrap(kms, key_id, material, "RSA_AES_KEY_WRAP_SHA_256", "RSA_3072")
+            kms.import_key_material(KeyId=key_id, ImportToken=token,
+                                    EncryptedKeyMaterial=wrapped,
+                                    ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+            sig = kms.sign(KeyId=key_id, Message=MESSAGE, MessageType="RAW",
+                           SigningAlgorithm="RSASSA_PSS_SHA_256")["Signature"]
+            mine.public_key().verify(sig, MESSAGE, padding.PSS(
+                mgf=padding.MGF1(hashes.SHA256()), salt_length=32), hashes.SHA256())
+        s.run("import/RSA_2048-aes-key-wrap", rsa_import)
+
+    import_cycle(s, kms)
 
 
 def random_bytes(s, kms):
@@ -576,6 +657,8 @@ def main():
     if first_signing:
         disabled(s, kms, *first_signing)
     imports(s, kms, specs)
+    policies(s, kms)
+    grants(s, kms)
     random_bytes(s, kms)
     listing(s, kms, created)
     s.finish({"client": "boto3", "specs": specs})

@@ -223,6 +223,14 @@ pub const LOCALSTACK_DEVIATIONS: &[&str] = &[
     "bad/malformed-json",
     "bad/json-array",
     "bad/unknown-target",
+    "bad/derive-with-disabled-key",
+    "bad/policy-not-json",
+    "bad/policy-over-32-KiB",
+    "bad/enum-grant-Operations",
+    "bad/ListGrants-Limit-101",
+    "bad/retire-garbage-token",
+    "bad/enum-WrappingAlgorithm",
+    "bad/import-token-unknown",
 ];
 
 /// [`LOCALSTACK_DEVIATIONS`] as `--deviation` values for the endpoint named `name`.
@@ -290,6 +298,31 @@ pub const LOCALSTACK_SESSION_GAPS: &[Gap] = &[
     ),
     // ListKeyRotations is not implemented (501).
     ("rotation/list", "InternalFailure"),
+    // Decrypt under a key whose imported material was deleted: HTTP 500 (a Python TypeError)
+    // where the key state table has KMSInvalidStateException.
+    ("import/delete-and-reimport", "InternalError"),
+    // Material of another key imported into a key that had some: refused as "pending
+    // rotation" (KMSInvalidStateException), not IncorrectKeyMaterialException.
+    ("import/other-material-refused", "KMSInvalidStateException"),
+    // An import token is not bound to the key it was issued for.
+    (
+        "import/token-of-another-key",
+        "expected InvalidImportTokenException, the request succeeded",
+    ),
+    // PutKeyPolicy checks neither the policy document nor the 32 KiB quota.
+    (
+        "policy/malformed",
+        "expected MalformedPolicyDocumentException, the request succeeded",
+    ),
+    (
+        "policy/over-32-KiB",
+        "expected LimitExceededException, the request succeeded",
+    ),
+    // CreateGrant allows Sign on a symmetric encryption key.
+    (
+        "grants/operation-of-another-key-type",
+        "expected ValidationException, the request succeeded",
+    ),
 ];
 
 /// The SigV4 attacks as LocalStack answers them: it checks no signature, so every damaged

@@ -11,6 +11,7 @@ pub mod kms_clients;
 pub mod localstack;
 pub mod memory;
 pub mod mount;
+pub mod softhsm;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -236,6 +237,29 @@ pub fn python_kem_batch(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
         answers.len(),
         cases.len(),
         "the ML-KEM judge answered every case"
+    );
+    answers
+}
+
+/// Asks Python `cryptography` about ECDH (`src/ecdh.py`): each case is a JSON object with an
+/// `op` (`agree` with a public key PEM, `agree_with_key_file` with a keystore's encrypted key
+/// file, its password and a peer's SPKI, or `public_key` of a fresh key of a `kind`), answered
+/// in the same order, one interpreter for the batch. Panics when the judge cannot run.
+pub fn python_ecdh_batch(cases: &[serde_json::Value]) -> Vec<serde_json::Value> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/src/ecdh.py");
+    let out = run_with_stdin(
+        Command::new(python()).arg(script),
+        serde_json::to_vec(cases).unwrap_or_default().as_slice(),
+    );
+    let answers: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap_or_else(|e| {
+        panic!(
+            "the Python ECDH judge printed no answers ({e}); run scripts/test.sh or set KEYCHAIN_TEST_PYTHON"
+        )
+    });
+    assert_eq!(
+        answers.len(),
+        cases.len(),
+        "the ECDH judge answered every case"
     );
     answers
 }

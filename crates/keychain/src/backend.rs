@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
@@ -19,6 +21,10 @@ use crate::public_key::PublicKey;
 use crate::secret::Secret;
 use crate::stream::MessageSource;
 use crate::{Error, Result};
+
+/// How [`Backend::update_key_annex`] changes an annex: from its current content (`None` when
+/// it was never written) to the new one.
+pub type AnnexUpdate = Box<dyn FnOnce(Option<&[u8]>) -> Result<Vec<u8>> + Send>;
 
 /// What a backend can do, so callers (and the conformance suite) can adapt without trial and
 /// error.
@@ -212,6 +218,22 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
         Err(Error::unsupported(self.name(), "Decapsulate"))
     }
 
+    /// Derives the shared secret of the KEY_AGREEMENT key `key` and a peer's public key (KMS
+    /// `DeriveSharedSecret`): `peer_public_key` is the peer's DER SubjectPublicKeyInfo, on
+    /// the key's curve. The secret is the raw x-coordinate of the shared point (32, 48 or 66
+    /// bytes), to be fed to a key derivation function. A key of another usage is
+    /// [`Error::InvalidKeyUsage`]; a malformed public key, or one of another type or curve,
+    /// [`Error::InvalidInput`]; a disabled key [`Error::InvalidKeyState`].
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let _ = (key, algorithm, peer_public_key);
+        Err(Error::unsupported(self.name(), "DeriveSharedSecret"))
+    }
+
     /// Creates the alias `alias/NAME` (given with or without the prefix) for a key. `NAME`
     /// must pass [`crate::validate_key_name`], as a new key's name must.
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()>;
@@ -279,6 +301,45 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Removes tags by key.
     async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()>;
+
+    /// Imports plaintext key material into a key created with origin `EXTERNAL` (symmetric and
+    /// HMAC keys: the raw key bytes; asymmetric keys: PKCS#8 DER), which leaves
+    /// `PendingImport` for `Enabled`. Material that does not fit the key's spec is
+    /// [`Error::ImportRefused`]; a key that already had material takes only the same material
+    /// again. `expires` sets when the material is deleted (`None`: it does not expire).
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<SystemTime>,
+    ) -> Result<()> {
+        let _ = (key, material, expires);
+        Err(Error::unsupported(self.name(), "ImportKeyMaterial"))
+    }
+
+    /// Deletes the imported material of an `EXTERNAL` key: it goes back to `PendingImport`
+    /// and can only be used again once the same material is imported.
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "DeleteImportedKeyMaterial"))
+    }
+
+    /// Reads the key annex `name` of a key: a small document the backend keeps beside the key
+    /// for a program that serves it (`keychain serve` keeps a KMS key's policy and grants in
+    /// one), deleted with the key. `None` when it was never written. Names are 1 to 32
+    /// characters of `a-z`, `0-9` and `-`, starting with a letter.
+    async fn read_key_annex(&self, key: &KeyRef, name: &str) -> Result<Option<Vec<u8>>> {
+        let _ = (key, name);
+        Err(Error::unsupported(self.name(), "key annexes"))
+    }
+
+    /// Replaces the key annex `name` with what `update` makes of its current content (`None`
+    /// when it was never written), durably and atomically, with no other update of the key in
+    /// between. An error from `update` leaves the annex as it was and is returned.
+    async fn update_key_annex(&self, key: &KeyRef, name: &str, update: AnnexUpdate) -> Result<()> {
+        let _ = (key, name, update);
+        Err(Error::unsupported(self.name(), "key annexes"))
+    }
 
     /// Releases the backend's resources. Further calls may fail.
     async fn close(&self) -> Result<()> {

@@ -1,5 +1,6 @@
-//! Backend URIs, parsed and checked in one place: `software:PATH` and
-//! `awskms[:[//HOST[:PORT][/]][?NAME=VALUE&…]]`. [`crate::Keychain::open`], the software
+//! Backend URIs, parsed and checked in one place: `software:PATH`,
+//! `awskms[:[//HOST[:PORT][/]][?NAME=VALUE&…]]` and RFC 7512 `pkcs11:token=…?module-path=…`
+//! (that one's attributes are checked in `pkcs11/uri.rs`). [`crate::Keychain::open`], the software
 //! configuration and the AWS KMS configuration all read a URI through [`BackendUri::parse`],
 //! so every component is checked once, where it enters: ports in 1–65535, region names shaped
 //! like AWS regions, each attribute at most once, no unknown attributes, no credentials
@@ -11,6 +12,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::pkcs11::uri::Pkcs11Uri;
 use crate::text::is_control_or_invisible;
 use crate::{Error, Result};
 
@@ -34,6 +36,9 @@ pub enum BackendUri {
     },
     /// `awskms`, `awskms:`, `awskms://HOST[:PORT]/?…` or `awskms:?…`.
     AwsKms(AwsKmsUri),
+    /// `pkcs11:token=LABEL;serial=S;slot-id=N?module-path=PATH&pin-value=PIN` (RFC 7512; see
+    /// [`Pkcs11Uri`]). The PIN is never shown by `Debug`.
+    Pkcs11(Pkcs11Uri),
 }
 
 /// The settings an `awskms` URI names; what it leaves out comes from the environment.
@@ -169,6 +174,9 @@ impl BackendUri {
                 path: (!path.is_empty()).then(|| PathBuf::from(path)),
             });
         }
+        if let Some(rest) = uri.strip_prefix("pkcs11:") {
+            return crate::pkcs11::uri::parse(rest).map(BackendUri::Pkcs11);
+        }
         if uri == "awskms" {
             return Ok(BackendUri::AwsKms(AwsKmsUri::default()));
         }
@@ -181,7 +189,7 @@ impl BackendUri {
             Some(_) | None => "no known scheme".to_string(),
         };
         Err(Error::invalid_input(format!(
-            "unknown backend URI ({scheme}): expected software:PATH or awskms:…"
+            "unknown backend URI ({scheme}): expected software:PATH, awskms:… or pkcs11:…"
         )))
     }
 }
@@ -341,7 +349,7 @@ fn attribute(name: &str) -> Result<Attribute> {
 
 /// A component for an error message: quoted and escaped, and cut when long. A component with
 /// an `@` is not shown: it may hold `user:secret@`.
-fn shown(s: &str) -> String {
+pub(crate) fn shown(s: &str) -> String {
     const MAX: usize = 64;
     if s.contains('@') {
         return "(not shown: it contains '@', which may hold credentials)".to_string();
@@ -524,7 +532,13 @@ fn percent_encode(value: &str) -> String {
 }
 
 /// Decodes `%XX` escapes; the result must be UTF-8.
-fn percent_decode(s: &str) -> std::result::Result<String, String> {
+pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
+    String::from_utf8(percent_decode_bytes(s)?)
+        .map_err(|_| "%-escapes that are not UTF-8".to_string())
+}
+
+/// Decodes `%XX` escapes into bytes.
+pub(crate) fn percent_decode_bytes(s: &str) -> std::result::Result<Vec<u8>, String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -543,7 +557,7 @@ fn percent_decode(s: &str) -> std::result::Result<String, String> {
             i += 1;
         }
     }
-    String::from_utf8(out).map_err(|_| "%-escapes that are not UTF-8".to_string())
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::algorithm::{EncryptionAlgorithm, Hash, Message, SigningAlgorithm};
 use crate::backend::Backend;
 use crate::backend_uri::BackendUri;
 use crate::data_key::EncryptionContext;
-use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams, KeyUsage};
+use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyParams};
 use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
@@ -21,6 +21,7 @@ use crate::secret::Secret;
 use crate::software::{OpenMode, SoftwareBackend, SoftwareConfig};
 use crate::{Error, Result};
 
+mod agreement;
 mod kem;
 mod streaming;
 
@@ -147,6 +148,15 @@ impl Keychain {
             BackendUri::AwsKms(_) => Err(Error::unsupported(
                 "keychain",
                 "the awskms backend in this build (compiled without the `aws` feature)",
+            )),
+            #[cfg(feature = "pkcs11")]
+            BackendUri::Pkcs11(parsed) => {
+                Ok(Self::new(crate::pkcs11::Pkcs11Backend::open(parsed).await?))
+            }
+            #[cfg(not(feature = "pkcs11"))]
+            BackendUri::Pkcs11(_) => Err(Error::unsupported(
+                "keychain",
+                "the pkcs11 backend in this build (compiled without the `pkcs11` feature)",
             )),
         }
     }
@@ -357,12 +367,7 @@ impl Keychain {
     pub async fn verification_key(&self, key: &str) -> Result<PublicKey> {
         let key = KeyRef::parse(key)?;
         let info = self.info(&key).await?;
-        if info.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                info.display_name(),
-                format!("usage is {}, verifying needs SIGN_VERIFY", info.usage),
-            ));
-        }
+        info.check_sign_verify_usage()?;
         info.check_enabled()?;
         self.public_key_of(&key).await
     }
@@ -371,20 +376,7 @@ impl Keychain {
     /// the backend would make: usage, algorithm and state (AWS KMS refuses Verify with a
     /// disabled key or one pending deletion), so every backend answers the same, local or not.
     async fn verifying_key(&self, key: &KeyRef, algorithm: SigningAlgorithm) -> Result<PublicKey> {
-        let info = self.info(key).await?;
-        if info.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                info.display_name(),
-                format!("usage is {}, verifying needs SIGN_VERIFY", info.usage),
-            ));
-        }
-        if !info.spec.signing_algorithms().contains(&algorithm) {
-            return Err(Error::key_usage(
-                info.display_name(),
-                format!("{} keys cannot use {algorithm}", info.spec),
-            ));
-        }
-        info.check_enabled()?;
+        self.info(key).await?.check_signing(algorithm)?;
         self.public_key_of(key).await
     }
 

@@ -77,12 +77,13 @@ impl KeyCache {
     }
 
     /// Drops everything about the key `key_id`, under every reference that resolved to it
-    /// (its id, its ARN, its aliases): its state or material changed.
+    /// (its id, its ARN, its aliases): its state or material changed. An alias whose entry
+    /// holds only a public key cannot say which key it resolved to, so it goes too.
     pub fn forget_key(&self, key_id: &str) {
         if let Ok(mut entries) = self.entries.lock() {
-            entries.retain(|reference, entry| {
-                reference.key_id_str() != Some(key_id)
-                    && entry.info.as_ref().is_none_or(|(i, _)| i.key_id != key_id)
+            entries.retain(|reference, entry| match reference.key_id_str() {
+                Some(id) => id != key_id,
+                None => entry.info.as_ref().is_some_and(|(i, _)| i.key_id != key_id),
             });
         }
     }
@@ -119,5 +120,36 @@ mod tests {
         assert!(cache.info(&other, Duration::from_secs(60)).is_some());
         cache.clear();
         assert!(cache.info(&other, Duration::from_secs(60)).is_none());
+    }
+
+    #[test]
+    fn forgetting_a_key_drops_an_alias_that_holds_only_its_public_key() {
+        let cache = KeyCache::new();
+        let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
+        let other_id = "ffffffff-12ab-34cd-56ef-1234567890ab";
+        let by_alias = KeyRef::alias("app").unwrap_or_else(|e| panic!("{e}"));
+        let by_other_id = KeyRef::key_id(other_id).unwrap_or_else(|e| panic!("{e}"));
+        // The P-256 generator as an SubjectPublicKeyInfo: any valid point does.
+        let hex = "3059301306072a8648ce3d020106082a8648ce3d030107034200046b17d1f2e12c4247f8bce6e563a4\
+                   40f277037d812deb33a0f4a13945d898c2964fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315e\
+                   cecbb6406837bf51f5";
+        let der: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap_or_else(|e| panic!("{e}")))
+            .collect();
+        let pk = PublicKey::from_der(&der).unwrap_or_else(|e| panic!("{e}"));
+        cache.remember_public_key(&by_alias, &pk);
+        cache.remember_public_key(&by_other_id, &pk);
+        cache.forget_key(id);
+        assert!(
+            cache
+                .public_key(&by_alias, Duration::from_secs(60))
+                .is_none()
+        );
+        assert!(
+            cache
+                .public_key(&by_other_id, Duration::from_secs(60))
+                .is_some()
+        );
     }
 }

@@ -66,6 +66,13 @@ impl KeyRef {
         if let Some(rest) = s.strip_prefix("awskms:") {
             return parse_smallstep(rest, input);
         }
+        if let Some(rest) = s.strip_prefix("pkcs11:") {
+            return Ok(KeyRef {
+                target: parse_pkcs11(rest)?,
+                region: None,
+                endpoint: None,
+            });
+        }
         if s.contains("://") {
             return Err(Error::invalid_input(format!(
                 "unsupported key URI {input:?}: expected awskms://[ENDPOINT]/KEY or awskms:key-id=KEY"
@@ -73,6 +80,23 @@ impl KeyRef {
         }
         Ok(KeyRef {
             target: parse_target(s)?,
+            region: None,
+            endpoint: None,
+        })
+    }
+
+    /// Parses a `KeyId` exactly as the AWS KMS API takes one: a key id, a key ARN,
+    /// `alias/NAME` or an alias ARN. Unlike [`KeyRef::parse`] it takes no bare name (KMS
+    /// reads `app` as no key, not as `alias/app`), no URI and no surrounding spaces; the
+    /// forms it takes are checked by the same rules.
+    pub fn parse_kms_key_id(input: &str) -> Result<Self> {
+        if !(input.starts_with("arn:") || input.starts_with("alias/") || looks_like_key_id(input)) {
+            return Err(Error::invalid_input(format!(
+                "{input:?} is not a key id, key ARN, alias/NAME or alias ARN"
+            )));
+        }
+        Ok(KeyRef {
+            target: parse_target(input)?,
             region: None,
             endpoint: None,
         })
@@ -270,6 +294,43 @@ pub(crate) fn looks_like_key_id(s: &str) -> bool {
     is_uuid(s) || is_mrk_id(s)
 }
 
+/// A PKCS#11 object URI (RFC 7512): `pkcs11:object=NAME` (the key's `CKA_LABEL`) or
+/// `pkcs11:id=%01%02…` (its `CKA_ID`, percent-encoded bytes); `token=` and `type=` may come
+/// along (the backend URI chooses the token) and are ignored.
+fn parse_pkcs11(rest: &str) -> Result<KeyTarget> {
+    let bad = |why: String| Error::invalid_input(format!("PKCS#11 key URI: {why}"));
+    let path = rest.split('?').next().unwrap_or("");
+    let mut target = None;
+    for part in path.split(';') {
+        let (name, value) = part
+            .split_once('=')
+            .ok_or_else(|| bad("expected pkcs11:object=NAME or pkcs11:id=%XX…".into()))?;
+        let decoded = crate::backend_uri::percent_decode_bytes(value)
+            .map_err(|e| bad(format!("{name}: {e}")))?;
+        let found = match name {
+            "object" => {
+                let label = String::from_utf8(decoded)
+                    .map_err(|_| bad("object is not UTF-8".to_string()))?;
+                validate_alias_name(&label)?;
+                KeyTarget::Alias(label)
+            }
+            "id" if !decoded.is_empty() => {
+                KeyTarget::KeyId(decoded.iter().map(|b| format!("{b:02x}")).collect())
+            }
+            "token" | "type" | "manufacturer" | "model" | "serial" => continue,
+            _ => {
+                return Err(bad(format!(
+                    "{name:?} does not name a key (use object= or id=)"
+                )));
+            }
+        };
+        if target.replace(found).is_some() {
+            return Err(bad("name the key once: object= or id=".into()));
+        }
+    }
+    target.ok_or_else(|| bad("no object= or id= names the key".into()))
+}
+
 fn parse_target(s: &str) -> Result<KeyTarget> {
     if s.starts_with("arn:") {
         return parse_arn(s);
@@ -396,6 +457,67 @@ mod tests {
     use super::*;
 
     const ID: &str = "1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn pkcs11_object_uris_name_a_label_or_an_id() {
+        let parse = |s: &str| KeyRef::parse(s).map(|k| k.target().clone());
+        assert_eq!(
+            parse("pkcs11:object=signer").ok(),
+            Some(KeyTarget::Alias("signer".into()))
+        );
+        assert_eq!(
+            parse("pkcs11:token=t;object=a%2Fb;type=private").ok(),
+            Some(KeyTarget::Alias("a/b".into()))
+        );
+        assert_eq!(
+            parse("pkcs11:id=%01%AB").ok(),
+            Some(KeyTarget::KeyId("01ab".into()))
+        );
+        for bad in [
+            "pkcs11:",
+            "pkcs11:token=t",
+            "pkcs11:object=",
+            "pkcs11:object=a%20b",
+            "pkcs11:object=a;object=b",
+            "pkcs11:object=a;id=%01",
+            "pkcs11:id=",
+            "pkcs11:id=%G1",
+            "pkcs11:label=x",
+            "pkcs11:object",
+        ] {
+            assert!(
+                matches!(KeyRef::parse(bad), Err(Error::InvalidInput { .. })),
+                "{bad} was not refused"
+            );
+        }
+    }
+
+    #[test]
+    fn kms_key_ids_take_only_kms_forms() {
+        let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{ID}");
+        for good in [
+            ID,
+            arn.as_str(),
+            "alias/app",
+            "arn:aws:kms:us-east-1:111122223333:alias/app",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(good).is_ok(), "{good}");
+        }
+        let upper = KeyRef::parse_kms_key_id(&ID.to_ascii_uppercase()).ok();
+        assert_eq!(upper.as_ref().and_then(|k| k.key_id_str()), Some(ID));
+        // A bare name, a URI, spaces and an ARN of another service or partition are no KMS
+        // KeyId (the general parser reads the first three as the user means them).
+        for bad in [
+            "app",
+            "awskms:///alias/app",
+            " alias/app",
+            "",
+            "arn:aws:s3:::bucket",
+            "arn:nope:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ] {
+            assert!(KeyRef::parse_kms_key_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bare_names_are_aliases() {

@@ -30,8 +30,10 @@
 //! - [`Keychain`]: what applications hold; takes keys by any reference string
 //!   ([`KeyRef`]), picks natural algorithms, caches public keys, verifies locally.
 //! - [`Backend`]: the trait every backend implements (the AWS KMS operation set).
-//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS.
-//! - `migrate` (feature `aws`): a software key moved to AWS KMS under its name, with proof.
+//! - [`software`]: the embedded keystore backend; `awskms` (feature `aws`): AWS KMS;
+//!   `pkcs11` (feature `pkcs11`): HSMs, smart cards and SoftHSM.
+//! - `migrate` (features `aws`, `pkcs11`): a software key moved to AWS KMS or a PKCS#11 token
+//!   under its name, with proof.
 //! - [`PublicKey`], [`signature`]: local verification and signature encodings.
 //! - [`signer`]: keys as RustCrypto (and rcgen) signers; [`jwt`], [`x509`], [`codesign`],
 //!   [`envelope`]: the integrations; `ssh` (feature `ssh`): OpenSSH keys, SSHSIG,
@@ -48,6 +50,7 @@ mod macros;
 
 // Modules are private: the public API is the list of re-exports below plus the facades, so
 // every public item has one path.
+mod agreement;
 mod algorithm;
 #[cfg(feature = "aws")]
 pub mod awskms;
@@ -65,10 +68,14 @@ mod kem;
 mod key;
 mod key_cache;
 mod key_ref;
-#[cfg(feature = "aws")]
+#[cfg(any(feature = "aws", feature = "pkcs11"))]
 pub mod migrate;
 mod ml_dsa_stream;
 mod observe;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
+#[cfg(not(feature = "pkcs11"))]
+mod pkcs11;
 mod public_key;
 mod random;
 mod secret;
@@ -81,12 +88,13 @@ mod stream;
 mod text;
 pub mod x509;
 
+pub use crate::agreement::KeyAgreementAlgorithm;
 pub use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, Hash, Hasher, MacAlgorithm, Message, SignatureScheme,
     SigningAlgorithm,
 };
-pub use crate::backend::{Backend, Capabilities};
-pub use crate::backend_uri::{AwsKmsUri, BackendUri};
+pub use crate::backend::{AnnexUpdate, Backend, Capabilities};
+pub use crate::backend_uri::{AwsKmsUri, BackendUri, Pkcs11Uri};
 pub use crate::data_key::{DataKey, EncryptionContext};
 pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};

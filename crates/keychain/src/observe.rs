@@ -30,6 +30,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 
 use crate::Result;
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
@@ -88,6 +89,7 @@ impl NamesKey for DeletionSchedule {}
 impl NamesKey for () {}
 impl NamesKey for bool {}
 impl NamesKey for Vec<u8> {}
+impl NamesKey for Option<Vec<u8>> {}
 impl NamesKey for Secret {}
 impl NamesKey for DataKey {}
 impl NamesKey for Encapsulation {}
@@ -331,6 +333,20 @@ impl Backend for Traced {
         self.run("Decapsulate", Some(key), None, call).await
     }
 
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let alg = algorithm.as_str();
+        let call = self
+            .inner
+            .derive_shared_secret(key, algorithm, peer_public_key);
+        self.run("DeriveSharedSecret", Some(key), Some(alg), call)
+            .await
+    }
+
     async fn create_alias(&self, alias: &str, key: &KeyRef) -> Result<()> {
         let call = self.inner.create_alias(alias, key);
         self.run("CreateAlias", Some(key), None, call).await
@@ -415,6 +431,37 @@ impl Backend for Traced {
     async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
         let call = self.inner.untag_key(key, tag_keys);
         self.run("UntagResource", Some(key), None, call).await
+    }
+
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<std::time::SystemTime>,
+    ) -> Result<()> {
+        let call = self.inner.import_key_material(key, material, expires);
+        self.run("ImportKeyMaterial", Some(key), None, call).await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        let call = self.inner.delete_imported_key_material(key);
+        self.run("DeleteImportedKeyMaterial", Some(key), None, call)
+            .await
+    }
+
+    async fn read_key_annex(&self, key: &KeyRef, name: &str) -> Result<Option<Vec<u8>>> {
+        let call = self.inner.read_key_annex(key, name);
+        self.run("ReadKeyAnnex", Some(key), None, call).await
+    }
+
+    async fn update_key_annex(
+        &self,
+        key: &KeyRef,
+        name: &str,
+        update: crate::backend::AnnexUpdate,
+    ) -> Result<()> {
+        let call = self.inner.update_key_annex(key, name, update);
+        self.run("UpdateKeyAnnex", Some(key), None, call).await
     }
 
     async fn close(&self) -> Result<()> {

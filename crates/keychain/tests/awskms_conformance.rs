@@ -30,9 +30,9 @@ use async_trait::async_trait;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
     AliasInfo, Backend, Capabilities, CreateKeyRequest, DataKey, DataKeySpec, Encapsulation,
-    EncryptionAlgorithm, EncryptionContext, Error, KeyCache, KeyInfo, KeyRef, KeySpec, Keychain,
-    MacAlgorithm, Message, Page, PageRequest, PublicKey, Result, RotationStatus, Secret,
-    SigningAlgorithm,
+    EncryptionAlgorithm, EncryptionContext, Error, KeyAgreementAlgorithm, KeyCache, KeyInfo,
+    KeyRef, KeySpec, Keychain, MacAlgorithm, Message, Page, PageRequest, PublicKey, Result,
+    RotationStatus, Secret, SigningAlgorithm,
 };
 use keychain_testkit::conformance::KnownGap;
 use keychain_testkit::localstack::localstack;
@@ -193,6 +193,17 @@ impl Backend for LocalStackProfile {
         self.inner.decapsulate(key, ciphertext).await
     }
 
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        self.inner
+            .derive_shared_secret(key, algorithm, peer_public_key)
+            .await
+    }
+
     async fn generate_data_key(
         &self,
         key: &KeyRef,
@@ -317,6 +328,12 @@ const KNOWN_GAPS: &[KnownGap] = &[
         check: "encrypt_rsa_oaep_4096",
         panic: "RSAES_OAEP_SHA_1: 4-byte plaintext encrypted by local",
         why: "LocalStack cannot decrypt a standard RSAES_OAEP_SHA_1 ciphertext (InternalError)",
+    },
+    KnownGap {
+        check: "agreement_disabled_key",
+        panic: "DeriveSharedSecret with a disabled key: expected Error::InvalidKeyState",
+        why: "LocalStack's DeriveSharedSecret derives with a disabled key (AWS KMS answers \
+              DisabledException)",
     },
     KnownGap {
         check: "rotation_automatic",

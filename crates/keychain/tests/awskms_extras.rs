@@ -12,8 +12,8 @@ use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair
 use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
 use keychain::{
     Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
-    KeyOrigin, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm, Message, PublicKey, Secret,
-    SigningAlgorithm,
+    KeyAgreementAlgorithm, KeyOrigin, KeyRef, KeySpec, KeyState, KeyUsage, MacAlgorithm, Message,
+    PublicKey, Secret, SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::context as ctx;
@@ -332,7 +332,7 @@ async fn derive_shared_secret_matches_local_ecdh() {
     let our_public = PublicKey::from_der(our_public_der.as_ref()).must("our public key");
 
     let from_kms = b
-        .derive_shared_secret(&kms_key, &our_public)
+        .derive_shared_secret(&kms_key, KeyAgreementAlgorithm::Ecdh, our_public.to_der())
         .await
         .must("DeriveSharedSecret");
     let local: Secret = agree(
@@ -357,7 +357,8 @@ async fn derive_shared_secret_matches_local_ecdh() {
     )
     .await;
     assert!(matches!(
-        b.derive_shared_secret(&signer, &our_public).await,
+        b.derive_shared_secret(&signer, KeyAgreementAlgorithm::Ecdh, our_public.to_der())
+            .await,
         Err(Error::InvalidKeyUsage { .. })
     ));
     let p384 = named(
@@ -368,7 +369,8 @@ async fn derive_shared_secret_matches_local_ecdh() {
     )
     .await;
     assert!(matches!(
-        b.derive_shared_secret(&p384, &our_public).await,
+        b.derive_shared_secret(&p384, KeyAgreementAlgorithm::Ecdh, our_public.to_der())
+            .await,
         Err(Error::InvalidInput { .. })
     ));
 }

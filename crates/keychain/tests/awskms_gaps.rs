@@ -3,7 +3,8 @@
 //! and what can still be tested around it is tested. A gap is never a silent pass.
 //!
 //! Also here: what the conformance checks stopped at a gap could not reach (MACs of every
-//! HMAC spec, rotation after a period change, on-demand rotation, AES-128 data keys).
+//! HMAC spec, rotation after a period change, on-demand rotation, AES-128 data keys, ECDH with
+//! a key pending deletion).
 
 #![cfg(feature = "aws")]
 
@@ -12,7 +13,8 @@ use std::time::SystemTime;
 use keychain::awskms::AwsKmsBackend;
 use keychain::{
     Backend, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error, Hash,
-    KeyRef, KeySpec, KeyUsage, MacAlgorithm, Message, SigningAlgorithm,
+    KeyAgreementAlgorithm, KeyRef, KeySpec, KeyUsage, MacAlgorithm, Message, PublicKey,
+    SigningAlgorithm,
 };
 use keychain_testkit::conformance::{Must, unique_prefix};
 use keychain_testkit::context as ctx;
@@ -363,6 +365,50 @@ async fn gap_on_demand_rotation_without_list_key_rotations() {
     b.disable_key(&key).await.must("DisableKey");
     assert!(matches!(
         b.rotate_key(&key).await,
+        Err(Error::InvalidKeyState { .. })
+    ));
+}
+
+/// GAP: LocalStack's DeriveSharedSecret derives with a disabled key (AWS KMS answers
+/// DisabledException). What `agreement_disabled_key` could not reach there: the handle, which
+/// reads the key's state first, refuses; a key pending deletion is refused by LocalStack too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gap_disabled_key_agreement_keys_derive_on_localstack() {
+    use aws_lc_rs::agreement::{ECDH_P256, PrivateKey};
+    use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
+    let b = backend().await;
+    let prefix = unique_prefix("ecdh-disabled");
+    let key = named(&b, &prefix, KeySpec::EccNistP256, KeyUsage::KeyAgreement).await;
+    let peer = PrivateKey::generate(&ECDH_P256).unwrap_or_else(|e| panic!("{e}"));
+    let peer_der: PublicKeyX509Der<'static> = peer
+        .compute_public_key()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .as_der()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let peer_public = PublicKey::from_der(peer_der.as_ref()).must("peer");
+    let ecdh = KeyAgreementAlgorithm::Ecdh;
+    let enabled = b
+        .derive_shared_secret(&key, ecdh, peer_der.as_ref())
+        .await
+        .must("DeriveSharedSecret");
+    b.disable_key(&key).await.must("DisableKey");
+    let disabled = b
+        .derive_shared_secret(&key, ecdh, peer_der.as_ref())
+        .await
+        .unwrap_or_else(|e| {
+            panic!("LocalStack now refuses DeriveSharedSecret with a disabled key: {e:?}")
+        });
+    assert_eq!(disabled.expose(), enabled.expose());
+    let kc = keychain::Keychain::new(b.clone());
+    assert!(matches!(
+        kc.derive_shared_secret(&prefix, ecdh, &peer_public).await,
+        Err(Error::InvalidKeyState { .. })
+    ));
+    b.schedule_key_deletion(&key, 7)
+        .await
+        .must("ScheduleKeyDeletion");
+    assert!(matches!(
+        b.derive_shared_secret(&key, ecdh, peer_der.as_ref()).await,
         Err(Error::InvalidKeyState { .. })
     ));
 }

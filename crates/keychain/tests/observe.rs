@@ -150,10 +150,22 @@ fn every_operation_of_the_software_backend_has_a_span() {
             .await
             .unwrap();
         assert!(kc.public_key("obs-missing").await.is_err());
+        kc.backend()
+            .create_key(
+                &CreateKeyRequest::new(KeySpec::EccNistP256)
+                    .name("obs-ecdh")
+                    .usage(keychain::KeyUsage::KeyAgreement),
+            )
+            .await
+            .unwrap();
+        let peer = kc.public_key("obs-ecdh").await.unwrap();
+        kc.derive_shared_secret("obs-ecdh", keychain::KeyAgreementAlgorithm::Ecdh, &peer)
+            .await
+            .unwrap();
         let _ = made;
     });
     let create = find(&spans, "CreateKey");
-    assert_eq!(create.len(), 2, "{spans:#?}");
+    assert_eq!(create.len(), 3, "{spans:#?}");
     assert_eq!(create[0]["backend"], "software");
     assert_eq!(create[0]["algorithm"], "ECC_NIST_P256");
     assert_eq!(create[0]["result"], "ok");
@@ -166,6 +178,11 @@ fn every_operation_of_the_software_backend_has_a_span() {
     assert_eq!(find(&spans, "Encrypt")[0]["result"], "ok");
     assert_eq!(find(&spans, "Decrypt")[0]["result"], "ok");
     assert_eq!(find(&spans, "GenerateDataKey")[0]["result"], "ok");
+    let derive = find(&spans, "DeriveSharedSecret");
+    assert_eq!(derive.len(), 1, "{spans:#?}");
+    assert_eq!(derive[0]["algorithm"], "ECDH");
+    assert_eq!(derive[0]["key"], "alias/obs-ecdh");
+    assert_eq!(derive[0]["result"], "ok");
     let missing: Vec<_> = spans
         .iter()
         .filter(|f| f.get("result").map(String::as_str) == Some("not_found"))

@@ -21,6 +21,9 @@ use keychain::{
 };
 use keychain_testkit::{FakeClock, PASSWORD, assert_err, days, temp_keystore};
 
+#[path = "software_keystore/imported.rs"]
+mod imported;
+
 fn key(reference: &str) -> KeyRef {
     KeyRef::parse(reference).unwrap()
 }

@@ -131,6 +131,28 @@ async fn changed(ctx: &Context, name: &str, what: &str) -> Result<Outcome> {
 
 async fn delete(ctx: &Context, args: DeleteArgs) -> Result<Outcome> {
     let key = ctx.key_ref(&args.name)?;
+    if args.now {
+        let keychain::BackendUri::Pkcs11(uri) = &ctx.backend else {
+            return Err(keychain::Error::invalid_input(
+                "--now is for PKCS#11 tokens, which have no deletion window; this backend \
+                 deletes after --pending-days (7 to 30)",
+            ));
+        };
+        let info = ctx.keychain.describe(&args.name).await?;
+        keychain::pkcs11::Pkcs11Backend::open(uri.clone())
+            .await?
+            .destroy_key(&key)
+            .await?;
+        // The JSON is the key as it was (the schema's key object); the line says it is gone.
+        let json = key_json(&info);
+        let human = format!(
+            "{} ({}): destroyed",
+            field(&info.display_name()),
+            field(&info.key_id)
+        );
+        ctx.out.emit(&human, &json)?;
+        return Ok(Outcome::Success);
+    }
     let schedule = ctx
         .keychain
         .backend()

@@ -1,8 +1,10 @@
-//! `keychain migrate`: a software key moved to AWS KMS under its name, with proof. The work is
-//! `keychain::migrate`; this opens the two backends and prints the report.
+//! `keychain migrate`: a software key moved to AWS KMS or a PKCS#11 token under its name,
+//! with proof. The work is `keychain::migrate`; this opens the two backends and prints the
+//! report.
 
 use keychain::awskms::{AwsKmsBackend, config_from_parsed};
-use keychain::migrate::{MigrateOptions, MigrationMethod, MigrationReport, migrate};
+use keychain::migrate::{Destination, MigrateOptions, MigrationMethod, MigrationReport, migrate};
+use keychain::pkcs11::Pkcs11Backend;
 use keychain::software::{OpenMode, SoftwareBackend};
 use keychain::{Backend, BackendUri, Error, Result};
 use serde_json::json;
@@ -26,25 +28,37 @@ pub async fn run(
             "--from: migrate moves keys out of a software keystore (software:PATH)",
         ));
     };
-    let BackendUri::AwsKms(to_uri) = aws.apply(&args.to)? else {
-        return Err(Error::invalid_input(
-            "--to: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
-             awskms:?endpoint=URL&region=R)",
-        ));
+    let to_uri = match aws.apply(&args.to)? {
+        to @ (BackendUri::AwsKms(_) | BackendUri::Pkcs11(_)) => to,
+        _ => {
+            return Err(Error::invalid_input(
+                "--to: migrate moves keys into AWS KMS (awskms, awskms://HOST:PORT/?region=R, \
+                 awskms:?endpoint=URL&region=R) or onto a PKCS#11 token \
+                 (pkcs11:token=LABEL?module-path=PATH)",
+            ));
+        }
     };
     let from = SoftwareBackend::open(from_config).await?;
-    let to = AwsKmsBackend::new(config_from_parsed(to_uri)?).await?;
+    let (to, place): (Box<dyn Destination>, &str) = match to_uri {
+        BackendUri::Pkcs11(p) => (Box::new(Pkcs11Backend::open(p).await?), "the PKCS#11 token"),
+        BackendUri::AwsKms(a) => (
+            Box::new(AwsKmsBackend::new(config_from_parsed(a)?).await?),
+            "AWS KMS",
+        ),
+        _ => return Err(Error::invalid_input("--to: not a migration destination")),
+    };
+    let to = to.as_ref();
     let mut options = MigrateOptions::new().generate(args.generate);
     if let Some(d) = args.description {
         options = options.description(d);
     }
-    let result = migrate(&from, &to, &args.name, &options).await;
+    let result = migrate(&from, to, &args.name, &options).await;
     // Release both backends whatever happened; the migration's own error is the one to report.
     let closed = (from.close().await, to.close().await);
     let report = result?;
     closed.0?;
     closed.1?;
-    out.emit(&human(&report), &report_json(&report))?;
+    out.emit(&human(&report, place), &report_json(&report))?;
     Ok(Outcome::Success)
 }
 
@@ -61,19 +75,19 @@ fn report_json(r: &MigrationReport) -> serde_json::Value {
     })
 }
 
-fn human(r: &MigrationReport) -> String {
+fn human(r: &MigrationReport, place: &str) -> String {
     let d = &r.destination;
     let how = match r.method {
         MigrationMethod::Imported => {
             format!("the material of software key {} imported", r.source.key_id)
         }
         MigrationMethod::Generated => format!(
-            "a NEW key generated in KMS (generate-and-switch) to replace software key {}",
+            "a NEW key generated in {place} (generate-and-switch) to replace software key {}",
             r.source.key_id
         ),
     };
     let mut s = format!(
-        "migrated alias/{} to AWS KMS: key {} ({}, {}), {how}\n",
+        "migrated alias/{} to {place}: key {} ({}, {}), {how}\n",
         r.name, d.key_id, d.spec, d.usage
     );
     s.push_str("proven:\n");

@@ -2,6 +2,7 @@
 //! through the library, prints through [`Output`] and returns an [`Outcome`] or an error.
 
 mod age;
+mod agreement;
 mod alias;
 mod cert;
 mod crypt;
@@ -215,6 +216,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         Command::Encrypt(args) => crypt::encrypt(&ctx, args).await,
         Command::Decrypt(args) => crypt::decrypt(&ctx, args).await,
         Command::Kem(cmd) => kem::run(&ctx, cmd).await,
+        Command::DeriveSharedSecret(args) => agreement::derive_shared_secret(&ctx, args).await,
         Command::Mac(args) => mac::mac(&ctx, args).await,
         Command::VerifyMac(args) => mac::verify(&ctx, args).await,
         Command::VerifyBundle(args) => sign::verify_bundle(&ctx.out, args),

@@ -66,6 +66,50 @@ fn kem_rows_exit_as_documented() {
 }
 
 #[test]
+fn agreement_rows_exit_as_documented() {
+    let cli = Cli::new();
+    cli.create("ecdh", "p256", &["--usage", "key-agreement"]);
+    cli.create("ec", "p256", &[]);
+    let peers = keychain_testkit::python_ecdh_batch(&[
+        serde_json::json!({"op": "public_key", "kind": "P-384"}),
+        serde_json::json!({"op": "public_key", "kind": "P-256"}),
+    ]);
+    let p384 = cli.file(
+        "p384",
+        &keychain_testkit::b64_field(&peers[0], "public_key"),
+    );
+    let p256 = cli.file(
+        "p256",
+        &keychain_testkit::b64_field(&peers[1], "public_key"),
+    );
+    let out = arg(&cli.path("secret")).to_string();
+    check(
+        &cli,
+        "a peer public key for `derive-shared-secret`",
+        &[
+            "derive-shared-secret",
+            "ecdh",
+            "--peer-public-key",
+            arg(&p384),
+            "--out",
+            &out,
+        ],
+    );
+    check(
+        &cli,
+        "`derive-shared-secret` with a key that is not KEY_AGREEMENT",
+        &[
+            "derive-shared-secret",
+            "ec",
+            "--peer-public-key",
+            arg(&p256),
+            "--out",
+            &out,
+        ],
+    );
+}
+
+#[test]
 fn key_and_argument_rows_exit_as_documented() {
     let (cli, msg, _) = keystore();
     let d32 = "ab".repeat(32);

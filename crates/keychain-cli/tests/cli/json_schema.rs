@@ -404,6 +404,34 @@ fn json_schema_every_command_matches() {
         &["kem", "--in", &kem_ct, "--out", &kem_back],
     );
 
+    // ECDH, with a peer key of the test kit's own (DER SPKI).
+    c.ok(
+        "key create",
+        &[
+            "ecdh",
+            "--spec",
+            "ECC_NIST_P384",
+            "--usage",
+            "key-agreement",
+        ],
+    );
+    let peer = keychain_testkit::python_ecdh_batch(&[json!({"op": "public_key", "kind": "P-384"})]);
+    let peer = c.cli.file(
+        "peer.der",
+        &keychain_testkit::b64_field(&peer[0], "public_key"),
+    );
+    let ecdh_secret = path(&c, "ecdh.secret");
+    c.ok(
+        "derive-shared-secret",
+        &[
+            "ecdh",
+            "--peer-public-key",
+            arg(&peer),
+            "--out",
+            &ecdh_secret,
+        ],
+    );
+
     // SSH.
     c.ok("ssh pubkey", &["ec"]);
     c.ok(

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod age;
+mod agreement;
 mod awskms;
 mod boundaries;
 mod bundle;
@@ -24,6 +25,7 @@ mod memory;
 mod outputs;
 mod passwd;
 mod passwords;
+mod pkcs11;
 mod pubkey;
 mod serve;
 mod signing;

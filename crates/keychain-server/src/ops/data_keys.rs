@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::crypto::encrypt_under;
+use super::crypto::{check_context, encrypt_under};
 use super::{Context, resolve};
 use crate::errors::KmsError;
 use crate::wire::{b64, check_range, dry_run, input, opt_enum};
@@ -40,6 +40,7 @@ pub(super) async fn generate_data_key(
 ) -> Result<Value, KmsError> {
     let i: DataKeyInput = input(body)?;
     let context = i.encryption_context.unwrap_or_default();
+    check_context("EncryptionContext", &context)?;
     let spec: Option<DataKeySpec> = opt_enum("KeySpec", i.key_spec.as_deref())?;
     if let Some(n) = i.number_of_bytes {
         check_range("NumberOfBytes", n, 1, 1024)?;
@@ -151,6 +152,7 @@ pub(super) async fn generate_data_key_pair(
 ) -> Result<Value, KmsError> {
     let i: DataKeyPairInput = input(body)?;
     let context = i.encryption_context.unwrap_or_default();
+    check_context("EncryptionContext", &context)?;
     let spec_name = crate::wire::required(i.key_pair_spec, "KeyPairSpec")?;
     let spec: KeySpec = crate::wire::kms_enum("KeyPairSpec", &spec_name)?;
     if !PAIR_SPECS.contains(&spec) {

@@ -66,7 +66,7 @@ pub(super) async fn decapsulate(cx: &Context, body: Value) -> Result<Value, KmsE
         .decapsulate(&key, &ciphertext)
         .await
         .map_err(|e| match e {
-            keychain::Error::InvalidInput { message } => {
+            keychain::Error::InvalidInput { message } | keychain::Error::Crypto { message } => {
                 KmsError::bad("InvalidCiphertextException", message)
             }
             other => other.into(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::tags::{TagEntry, tag_error, tags_map};
 use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
-use crate::metadata::key_metadata;
+use crate::metadata::{algorithms, key_metadata};
 use crate::wire::{b64, check_len, check_range, input, opt_enum, required};
 
 #[derive(Deserialize)]
@@ -32,7 +32,7 @@ struct CreateKeyInput {
 pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: CreateKeyInput = input(body)?;
     if let Some(policy) = &i.policy {
-        check_len("Policy", policy.chars().count(), 1, 32768)?;
+        super::policies::check_policy(policy)?;
     }
     let description = i.description.unwrap_or_default();
     check_len("Description", description.chars().count(), 0, 8192)?;
@@ -84,6 +84,9 @@ pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsEr
     request.origin = origin;
     request.validate().map_err(tag_error)?;
     let info = cx.backend.create_key(&request).await.map_err(tag_error)?;
+    if let Some(policy) = i.policy {
+        super::policies::store_policy(cx, &info.key_id, policy).await?;
+    }
     Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
 }
 
@@ -169,28 +172,8 @@ pub(super) async fn get_public_key(cx: &Context, body: Value) -> Result<Value, K
         "KeySpec": info.spec.as_str(),
         "KeyUsage": info.usage.as_str(),
     });
-    match info.usage {
-        KeyUsage::SignVerify => {
-            out["SigningAlgorithms"] = json!(
-                info.spec
-                    .signing_algorithms()
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-            );
-        }
-        KeyUsage::EncryptDecrypt => {
-            out["EncryptionAlgorithms"] = json!(
-                info.spec
-                    .encryption_algorithms()
-                    .iter()
-                    .map(|a| a.as_str())
-                    .collect::<Vec<_>>()
-            );
-        }
-        KeyUsage::KeyAgreement => out["KeyAgreementAlgorithms"] = json!(["ECDH"]),
-        KeyUsage::EncapsulateDecapsulate => out["EncapsulationAlgorithms"] = json!(["ML_KEM"]),
-        KeyUsage::GenerateVerifyMac => {}
-    }
+    // An asymmetric key's usage is never GENERATE_VERIFY_MAC, so a MAC list never shows.
+    let (member, list) = algorithms(info.spec, info.usage);
+    out[member] = list;
     Ok(out)
 }

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Context, KeyIdInput, resolve};
+use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
 use crate::metadata::epoch;
 use crate::wire::{check_range, input, page};
@@ -38,10 +38,23 @@ pub(super) async fn disable_key_rotation(cx: &Context, body: Value) -> Result<Va
 
 pub(super) async fn get_key_rotation_status(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
-    let (key, info) = resolve(cx, i.key_id).await?;
+    let key = key_ref(cx, i.key_id)?;
+    // A key id or key ARN (what KMS takes here) names the key without a lookup: the backend
+    // reads the key once, for its rotation status. An alias, which this server also takes,
+    // is resolved first for the id the answer names.
+    let (key, key_id) = match key.key_id_str() {
+        Some(id) => {
+            let id = id.to_string();
+            (key, id)
+        }
+        None => {
+            let info = cx.backend.key_metadata(&key).await?;
+            (keychain::KeyRef::key_id(&info.key_id)?, info.key_id)
+        }
+    };
     let status = cx.backend.key_rotation_status(&key).await?;
     let mut out = json!({
-        "KeyId": cx.caller.key_arn(&info.key_id),
+        "KeyId": cx.caller.key_arn(&key_id),
         "KeyRotationEnabled": status.enabled,
     });
     if let Some(days) = status.period_days {

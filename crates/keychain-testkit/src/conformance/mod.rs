@@ -8,7 +8,8 @@
 //!
 //! Signatures are judged four ways: our [`PublicKey::verify`], the backend's `verify`, Python
 //! `cryptography` ([`python_verify_batch`]) and `openssl` ([`openssl_verify`]). A signature
-//! with one flipped bit must be rejected by all four.
+//! with one flipped bit must be rejected by all four. ECDH secrets are judged by Python
+//! `cryptography` ([`crate::python_ecdh_batch`]), which derives them from its own private key.
 //!
 //! To run the whole suite against a backend, one `#[tokio::test]` per check:
 //!
@@ -25,9 +26,9 @@
 //! `conformance_tests!(my_backend, gaps = GAPS)`; those checks must then fail exactly there.
 //!
 //! The checks live a file per area (`signing`, `errors`, `refusals`, `lifecycle`,
-//! `encryption`, `mac`, `kem`, `rotation`, with shared helpers in `support`). The one list of them
-//! is `__conformance_checks!` below: it generates both the tests of [`conformance_tests!`]
-//! and [`CHECKS`].
+//! `encryption`, `mac`, `kem`, `agreement`, `rotation`, with shared helpers in `support`).
+//! The one list of them is `__conformance_checks!` below: it generates both the tests of
+//! [`conformance_tests!`] and [`CHECKS`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +105,7 @@ pub fn unique_prefix(check: &str) -> String {
     )
 }
 
+mod agreement;
 mod encryption;
 mod errors;
 mod kem;
@@ -114,6 +116,7 @@ mod rotation;
 mod signing;
 mod support;
 
+pub use self::agreement::*;
 pub use self::encryption::*;
 pub use self::errors::*;
 pub use self::kem::*;
@@ -168,6 +171,11 @@ macro_rules! __conformance_checks {
             kem_ml_kem_768,
             kem_ml_kem_1024,
             kem_wrong_key_type,
+            agreement_ecdh_p256,
+            agreement_ecdh_p384,
+            agreement_ecdh_p521,
+            agreement_refusals,
+            agreement_disabled_key,
             rotation_automatic,
             rotation_on_demand,
             rotation_asymmetric_unsupported,
@@ -197,12 +205,19 @@ macro_rules! conformance_tests {
         $crate::conformance_tests!($setup, gaps = &[]);
     };
     ($setup:path, gaps = $gaps:expr) => {
-        $crate::__conformance_checks!(conformance_tests!(@tests $setup, $gaps;));
+        $crate::conformance_tests!($setup, gaps = $gaps, isolate = |_: &str| false);
     };
-    (@tests $setup:path, $gaps:expr; $($check:ident),+ $(,)?) => {
+    ($setup:path, gaps = $gaps:expr, isolate = $isolate:expr) => {
+        $crate::__conformance_checks!(conformance_tests!(@tests $setup, $gaps, $isolate;));
+    };
+    (@tests $setup:path, $gaps:expr, $isolate:expr; $($check:ident),+ $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $check() {
+                let ran_elsewhere: bool = ($isolate)(stringify!($check));
+                if ran_elsewhere {
+                    return;
+                }
                 let (_guard, keychain) = $setup().await;
                 let prefix = $crate::conformance::unique_prefix(stringify!($check));
                 let outcome = ::tokio::spawn(async move {

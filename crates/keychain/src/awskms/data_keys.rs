@@ -1,6 +1,5 @@
 //! Data keys and KMS-side cryptography beyond the [`crate::Backend`] trait: data keys
-//! without plaintext, data key pairs, re-encryption under another key, random bytes and
-//! ECDH shared secrets.
+//! without plaintext, data key pairs, re-encryption under another key and random bytes.
 
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types as sdk;
@@ -11,7 +10,7 @@ use super::errors::{map_sdk_error, no_field};
 use super::mapping::{data_key_spec_to_sdk, encryption_to_sdk, key_id_of};
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm};
 use crate::data_key::EncryptionContext;
-use crate::key::{KeyFamily, KeySpec};
+use crate::key::KeySpec;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::secret::Secret;
@@ -199,50 +198,6 @@ impl AwsKmsBackend {
                     .ok_or_else(|| no_field("GenerateRandom", "bytes", "-"))?,
             )),
             Err(e) => Err(map_sdk_error(e, "GenerateRandom", "-")),
-        }
-    }
-
-    /// The ECDH shared secret (the raw x-coordinate) of the KEY_AGREEMENT key and a peer's
-    /// public key on the same curve (KMS `DeriveSharedSecret`). Feed it to a KDF.
-    pub async fn derive_shared_secret(&self, key: &KeyRef, peer: &PublicKey) -> Result<Secret> {
-        let info = self.metadata(key).await?;
-        if info.usage != crate::key::KeyUsage::KeyAgreement {
-            return Err(Error::key_usage(
-                info.display_name(),
-                format!("usage is {}, ECDH needs KEY_AGREEMENT", info.usage),
-            ));
-        }
-        if let (KeyFamily::Ec(curve), crate::public_key::PublicKeyKind::Ec(peer_curve)) =
-            (info.spec.family(), peer.kind())
-        {
-            if curve != peer_curve {
-                return Err(Error::invalid_input(format!(
-                    "the peer key is on {}, the KMS key on {}",
-                    peer_curve.jose_name(),
-                    curve.jose_name()
-                )));
-            }
-        } else {
-            return Err(Error::invalid_input(
-                "ECDH needs an EC KMS key and an EC peer public key",
-            ));
-        }
-        match self
-            .client_for(key)?
-            .derive_shared_secret()
-            .set_grant_tokens(self.grant_tokens())
-            .key_id(key.kms_key_id())
-            .key_agreement_algorithm(sdk::KeyAgreementAlgorithmSpec::Ecdh)
-            .public_key(Blob::new(peer.to_der()))
-            .send()
-            .await
-        {
-            Ok(o) => Ok(Secret::new(
-                o.shared_secret
-                    .map(Blob::into_inner)
-                    .ok_or_else(|| no_field("DeriveSharedSecret", "secret", &info.key_id))?,
-            )),
-            Err(e) => Err(self.fail(e, "DeriveSharedSecret", key).await),
         }
     }
 }

@@ -25,10 +25,11 @@
 //! DescribeKey/alias/tag lookups and the shared [`KeyCache`] they fill), and the
 //! operations behind the thin [`Backend`] impl below: `keys` (create, list, enable, disable,
 //! delete, tags), `crypto` (sign, verify, encrypt, decrypt, data keys, MACs), `aliases`,
-//! `rotation`. Operations KMS has beyond the trait are inherent methods of [`AwsKmsBackend`]:
-//! `replicas`, `grants` (policies and grants), `data_keys` (data key pairs, re-encryption,
-//! random bytes, ECDH) and `import` (BYOK).
+//! `rotation`, `kem` (ML-KEM), `agreement` (ECDH). Operations KMS has beyond the trait are
+//! inherent methods of [`AwsKmsBackend`]: `replicas`, `grants` (policies and grants),
+//! `data_keys` (data key pairs, re-encryption, random bytes) and `import` (BYOK).
 
+mod agreement;
 mod aliases;
 mod cache;
 mod client;
@@ -291,6 +292,15 @@ impl Backend for AwsKmsBackend {
         kem::decapsulate(self, key, ciphertext).await
     }
 
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: crate::agreement::KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        agreement::derive_shared_secret(self, key, algorithm, peer_public_key).await
+    }
+
     async fn generate_data_key(
         &self,
         key: &KeyRef,
@@ -381,6 +391,19 @@ impl Backend for AwsKmsBackend {
 
     async fn untag_key(&self, key: &KeyRef, tag_keys: &[String]) -> Result<()> {
         keys::untag_key(self, key, tag_keys).await
+    }
+
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<std::time::SystemTime>,
+    ) -> Result<()> {
+        AwsKmsBackend::import_key_material(self, key, material, expires).await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        AwsKmsBackend::delete_imported_key_material(self, key).await
     }
 
     async fn close(&self) -> Result<()> {

@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use super::spec::{KeyFamily, KeySpec, KeyUsage, join};
+use super::spec::{Curve, KeyFamily, KeySpec, KeyUsage, join};
 use crate::algorithm::{EncryptionAlgorithm, Hash, MacAlgorithm, SigningAlgorithm};
 use crate::macros::kms_enum;
+use crate::public_key::PublicKey;
 use crate::{Error, Result};
 
 kms_enum! {
@@ -135,12 +136,7 @@ impl KeyInfo {
     /// key) — is [`Error::InvalidKeyUsage`] naming the key, as an algorithm outside the spec's
     /// table is.
     pub fn signing_algorithm_for_hash(&self, hash: Hash) -> Result<SigningAlgorithm> {
-        if self.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                self.display_name(),
-                format!("usage is {}, signing needs SIGN_VERIFY", self.usage),
-            ));
-        }
+        self.check_sign_verify_usage()?;
         self.spec
             .signing_algorithm_for_hash(hash)
             .map_err(|e| match e {
@@ -149,14 +145,24 @@ impl KeyInfo {
             })
     }
 
+    /// Checks that the key's usage is SIGN_VERIFY (whatever its state), the one usage that
+    /// signs and verifies.
+    pub fn check_sign_verify_usage(&self) -> Result<()> {
+        if self.usage == KeyUsage::SignVerify {
+            return Ok(());
+        }
+        Err(Error::key_usage(
+            self.display_name(),
+            format!(
+                "usage is {}, signing and verifying need SIGN_VERIFY",
+                self.usage
+            ),
+        ))
+    }
+
     /// Checks that the key can sign with `algorithm` (usage, spec table, state).
     pub fn check_signing(&self, algorithm: SigningAlgorithm) -> Result<()> {
-        if self.usage != KeyUsage::SignVerify {
-            return Err(Error::key_usage(
-                self.display_name(),
-                format!("usage is {}, signing needs SIGN_VERIFY", self.usage),
-            ));
-        }
+        self.check_sign_verify_usage()?;
         if !self.spec.signing_algorithms().contains(&algorithm) {
             return Err(Error::key_usage(
                 self.display_name(),
@@ -214,6 +220,37 @@ impl KeyInfo {
         }
         self.check_enabled()?;
         Ok(level)
+    }
+
+    /// Checks that the key is an enabled KEY_AGREEMENT key on a NIST curve and returns the
+    /// curve: any other usage (a SIGN_VERIFY key of the same spec too) is
+    /// [`Error::InvalidKeyUsage`], as AWS KMS refuses `DeriveSharedSecret`.
+    pub fn check_key_agreement(&self) -> Result<Curve> {
+        if self.usage != KeyUsage::KeyAgreement {
+            return Err(Error::key_usage(
+                self.display_name(),
+                format!("usage is {}, key agreement needs KEY_AGREEMENT", self.usage),
+            ));
+        }
+        let curve = match self.spec.family() {
+            KeyFamily::Ec(curve @ (Curve::P256 | Curve::P384 | Curve::P521)) => curve,
+            _ => {
+                return Err(Error::key_usage(
+                    self.display_name(),
+                    format!("{} keys cannot do key agreement", self.spec),
+                ));
+            }
+        };
+        self.check_enabled()?;
+        Ok(curve)
+    }
+
+    /// [`KeyInfo::check_key_agreement`], and that `peer` is a public key on the key's curve
+    /// (another type or curve is [`Error::InvalidInput`]).
+    pub fn check_key_agreement_with(&self, peer: &PublicKey) -> Result<Curve> {
+        let curve = self.check_key_agreement()?;
+        crate::agreement::check_peer(self, curve, peer)?;
+        Ok(curve)
     }
 
     /// Checks that the key can make or verify MACs with `algorithm`.

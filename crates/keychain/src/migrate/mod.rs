@@ -1,9 +1,11 @@
-//! Moving a key from the software keystore to AWS KMS under the same name, with proof (the
-//! spec's "From Software Keys to AWS KMS", made real). Feature `aws`.
+//! Moving a key from the software keystore to AWS KMS (feature `aws`) or a PKCS#11 token
+//! (feature `pkcs11`) under the same name, with proof.
 //!
-//! [`migrate`] imports the software key's material into a new KMS key (BYOK: an `EXTERNAL`
-//! key, the material wrapped locally with the KMS wrapping key) named `alias/NAME`, then
-//! proves that the KMS key is the software key:
+//! [`migrate`] imports the software key's material into the [`Destination`] under
+//! `alias/NAME` — into AWS KMS as a new `EXTERNAL` key (BYOK: the material wrapped locally
+//! with the KMS wrapping key), onto a token with `C_CreateObject` (sensitive, never
+//! extractable from then on, labelled NAME) — then proves that the new key is the software
+//! key (below, "KMS" is whichever destination):
 //!
 //! | key | what is proven |
 //! |---|---|
@@ -20,10 +22,11 @@
 //!
 //! Nothing is lost on failure: the source key is only read, never modified; a failed import
 //! schedules the half-made KMS key for deletion; a failed proof deletes the alias and
-//! schedules the new KMS key for deletion ([`PENDING_DAYS`] days, cancellable), and the
-//! error says what was done.
+//! schedules the new KMS key for deletion ([`PENDING_DAYS`] days, cancellable) — on a token,
+//! which has no deletion window, destroys it — and the error says what was done.
 //!
 //! ```no_run
+//! # #[cfg(feature = "aws")]
 //! # async fn demo() -> keychain::Result<()> {
 //! use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
 //! use keychain::migrate::{MigrateOptions, migrate};
@@ -41,10 +44,11 @@
 //! # Ok(()) }
 //! ```
 
+mod destination;
 mod proof;
 
+pub use self::destination::Destination;
 use self::proof::{check_alias, prove_same_key, self_test};
-use crate::awskms::{AwsKmsBackend, RESERVED_TAG_PREFIX};
 use crate::backend::Backend;
 use crate::key::{CreateKeyRequest, KeyFamily, KeyInfo, KeyUsage};
 use crate::key_ref::{KeyRef, validate_key_name};
@@ -152,10 +156,11 @@ pub struct MigrationReport {
 /// message says).
 pub async fn migrate(
     from: &SoftwareBackend,
-    to: &AwsKmsBackend,
+    to: &dyn Destination,
     name: &str,
     options: &MigrateOptions,
 ) -> Result<MigrationReport> {
+    let place = to.place();
     let name = name.trim();
     let name = name.strip_prefix("alias/").unwrap_or(name);
     validate_key_name(name)?;
@@ -175,7 +180,7 @@ pub async fn migrate(
         Ok(existing) => {
             return Err(Error::AlreadyExists {
                 what: format!(
-                    "{alias} in AWS KMS (key {}); a migration never replaces a key: delete \
+                    "{alias} in {place} (key {}); a migration never replaces a key: delete \
                      that alias or migrate under another name",
                     existing.key_id
                 ),
@@ -186,10 +191,9 @@ pub async fn migrate(
     }
 
     let mut notes = Vec::new();
-    let mut request = CreateKeyRequest::new(spec)
-        .name(name)
-        .usage(source.usage)
-        .description(match &options.description {
+    let mut request = CreateKeyRequest::new(spec).name(name).usage(source.usage);
+    if to.keeps_descriptions_and_tags() {
+        request = request.description(match &options.description {
             Some(d) => d.clone(),
             None if !source.description.is_empty() => source.description.clone(),
             None => format!(
@@ -197,13 +201,26 @@ pub async fn migrate(
                 source.key_id
             ),
         });
-    for (k, v) in &source.tags {
-        if k.starts_with(RESERVED_TAG_PREFIX) {
-            notes.push(format!(
-                "tag {k} not copied: the prefix {RESERVED_TAG_PREFIX} is reserved in AWS KMS"
+        for (k, v) in &source.tags {
+            match to.reserved_tag_prefix() {
+                Some(prefix) if k.starts_with(prefix) => notes.push(format!(
+                    "tag {k} not copied: the prefix {prefix} is reserved in {place}"
+                )),
+                _ => request = request.tag(k, v),
+            }
+        }
+    } else {
+        if options.description.is_some() {
+            return Err(Error::unsupported(
+                to.name(),
+                "descriptions (a migrated key keeps none there)",
             ));
-        } else {
-            request = request.tag(k, v);
+        }
+        if !source.description.is_empty() || !source.tags.is_empty() {
+            notes.push(format!(
+                "the description and tags of the software key were not copied: {place} \
+                 has no place for them"
+            ));
         }
     }
 
@@ -216,9 +233,9 @@ pub async fn migrate(
         MigrationMethod::Generated => to.create_key(&request).await?,
         MigrationMethod::Imported => {
             let material = from.export_key_material(&src).await?;
-            let imported = to.import_key(&request, &material, None).await;
+            let imported = to.import_material(&request, &material).await;
             drop(material);
-            imported.map_err(|e| offer_generate(e, &alias))?
+            imported.map_err(|e| offer_generate(e, &alias, place))?
         }
     };
     let dst = KeyRef::key_id(&created.key_id)?;
@@ -239,7 +256,7 @@ pub async fn migrate(
         Err(e) => return Err(discard(to, &alias, &created.key_id, e).await),
     };
     let destination = to.describe_key(&dst).await?;
-    let follow_up = follow_up(&source, &alias, method);
+    let follow_up = follow_up(&source, &alias, method, place);
     Ok(MigrationReport {
         name: name.to_string(),
         method,
@@ -262,59 +279,40 @@ fn import_refused(err: &Error) -> bool {
     }
 }
 
-/// Adds the generate-and-switch offer to an import KMS refused.
-fn offer_generate(err: Error, alias: &str) -> Error {
+/// Adds the generate-and-switch offer to an import the destination refused.
+fn offer_generate(err: Error, alias: &str, place: &str) -> Error {
     if !import_refused(&err) {
         return err;
     }
     err.with_note(&format!(
-        "importing the software key's material into AWS KMS is not possible here; to \
-             switch anyway, migrate with generate (CLI: --generate): a fresh KMS key of the \
+        "importing the software key's material into {place} is not possible here; to \
+             switch anyway, migrate with generate (CLI: --generate): a fresh key of the \
              same spec under {alias}, whose signatures, ciphertexts and MACs differ from the \
              old key's, so those must be redone"
     ))
 }
 
-/// Deletes the alias and schedules the key for deletion after a failed proof; the error
-/// says what happened to each.
-async fn discard(to: &AwsKmsBackend, alias: &str, key_id: &str, err: Error) -> Error {
-    let alias_note = match to.delete_alias(alias).await {
-        Ok(()) => format!("{alias} was deleted"),
-        Err(e) => format!("{alias} could NOT be deleted ({e}); delete it by hand"),
-    };
-    let key_note = match KeyRef::key_id(key_id) {
-        Ok(k) => match to.schedule_key_deletion(&k, PENDING_DAYS).await {
-            Ok(_) => {
-                format!("the new KMS key {key_id} is scheduled for deletion in {PENDING_DAYS} days")
-            }
-            Err(e) => format!(
-                "the new KMS key {key_id} could NOT be scheduled for deletion ({e}); delete \
-                 it by hand"
-            ),
-        },
-        Err(e) => format!("the new KMS key {key_id:?} is unusable as a reference ({e})"),
-    };
-    tracing::warn!(
-        key_id,
-        alias,
-        "migration proof failed: {alias_note}; {key_note}"
-    );
+/// Undoes a migration whose proof failed ([`Destination::discard`]); the error says what
+/// happened.
+async fn discard(to: &dyn Destination, alias: &str, key_id: &str, err: Error) -> Error {
+    let note = to.discard(alias, key_id).await;
+    tracing::warn!(key_id, alias, "migration proof failed: {note}");
     err.with_note(&format!(
-        "the migration is undone: {alias_note}, {key_note}; the software key is unchanged"
+        "the migration is undone: {note}; the software key is unchanged"
     ))
 }
 
 /// What the user must still do.
-fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod) -> Vec<String> {
+fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod, place: &str) -> Vec<String> {
     let mut steps = Vec::new();
     let symmetric = source.spec.family() == KeyFamily::Symmetric;
     match method {
         MigrationMethod::Imported if symmetric => {
             steps.push(format!(
                 "ciphertexts made by the software keystore (including `keychain encrypt` \
-                 files) are in keychain's own format and do not decrypt in AWS KMS, even \
+                 files) are in keychain's own format and do not decrypt in {place}, even \
                  with the same key material: decrypt them with the software keystore and \
-                 encrypt them again under {alias} in AWS KMS"
+                 encrypt them again under {alias} in {place}"
             ));
             if source.versions > 1 {
                 steps.push(format!(
@@ -341,7 +339,7 @@ fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod) -> Vec<Stri
             KeyUsage::EncryptDecrypt if symmetric => steps.push(format!(
                 "data encrypted under the software key does not decrypt with the new key: \
                  decrypt it with the software keystore and encrypt it again under {alias} in \
-                 AWS KMS"
+                 {place}"
             )),
             KeyUsage::EncryptDecrypt => steps.push(format!(
                 "senders must encrypt to the new public key (`keychain pubkey {alias}`); \
@@ -365,7 +363,7 @@ fn follow_up(source: &KeyInfo, alias: &str, method: MigrationMethod) -> Vec<Stri
         },
     }
     steps.push(format!(
-        "point users of {alias} at AWS KMS (an awskms backend URI, or KEYCHAIN_BACKEND)"
+        "point users of {alias} at {place} (its backend URI, or KEYCHAIN_BACKEND)"
     ));
     steps.push(format!(
         "the software key is unchanged{}: once nothing uses it, disable it and schedule its \
@@ -391,7 +389,7 @@ mod tests {
             message: "CreateKey on alias/x rejected by AWS KMS (ValidationException): bad spec"
                 .into(),
         };
-        let e = offer_generate(refused, "alias/x");
+        let e = offer_generate(refused, "alias/x", "AWS KMS");
         assert!(matches!(e, Error::ImportRefused { .. }));
         assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
         assert!(e.to_string().contains("--generate"), "{e}");
@@ -400,26 +398,27 @@ mod tests {
             "CreateKey on alias/x rejected by AWS KMS (ValidationException): bad spec",
         );
         assert!(
-            !offer_generate(lookalike, "alias/x")
+            !offer_generate(lookalike, "alias/x", "AWS KMS")
                 .to_string()
                 .contains("generate")
         );
         let e = offer_generate(
             Error::unsupported("awskms", "ImportKeyMaterial on alias/x"),
             "alias/x",
+            "AWS KMS",
         );
         assert!(e.to_string().contains("generate"), "{e}");
         let taken = Error::AlreadyExists {
             what: "alias/x".into(),
         };
         assert!(
-            !offer_generate(taken, "alias/x")
+            !offer_generate(taken, "alias/x", "AWS KMS")
                 .to_string()
                 .contains("generate")
         );
         let local = Error::invalid_input("the key material is not a P-256 PKCS#8 private key");
         assert!(
-            !offer_generate(local, "alias/x")
+            !offer_generate(local, "alias/x", "AWS KMS")
                 .to_string()
                 .contains("generate")
         );
@@ -436,13 +435,13 @@ mod tests {
     fn follow_up_says_what_to_redo() {
         let mut info = KeyInfo::new("id", KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt);
         info.versions = 3;
-        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported).join("\n");
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported, "AWS KMS").join("\n");
         assert!(steps.contains("encrypt them again"), "{steps}");
         assert!(steps.contains("version (3)"), "{steps}");
         let info = KeyInfo::new("id", KeySpec::EccNistP256, KeyUsage::SignVerify);
-        let steps = follow_up(&info, "alias/k", MigrationMethod::Generated).join("\n");
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Generated, "AWS KMS").join("\n");
         assert!(steps.contains("re-sign"), "{steps}");
-        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported).join("\n");
+        let steps = follow_up(&info, "alias/k", MigrationMethod::Imported, "AWS KMS").join("\n");
         assert!(!steps.contains("re-sign"), "{steps}");
         assert!(steps.contains("second copy"), "{steps}");
     }

@@ -1,13 +1,14 @@
-//! The proof that a migrated KMS key is the software key (or, after generate-and-switch, that
+//! The proof that a migrated key (in AWS KMS or on a PKCS#11 token) is the software key (or, after generate-and-switch, that
 //! the new key works): public keys compared, signatures, OAEP ciphertexts, ECDH secrets and
-//! MACs made on one side and checked on the other, and an encrypt/decrypt round trip in KMS.
+//! MACs made on one side and checked on the other, and an encrypt/decrypt round trip in the
+//! destination.
 
 use aws_lc_rs::agreement;
 use aws_lc_rs::encoding::{AsDer, PublicKeyX509Der};
 
-use super::Proof;
+use super::{Destination, Proof};
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
-use crate::awskms::AwsKmsBackend;
 use crate::backend::Backend;
 use crate::data_key::EncryptionContext;
 use crate::key::{Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
@@ -32,20 +33,25 @@ fn fingerprint(pk: &PublicKey) -> String {
 }
 
 /// `alias/NAME` in KMS names the new key.
-pub(super) async fn check_alias(to: &AwsKmsBackend, alias: &KeyRef, key_id: &str) -> Result<Proof> {
+pub(super) async fn check_alias(
+    to: &dyn Destination,
+    alias: &KeyRef,
+    key_id: &str,
+) -> Result<Proof> {
+    let kms = to.place();
     let info = to.describe_key(alias).await?;
     if info.key_id != key_id {
         return Err(disproved(
             "alias",
             format!(
-                "{alias} names KMS key {}, not the new key {key_id}",
+                "{alias} names {kms} key {}, not the new key {key_id}",
                 info.key_id
             ),
         ));
     }
     Ok(Proof {
         check: "alias",
-        detail: format!("{alias} in AWS KMS names the new key {key_id}"),
+        detail: format!("{alias} in {kms} names the new key {key_id}"),
     })
 }
 
@@ -61,11 +67,9 @@ fn proof_algorithms(spec: KeySpec) -> Vec<SigningAlgorithm> {
 }
 
 /// The ECDH curve of a KEY_AGREEMENT key.
-fn ecdh_algorithm(spec: KeySpec) -> Result<&'static agreement::Algorithm> {
+fn ecdh_curve(spec: KeySpec) -> Result<Curve> {
     match spec.family() {
-        KeyFamily::Ec(Curve::P256) => Ok(&agreement::ECDH_P256),
-        KeyFamily::Ec(Curve::P384) => Ok(&agreement::ECDH_P384),
-        KeyFamily::Ec(Curve::P521) => Ok(&agreement::ECDH_P521),
+        KeyFamily::Ec(curve) => Ok(curve),
         _ => Err(Error::invalid_input(format!(
             "{spec} keys do not do key agreement"
         ))),
@@ -76,27 +80,24 @@ fn ecdh_algorithm(spec: KeySpec) -> Result<&'static agreement::Algorithm> {
 /// with `expected`, the public key the KMS key should have. Equal secrets prove KMS holds
 /// the private half of `expected`.
 async fn ecdh_matches(
-    to: &AwsKmsBackend,
+    to: &dyn Destination,
     dst: &KeyRef,
     spec: KeySpec,
     expected: &PublicKey,
 ) -> Result<bool> {
-    let alg = ecdh_algorithm(spec)?;
+    let curve = ecdh_curve(spec)?;
     let failed = |_| Error::crypto("local ECDH failed");
-    let peer = agreement::PrivateKey::generate(alg).map_err(failed)?;
+    let peer = agreement::PrivateKey::generate(crate::agreement::ecdh_algorithm(curve)?)
+        .map_err(failed)?;
     let peer_der: PublicKeyX509Der<'static> = peer
         .compute_public_key()
         .map_err(failed)?
         .as_der()
         .map_err(failed)?;
-    let peer_public = PublicKey::from_der(peer_der.as_ref())?;
-    let from_kms = to.derive_shared_secret(dst, &peer_public).await?;
-    let local = agreement::agree(
-        &peer,
-        agreement::UnparsedPublicKey::new(alg, expected.raw_key()),
-        Error::crypto("local ECDH with the expected public key failed"),
-        |s| Ok(Secret::new(s.to_vec())),
-    )?;
+    let from_kms = to
+        .derive_shared_secret(dst, KeyAgreementAlgorithm::Ecdh, peer_der.as_ref())
+        .await?;
+    let local = crate::agreement::agree(&peer, curve, expected)?;
     Ok(from_kms == local)
 }
 
@@ -137,10 +138,11 @@ fn signed_what(m: Message<'_>) -> &'static str {
 pub(super) async fn prove_same_key(
     from: &SoftwareBackend,
     src: &KeyRef,
-    to: &AwsKmsBackend,
+    to: &dyn Destination,
     dst: &KeyRef,
     source: &KeyInfo,
 ) -> Result<(Vec<Proof>, Vec<String>)> {
+    let kms = to.place();
     let spec = source.spec;
     let mut proofs = Vec::new();
     let mut notes = Vec::new();
@@ -152,7 +154,7 @@ pub(super) async fn prove_same_key(
             return Err(disproved(
                 "public-key",
                 format!(
-                    "the KMS public key ({}) differs from the software key's ({})",
+                    "the {kms} public key ({}) differs from the software key's ({})",
                     fingerprint(&kms_pk),
                     fingerprint(&source_pk)
                 ),
@@ -161,7 +163,7 @@ pub(super) async fn prove_same_key(
         proofs.push(Proof {
             check: "public-key",
             detail: format!(
-                "the KMS public key equals the software key's (SPKI SHA-256 {}…)",
+                "the {kms} public key equals the software key's (SPKI SHA-256 {}…)",
                 fingerprint(&kms_pk)
             ),
         });
@@ -176,7 +178,7 @@ pub(super) async fn prove_same_key(
                         return Err(disproved(
                             "signature",
                             format!(
-                                "a {alg} signature by KMS does not verify with the software \
+                                "a {alg} signature by {kms} does not verify with the software \
                                  key's public key"
                             ),
                         ));
@@ -187,50 +189,54 @@ pub(super) async fn prove_same_key(
                             "signature",
                             format!(
                                 "a {alg} signature by the software key does not verify with \
-                                 the KMS public key"
+                                 the {kms} public key"
                             ),
                         ));
                     }
                     if !to.verify(dst, m, &by_source, alg).await? {
                         return Err(disproved(
                             "signature",
-                            format!("KMS Verify refuses the software key's {alg} signature"),
+                            format!("{kms} Verify refuses the software key's {alg} signature"),
                         ));
                     }
                     proofs.push(Proof {
                         check: "signature",
                         detail: format!(
-                            "{alg}: a random {what} signed by KMS verifies with the software \
+                            "{alg}: a random {what} signed by {kms} verifies with the software \
                              key's public key, and one signed by the software key verifies \
-                             with the KMS public key and with KMS Verify"
+                             with the {kms} public key and with {kms} Verify"
                         ),
                     });
                 }
             }
             KeyUsage::EncryptDecrypt => {
-                let alg = EncryptionAlgorithm::RsaesOaepSha256;
+                let alg = to.oaep_proof_algorithm();
                 let none = EncryptionContext::new();
                 let plaintext = Secret::new(random_bytes(32)?);
                 let to_source = source_pk.encrypt(plaintext.expose(), alg)?;
                 if to.decrypt(Some(dst), &to_source, alg, &none).await? != plaintext {
                     return Err(disproved(
                         "oaep",
-                        "KMS does not decrypt a ciphertext made to the software key's public key",
+                        format!(
+                            "{kms} does not decrypt a ciphertext made to the software key's public key"
+                        ),
                     ));
                 }
                 let to_kms = kms_pk.encrypt(plaintext.expose(), alg)?;
                 if from.decrypt(Some(src), &to_kms, alg, &none).await? != plaintext {
                     return Err(disproved(
                         "oaep",
-                        "the software key does not decrypt a ciphertext made to the KMS \
-                         public key",
+                        format!(
+                            "the software key does not decrypt a ciphertext made to the {kms} \
+                         public key"
+                        ),
                     ));
                 }
                 proofs.push(Proof {
                     check: "oaep",
                     detail: format!(
                         "{alg}: random bytes encrypted to the software key's public key \
-                         decrypt in KMS, and bytes encrypted to the KMS public key decrypt \
+                         decrypt in {kms}, and bytes encrypted to the {kms} public key decrypt \
                          with the software key"
                     ),
                 });
@@ -239,15 +245,18 @@ pub(super) async fn prove_same_key(
                 if !ecdh_matches(to, dst, spec, &source_pk).await? {
                     return Err(disproved(
                         "ecdh",
-                        "KMS DeriveSharedSecret and local ECDH with the software key's public \
-                         key disagree",
+                        format!(
+                            "{kms} DeriveSharedSecret and local ECDH with the software key's public \
+                         key disagree"
+                        ),
                     ));
                 }
                 proofs.push(Proof {
                     check: "ecdh",
-                    detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret \
+                    detail: format!(
+                        "{kms} DeriveSharedSecret with a fresh peer key gives the secret \
                              the peer derives with the software key's public key"
-                        .into(),
+                    ),
                 });
             }
             KeyUsage::EncapsulateDecapsulate => {
@@ -255,24 +264,29 @@ pub(super) async fn prove_same_key(
                 if to.decapsulate(dst, &sent.ciphertext).await? != sent.shared_secret {
                     return Err(disproved(
                         "kem",
-                        "KMS does not decapsulate a ciphertext made to the software key's \
-                         public key",
+                        format!(
+                            "{kms} does not decapsulate a ciphertext made to the software key's \
+                         public key"
+                        ),
                     ));
                 }
                 let sent = kms_pk.encapsulate()?;
                 if from.decapsulate(src, &sent.ciphertext).await? != sent.shared_secret {
                     return Err(disproved(
                         "kem",
-                        "the software key does not decapsulate a ciphertext made to the KMS \
-                         public key",
+                        format!(
+                            "the software key does not decapsulate a ciphertext made to the {kms} \
+                         public key"
+                        ),
                     ));
                 }
                 proofs.push(Proof {
                     check: "kem",
-                    detail: "a secret encapsulated to the software key's public key \
-                             decapsulates in KMS, and one encapsulated to the KMS public key \
+                    detail: format!(
+                        "a secret encapsulated to the software key's public key \
+                             decapsulates in {kms}, and one encapsulated to the {kms} public key \
                              decapsulates with the software key"
-                        .into(),
+                    ),
                 });
             }
             KeyUsage::GenerateVerifyMac => {}
@@ -288,25 +302,25 @@ pub(super) async fn prove_same_key(
             if by_source != by_kms {
                 return Err(disproved(
                     "mac",
-                    format!("KMS and the software key compute different {alg} MACs"),
+                    format!("{kms} and the software key compute different {alg} MACs"),
                 ));
             }
             if !to.verify_mac(dst, &message, &by_source, alg).await? {
                 return Err(disproved(
                     "mac",
-                    "KMS VerifyMac refuses the software key's MAC",
+                    format!("{kms} VerifyMac refuses the software key's MAC"),
                 ));
             }
             if !from.verify_mac(src, &message, &by_kms, alg).await? {
                 return Err(disproved(
                     "mac",
-                    "the software key refuses the MAC made by KMS",
+                    format!("the software key refuses the MAC made by {kms}"),
                 ));
             }
             proofs.push(Proof {
                 check: "mac",
                 detail: format!(
-                    "{alg}: KMS and the software key compute the same MAC of a random \
+                    "{alg}: {kms} and the software key compute the same MAC of a random \
                      message, and each verifies the other's"
                 ),
             });
@@ -314,9 +328,9 @@ pub(super) async fn prove_same_key(
         KeyFamily::Symmetric => {
             proofs.push(round_trip(to, dst).await?);
             notes.push(format!(
-                "equality with the software key cannot be observed: KMS ciphertexts are \
-                 opaque and KMS never returns key material; it follows from importing exactly \
-                 the bytes of the software key's version {} (KMS binds a key to the first \
+                "equality with the software key cannot be observed: {kms} ciphertexts are \
+                 opaque and {kms} never returns key material; it follows from importing exactly \
+                 the bytes of the software key's version {} ({kms} binds a key to the first \
                  material imported into it and refuses other material later with \
                  IncorrectKeyMaterialException)",
                 source.versions
@@ -328,7 +342,8 @@ pub(super) async fn prove_same_key(
 }
 
 /// KMS encrypts and decrypts random bytes with the key.
-async fn round_trip(to: &AwsKmsBackend, dst: &KeyRef) -> Result<Proof> {
+async fn round_trip(to: &dyn Destination, dst: &KeyRef) -> Result<Proof> {
+    let kms = to.place();
     let alg = EncryptionAlgorithm::SymmetricDefault;
     let context: EncryptionContext = [("purpose".to_string(), "keychain-migration".to_string())]
         .into_iter()
@@ -338,25 +353,26 @@ async fn round_trip(to: &AwsKmsBackend, dst: &KeyRef) -> Result<Proof> {
     if to.decrypt(Some(dst), &ciphertext, alg, &context).await? != plaintext {
         return Err(disproved(
             "round-trip",
-            "KMS does not decrypt its own ciphertext to the plaintext",
+            format!("{kms} does not decrypt its own ciphertext to the plaintext"),
         ));
     }
     Ok(Proof {
         check: "round-trip",
-        detail: "KMS encrypts random bytes with the new key and decrypts them back".into(),
+        detail: format!("{kms} encrypts random bytes with the new key and decrypts them back"),
     })
 }
 
 /// Generate-and-switch: the new key works (it is, by design, not the software key).
 pub(super) async fn self_test(
-    to: &AwsKmsBackend,
+    to: &dyn Destination,
     dst: &KeyRef,
     source: &KeyInfo,
 ) -> Result<(Vec<Proof>, Vec<String>)> {
+    let kms = to.place();
     let spec = source.spec;
     let mut proofs = Vec::new();
     let notes = vec![format!(
-        "the KMS key was generated in KMS: it is a new {spec} key, not the software key"
+        "the {kms} key was generated in {kms}: it is a new {spec} key, not the software key"
     )];
     match (source.usage, spec.family()) {
         (KeyUsage::SignVerify, _) => {
@@ -368,7 +384,7 @@ pub(super) async fn self_test(
                 if !kms_pk.verify(m, &signature, alg)? {
                     return Err(disproved(
                         "signature",
-                        format!("a {alg} signature by KMS does not verify with its public key"),
+                        format!("a {alg} signature by {kms} does not verify with its public key"),
                     ));
                 }
                 proofs.push(Proof {
@@ -382,7 +398,7 @@ pub(super) async fn self_test(
         }
         (KeyUsage::EncryptDecrypt, KeyFamily::Symmetric) => proofs.push(round_trip(to, dst).await?),
         (KeyUsage::EncryptDecrypt, _) => {
-            let alg = EncryptionAlgorithm::RsaesOaepSha256;
+            let alg = to.oaep_proof_algorithm();
             let kms_pk = to.public_key(dst).await?;
             let plaintext = Secret::new(random_bytes(32)?);
             let ciphertext = kms_pk.encrypt(plaintext.expose(), alg)?;
@@ -390,13 +406,13 @@ pub(super) async fn self_test(
             if to.decrypt(Some(dst), &ciphertext, alg, &none).await? != plaintext {
                 return Err(disproved(
                     "oaep",
-                    "KMS does not decrypt a ciphertext made to its public key",
+                    format!("{kms} does not decrypt a ciphertext made to its public key"),
                 ));
             }
             proofs.push(Proof {
                 check: "oaep",
                 detail: format!(
-                    "{alg}: random bytes encrypted to the new public key decrypt in KMS"
+                    "{alg}: random bytes encrypted to the new public key decrypt in {kms}"
                 ),
             });
         }
@@ -405,14 +421,15 @@ pub(super) async fn self_test(
             if !ecdh_matches(to, dst, spec, &kms_pk).await? {
                 return Err(disproved(
                     "ecdh",
-                    "KMS DeriveSharedSecret disagrees with local ECDH on its public key",
+                    format!("{kms} DeriveSharedSecret disagrees with local ECDH on its public key"),
                 ));
             }
             proofs.push(Proof {
                 check: "ecdh",
-                detail: "KMS DeriveSharedSecret with a fresh peer key gives the secret the \
+                detail: format!(
+                    "{kms} DeriveSharedSecret with a fresh peer key gives the secret the \
                          peer derives with the new public key"
-                    .into(),
+                ),
             });
         }
         (KeyUsage::EncapsulateDecapsulate, _) => {
@@ -420,12 +437,14 @@ pub(super) async fn self_test(
             if to.decapsulate(dst, &sent.ciphertext).await? != sent.shared_secret {
                 return Err(disproved(
                     "kem",
-                    "KMS does not decapsulate a ciphertext made to its public key",
+                    format!("{kms} does not decapsulate a ciphertext made to its public key"),
                 ));
             }
             proofs.push(Proof {
                 check: "kem",
-                detail: "a secret encapsulated to the new public key decapsulates in KMS".into(),
+                detail: format!(
+                    "a secret encapsulated to the new public key decapsulates in {kms}"
+                ),
             });
         }
         (KeyUsage::GenerateVerifyMac, _) => {
@@ -437,11 +456,14 @@ pub(super) async fn self_test(
             let message = random_bytes(64)?;
             let mac = to.generate_mac(dst, &message, alg).await?;
             if !to.verify_mac(dst, &message, &mac, alg).await? {
-                return Err(disproved("mac", "KMS VerifyMac refuses its own MAC"));
+                return Err(disproved(
+                    "mac",
+                    format!("{kms} VerifyMac refuses its own MAC"),
+                ));
             }
             proofs.push(Proof {
                 check: "mac",
-                detail: format!("{alg}: the new key makes a MAC that KMS verifies"),
+                detail: format!("{alg}: the new key makes a MAC that {kms} verifies"),
             });
         }
     }

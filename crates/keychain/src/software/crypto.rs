@@ -1,16 +1,18 @@
 //! The data path of the software keystore: sign and verify (with a fast path that takes no
 //! lock when the key's material is already loaded), public keys, encrypt and decrypt, data
-//! keys and MACs.
+//! keys, MACs, ML-KEM and ECDH.
 
 use std::sync::Arc;
 
 use super::keystore::{Keystore, StoredKey};
 use super::material::Material;
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{
     DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
 };
 use crate::data_key::{DataKey, EncryptionContext, encode_context};
 use crate::kem::Encapsulation;
+use crate::key::KeyInfo;
 use crate::key_ref::KeyRef;
 use crate::public_key::PublicKey;
 use crate::random::random_bytes;
@@ -25,7 +27,7 @@ const MAX_MAC_MESSAGE: usize = 4096;
 
 /// MAC messages are 1 to [`MAX_MAC_MESSAGE`] bytes, as in AWS KMS: the software backend
 /// mirrors KMS, so what works here works there.
-fn check_mac_message(message: &[u8]) -> Result<()> {
+pub(crate) fn check_mac_message(message: &[u8]) -> Result<()> {
     if message.is_empty() || message.len() > MAX_MAC_MESSAGE {
         return Err(Error::invalid_input(format!(
             "MACs are computed over 1 to {MAX_MAC_MESSAGE} bytes (as in AWS KMS), not {}",
@@ -100,6 +102,29 @@ impl Keystore {
             stored.info.check_signing(algorithm)?;
             material.public_key()?.verify(message, signature, algorithm)
         }))
+    }
+
+    /// The key's id, spec, usage and state (what a data-path call checks) without a trip
+    /// through the blocking pool: the same small reads as [`Keystore::sign_if_ready`] (a stat
+    /// shows the parsed metadata is still the file's; the first time, the small file is
+    /// read). `None` when a deletion or rotation has come due (which takes the keystore's
+    /// lock).
+    pub(crate) fn metadata_if_ready(&self, key: &KeyRef) -> Option<Result<KeyInfo>> {
+        let stored = match self.resolve(key).and_then(|id| self.read_stored(&id)) {
+            Ok(stored) => stored,
+            Err(e) => return Some(Err(e)),
+        };
+        if self.needs_maintenance(&stored) {
+            return None;
+        }
+        // Aliases are DescribeKey's, not the data path's; the name is kept only when the
+        // reference was that alias, just read (another may have taken it since creation).
+        let mut info = stored.info;
+        info.aliases = Vec::new();
+        if info.name.as_deref() != key.alias_name() {
+            info.name = None;
+        }
+        Some(Ok(info))
     }
 
     /// The key and its already-loaded current material, if no lock or decryption is needed.
@@ -278,6 +303,21 @@ impl Keystore {
         crate::kem::check_ciphertext(level, ciphertext)?;
         self.material(&stored, stored.info.versions)?
             .decapsulate(ciphertext)
+    }
+
+    /// ECDH with the KEY_AGREEMENT key's private half: the usage, the state and the peer's
+    /// public key are checked before the key is loaded.
+    pub(crate) fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let stored = self.current(key)?;
+        let curve = stored.info.check_key_agreement()?;
+        let peer = crate::agreement::peer_public_key(&stored.info, curve, peer_public_key)?;
+        self.material(&stored, stored.info.versions)?
+            .agree(algorithm, &peer)
     }
 
     pub(crate) fn generate_data_key(

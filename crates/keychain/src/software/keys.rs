@@ -17,20 +17,41 @@ use crate::{Error, Result};
 impl Keystore {
     pub(crate) fn create_key(&self, req: &CreateKeyRequest) -> Result<KeyInfo> {
         req.validate()?;
-        if req.origin != KeyOrigin::Generated {
-            return Err(Error::unsupported("software", "creating keys for import"));
-        }
+        let external = match req.origin {
+            KeyOrigin::Generated => false,
+            KeyOrigin::External => true,
+            other => {
+                return Err(Error::unsupported(
+                    "software",
+                    format!("keys of origin {other}"),
+                ));
+            }
+        };
         if req.multi_region {
             return Err(Error::unsupported("software", "multi-region keys"));
         }
-        // Generate before taking the lock: RSA-4096 generation can take a while.
-        let material = generate(req.spec)?;
-        let pem = self
-            .kek
-            .seal_pem(material.expose(), Self::label(req.spec))?;
         let id = uuid::Uuid::new_v4().to_string();
-        let mac = self.kek.file_mac(&id, 1, pem.as_bytes());
+        // Generate before taking the lock: RSA-4096 generation can take a while. A key for
+        // imported material has none until the import.
+        let pem = if external {
+            None
+        } else {
+            let material = generate(req.spec)?;
+            Some(
+                self.kek
+                    .seal_pem(material.expose(), Self::label(req.spec))?,
+            )
+        };
         let mut info = KeyInfo::new(id.clone(), req.spec, req.usage);
+        let mut file_macs = BTreeMap::new();
+        if let Some(pem) = &pem {
+            let mac = self.kek.file_mac(&id, 1, pem.as_bytes());
+            file_macs.insert(1, B64.encode(mac));
+        } else {
+            info.origin = KeyOrigin::External;
+            info.state = crate::key::KeyState::PendingImport;
+            info.versions = 0;
+        }
         info.description = req.description.clone();
         info.tags = req.tags.clone();
         info.created = self.now();
@@ -47,7 +68,8 @@ impl Keystore {
                 next_rotation: None,
                 on_demand_rotation_start: None,
             },
-            file_macs: BTreeMap::from([(1, B64.encode(mac))]),
+            file_macs,
+            material_check: None,
         };
 
         let lock = self.lock()?;
@@ -66,7 +88,9 @@ impl Keystore {
         let staging = Staging::create(self.root.join("tmp").join(&id))?;
         let meta = serde_json::to_vec_pretty(&stored).map_err(Error::crypto)?;
         write_new_file(&staging.path().join("meta.json"), &meta)?;
-        write_new_file(&staging.path().join("v1.pem"), pem.as_bytes())?;
+        if let Some(pem) = &pem {
+            write_new_file(&staging.path().join("v1.pem"), pem.as_bytes())?;
+        }
         sync_dir(staging.path())?;
         if let Some(name) = &req.name {
             write_atomic(&self.alias_path(name), id.as_bytes())?;

@@ -68,6 +68,10 @@ pub(super) struct StoredKey {
     /// Per material version, the [`Kek::file_mac`] of its `vN.pem` (base64), checked on load:
     /// a version without one is refused, so deleting the entry does not skip the check.
     pub(super) file_macs: BTreeMap<u32, String>,
+    /// For a key of imported material: the check value of the material imported (see
+    /// `imported`), so that only the same material is imported again once deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) material_check: Option<String>,
 }
 
 /// An open keystore.
@@ -518,6 +522,14 @@ impl Keystore {
 
     pub(super) fn material(&self, stored: &StoredKey, version: u32) -> Result<Arc<Material>> {
         let info = &stored.info;
+        if version == 0 {
+            // A key of imported material that has none (yet, or any more).
+            return Err(Error::InvalidKeyState {
+                key: info.display_name(),
+                state: info.state.to_string(),
+                message: "the key has no key material: import it first".into(),
+            });
+        }
         let cache_key = (info.key_id.clone(), version);
         if let Some(m) = self
             .materials

@@ -12,7 +12,7 @@ use crate::key_ref::KeyRef;
 use crate::{Error, Result};
 
 impl Keystore {
-    fn state_error(info: &KeyInfo, message: &str) -> Error {
+    pub(super) fn state_error(info: &KeyInfo, message: &str) -> Error {
         Error::InvalidKeyState {
             key: info.display_name(),
             state: info.state.to_string(),
@@ -78,13 +78,26 @@ impl Keystore {
                     "the key is not pending deletion",
                 ));
             }
-            s.info.state = KeyState::Disabled;
+            // A key of imported material that has none waits for it again.
+            s.info.state = if s.info.versions == 0 {
+                KeyState::PendingImport
+            } else {
+                KeyState::Disabled
+            };
             s.info.deletion_date = None;
             Ok(())
         })
     }
 
     fn check_rotatable(info: &KeyInfo) -> Result<()> {
+        // Imported material rotates only by importing new material, which this keystore
+        // does not do: a new version would be generated, not imported.
+        if info.origin == crate::key::KeyOrigin::External {
+            return Err(Error::unsupported(
+                "software",
+                "rotation of keys with imported key material",
+            ));
+        }
         if info.spec != KeySpec::SymmetricDefault {
             return Err(Error::unsupported(
                 "software",

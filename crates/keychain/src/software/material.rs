@@ -3,8 +3,9 @@
 //! [`crate::kem`]).
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::agreement;
 use aws_lc_rs::digest::Digest;
-use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::encoding::{AsBigEndian, AsDer, EcPrivateKeyBin, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey,
@@ -16,6 +17,7 @@ use aws_lc_rs::signature::{
 };
 use zeroize::Zeroizing;
 
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{
     EncryptionAlgorithm, MacAlgorithm, Message, SignatureScheme, SigningAlgorithm,
 };
@@ -316,6 +318,37 @@ impl Material {
             _ => Err(Error::invalid_input(format!(
                 "{algorithm} does not fit this key"
             ))),
+        }
+    }
+
+    /// Key agreement with an EC key's private half and `peer`, a public key the caller has
+    /// checked to be on the key's curve; any other key is [`Error::InvalidInput`]. The
+    /// private scalar is copied into aws-lc's agreement key through a buffer zeroized on drop.
+    pub(crate) fn agree(
+        &self,
+        algorithm: KeyAgreementAlgorithm,
+        peer: &PublicKey,
+    ) -> Result<Secret> {
+        let Material::Ec { key, curve } = self else {
+            return Err(Error::invalid_input("only EC keys do key agreement"));
+        };
+        match algorithm {
+            KeyAgreementAlgorithm::Ecdh => {
+                let failed = || {
+                    Error::crypto(format!(
+                        "loading the {} key for ECDH failed",
+                        curve.jose_name()
+                    ))
+                };
+                let scalar: EcPrivateKeyBin<'static> =
+                    key.private_key().as_be_bytes().map_err(|_| failed())?;
+                let private = agreement::PrivateKey::from_private_key(
+                    crate::agreement::ecdh_algorithm(*curve)?,
+                    scalar.as_ref(),
+                )
+                .map_err(|_| failed())?;
+                crate::agreement::agree(&private, *curve, peer)
+            }
         }
     }
 

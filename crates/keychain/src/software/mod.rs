@@ -6,6 +6,7 @@
 mod aliases;
 mod crypto;
 mod fs;
+mod imported;
 mod keys;
 mod keystore;
 mod lifecycle;
@@ -21,12 +22,15 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
+#[cfg_attr(not(feature = "pkcs11"), allow(unused_imports))]
+pub(crate) use self::crypto::check_mac_message;
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
 pub use self::password_file::{
     MAX_PASSWORD_LEN, PASSWORD_FILE_ENV, password_from_env_file, read_password_file,
 };
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
+use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
@@ -74,6 +78,13 @@ pub fn generate_key_pair(spec: KeySpec) -> Result<(Secret, PublicKey)> {
     let private_key = material::generate(spec)?;
     let public_key = material::Material::load(spec, private_key.expose())?.public_key()?;
     Ok((private_key, public_key))
+}
+
+/// The public key of private key material as [`SoftwareBackend::export_key_material`] gives
+/// it (checked against `spec`).
+#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+pub(crate) fn public_key_of_material(spec: KeySpec, material: &[u8]) -> Result<PublicKey> {
+    material::Material::load(spec, material)?.public_key()
 }
 
 /// Environment variable holding the keystore password.
@@ -363,7 +374,7 @@ impl Backend for SoftwareBackend {
             max_raw_message: None,
             automatic_rotation: true,
             on_demand_rotation: true,
-            import: false,
+            import: true,
             multi_region: false,
             ed25519ph: true,
         }
@@ -377,6 +388,15 @@ impl Backend for SoftwareBackend {
     async fn describe_key(&self, key: &KeyRef) -> Result<KeyInfo> {
         let key = key.clone();
         self.run(move |s| s.describe_key(&key)).await
+    }
+
+    async fn key_metadata(&self, key: &KeyRef) -> Result<KeyInfo> {
+        // Parsed metadata checked by a stat takes microseconds: a trip through the blocking
+        // pool would cost more than the read. A due deletion or rotation takes that trip.
+        if let Some(result) = self.store.metadata_if_ready(key) {
+            return result;
+        }
+        self.describe_key(key).await
     }
 
     async fn list_keys(&self, page: &PageRequest) -> Result<Page<KeyInfo>> {
@@ -479,6 +499,17 @@ impl Backend for SoftwareBackend {
     async fn decapsulate(&self, key: &KeyRef, ciphertext: &[u8]) -> Result<Secret> {
         let (key, ciphertext) = (key.clone(), ciphertext.to_vec());
         self.run(move |s| s.decapsulate(&key, &ciphertext)).await
+    }
+
+    async fn derive_shared_secret(
+        &self,
+        key: &KeyRef,
+        algorithm: KeyAgreementAlgorithm,
+        peer_public_key: &[u8],
+    ) -> Result<Secret> {
+        let (key, peer) = (key.clone(), peer_public_key.to_vec());
+        self.run(move |s| s.derive_shared_secret(&key, algorithm, &peer))
+            .await
     }
 
     async fn generate_data_key(
@@ -585,6 +616,40 @@ impl Backend for SoftwareBackend {
         let (key, description) = (key.clone(), description.to_string());
         self.run(move |s| s.update_key_description(&key, &description))
             .await
+    }
+
+    async fn import_key_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<SystemTime>,
+    ) -> Result<()> {
+        if expires.is_some() {
+            return Err(Error::unsupported("software", "key material that expires"));
+        }
+        let (key, material) = (key.clone(), material.clone());
+        self.change(move |s| s.import_material(&key, &material))
+            .await
+    }
+
+    async fn delete_imported_key_material(&self, key: &KeyRef) -> Result<()> {
+        let key = key.clone();
+        self.change(move |s| s.delete_material(&key)).await
+    }
+
+    async fn read_key_annex(&self, key: &KeyRef, name: &str) -> Result<Option<Vec<u8>>> {
+        let (key, name) = (key.clone(), name.to_string());
+        self.run(move |s| s.read_annex(&key, &name)).await
+    }
+
+    async fn update_key_annex(
+        &self,
+        key: &KeyRef,
+        name: &str,
+        update: crate::backend::AnnexUpdate,
+    ) -> Result<()> {
+        let (key, name) = (key.clone(), name.to_string());
+        self.run(move |s| s.update_annex(&key, &name, update)).await
     }
 
     async fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
