@@ -117,7 +117,8 @@ impl AwsKmsUri {
 
 impl BackendUri {
     /// The URI written back out, so that [`BackendUri::parse`] reads the same backend:
-    /// `software:PATH` (`software:` for the default keystore) or [`AwsKmsUri::to_uri`]. A
+    /// `software:PATH` (`software:` for the default keystore), [`AwsKmsUri::to_uri`], or a
+    /// `pkcs11:` URI without a `pin-value` (refused: a PIN is a secret). A
     /// keystore path that no URI can carry — not UTF-8, holding a control character, or
     /// starting or ending with whitespace (which parsing trims) — is
     /// [`Error::InvalidInput`].
@@ -145,8 +146,52 @@ impl BackendUri {
                 }
             }
             BackendUri::AwsKms(kms) => Ok(kms.to_uri()),
+            BackendUri::Pkcs11(p11) => pkcs11_to_uri(p11),
         }
     }
+}
+
+/// A `pkcs11:` backend URI written back out: token, serial and slot-id in the path,
+/// module-path and pin-source in the query. A PIN given as `pin-value` is a secret, and a
+/// written URI travels (an age recipient carries one), so that form is refused.
+fn pkcs11_to_uri(p11: &Pkcs11Uri) -> Result<String> {
+    use crate::pkcs11::uri::PinSource;
+    let text = |path: &std::path::Path, what: &str| {
+        path.to_str()
+            .filter(|t| !t.chars().any(is_control_or_invisible))
+            .map(percent_encode)
+            .ok_or_else(|| bad(format!("the {what} cannot be written in a URI")))
+    };
+    let mut path = Vec::new();
+    if let Some(token) = &p11.token {
+        path.push(format!("token={}", percent_encode(token)));
+    }
+    if let Some(serial) = &p11.serial {
+        path.push(format!("serial={}", percent_encode(serial)));
+    }
+    if let Some(slot) = p11.slot_id {
+        path.push(format!("slot-id={slot}"));
+    }
+    let mut query = Vec::new();
+    if let Some(module) = &p11.module_path {
+        query.push(format!("module-path={}", text(module, "module path")?));
+    }
+    match &p11.pin {
+        PinSource::Value(_) => {
+            return Err(bad(
+                "a pkcs11 URI with pin-value is not written out (the PIN is a secret); use \
+                 pin-source=file:PATH or KEYCHAIN_PKCS11_PIN",
+            ));
+        }
+        PinSource::File(file) => query.push(format!("pin-source=file:{}", text(file, "PIN file")?)),
+        PinSource::Env => {}
+    }
+    let mut uri = format!("pkcs11:{}", path.join(";"));
+    if !query.is_empty() {
+        uri.push('?');
+        uri.push_str(&query.join("&"));
+    }
+    Ok(uri)
 }
 
 fn bad(message: impl std::fmt::Display) -> Error {
@@ -650,6 +695,18 @@ mod tests {
             };
             assert!(uri.to_uri().is_err(), "{path:?}");
         }
+    }
+
+    #[test]
+    fn pkcs11_uris_are_written_back_without_a_pin_value() {
+        let uri = "pkcs11:token=my%20token;slot-id=3?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin";
+        let parsed = BackendUri::parse(uri).unwrap();
+        let written = parsed.to_uri().unwrap();
+        assert_eq!(BackendUri::parse(&written).unwrap(), parsed, "{written}");
+        let with_pin =
+            BackendUri::parse("pkcs11:token=t?module-path=/m.so&pin-value=1234").unwrap();
+        let e = with_pin.to_uri().unwrap_err().to_string();
+        assert!(!e.contains("1234"), "{e}");
     }
 
     #[test]
