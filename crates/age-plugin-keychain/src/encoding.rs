@@ -99,7 +99,17 @@ fn check_location(what: &str, backend: &str, key: &str) -> Result<()> {
             return Err(bad(what, format!("the {name} has surrounding whitespace")));
         }
     }
-    BackendUri::parse(backend).map_err(|e| bad(what, e))?;
+    match BackendUri::parse(backend).map_err(|e| bad(what, e))? {
+        BackendUri::Software { .. } | BackendUri::AwsKms(_) => {}
+        // `keychain age` writes no other kind. A pkcs11 URI would name a shared library
+        // to load (module-path): a string handed to the user must never choose code to run.
+        _ => {
+            return Err(bad(
+                what,
+                "only software and awskms backends are carried by age recipients and identities",
+            ));
+        }
+    }
     KeyRef::parse(key).map_err(|e| bad(what, e))?;
     Ok(())
 }
@@ -335,6 +345,23 @@ mod tests {
         let identity = recipient.identity().encode().unwrap();
         assert!(identity.starts_with("AGE-PLUGIN-KEYCHAIN-1"), "{identity}");
         assert_eq!(Identity::decode(&identity).unwrap(), recipient.identity());
+    }
+
+    #[test]
+    fn a_pkcs11_location_is_refused_so_no_string_chooses_a_library_to_load() {
+        let backend = "pkcs11:token=t?module-path=/tmp/planted.so&pin-value=1";
+        // Built by hand, as an attacker would: `new` itself refuses it.
+        let recipient = Recipient {
+            backend: backend.to_string(),
+            key: KEY.to_string(),
+            wrapping: Wrapping::Symmetric,
+        };
+        let text = recipient.encode().unwrap();
+        let e = Recipient::decode(&text).unwrap_err().to_string();
+        assert!(e.contains("only software and awskms"), "{e}");
+        let identity = recipient.identity().encode().unwrap();
+        assert!(Identity::decode(&identity).is_err());
+        assert!(Identity::new(backend, KEY).is_err());
     }
 
     #[test]
