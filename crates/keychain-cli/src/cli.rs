@@ -23,7 +23,7 @@ pub use ssh::{SshAgentArgs, SshCertArgs, SshCommand, SshPubkeyArgs};
     version,
     about = "Cryptographic keys whose private material stays in a backend",
     long_about = "Cryptographic keys whose private material stays in a backend: a local \
-                  encrypted keystore (the default) or AWS KMS.\n\n\
+                  encrypted keystore (the default), AWS KMS or a PKCS#11 token.\n\n\
                   Keys are named by NAME (meaning alias/NAME), alias/NAME, a key id, an ARN or \
                   an awskms:// URI. The software keystore's password comes from \
                   --password-fd, --password-file (KEYCHAIN_PASSWORD_FILE), KEYCHAIN_PASSWORD, \
@@ -31,9 +31,11 @@ pub use ssh::{SshAgentArgs, SshCertArgs, SshCommand, SshPubkeyArgs};
     after_long_help = exit::help_text(),
 )]
 pub struct Cli {
-    /// The backend: `software:PATH` (a local keystore directory) or AWS KMS (`awskms`,
-    /// `awskms://HOST:PORT/?region=R`, `awskms:?endpoint=URL&region=R`). Default: the
-    /// software keystore at $KEYCHAIN_HOME, else the user data directory.
+    /// The backend: `software:PATH` (a local keystore directory), AWS KMS (`awskms`,
+    /// `awskms://HOST:PORT/?region=R`, `awskms:?endpoint=URL&region=R`) or a PKCS#11 token
+    /// (`pkcs11:token=LABEL?module-path=LIB`, PIN from `pin-source=file:PATH` or
+    /// KEYCHAIN_PKCS11_PIN). Default: the software keystore at $KEYCHAIN_HOME, else the user
+    /// data directory.
     #[arg(
         long,
         global = true,
