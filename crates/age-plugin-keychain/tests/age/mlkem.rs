@@ -1,5 +1,6 @@
 //! ML-KEM keys of the software keystore as age recipients: round trips for every parameter
-//! set, wrapping without the keystore, tampered stanzas, and stanzas of other recipients.
+//! set, wrapping without the keystore, tampered stanzas, stanzas of other recipients, and
+//! files Python `cryptography` writes from the documented stanza format.
 
 use std::path::{Path, PathBuf};
 
@@ -213,4 +214,43 @@ async fn other_recipients_stanzas_are_skipped() {
         &out,
         &["no identity matched"],
     );
+}
+
+#[tokio::test]
+async fn a_file_python_writes_from_the_documented_format_opens() {
+    // The stanza and the whole age file are written by Python `cryptography` from
+    // docs/AGE.md (tests/age/mlkem_age_file.py); age and the plugin must open them.
+    let setup = Setup::new();
+    for (name, spec) in [
+        ("kem768", KeySpec::MlKem768),
+        ("kem1024", KeySpec::MlKem1024),
+    ] {
+        let (recipient, identity) = mlkem_key(&setup, name, spec).await;
+        let recipient =
+            age_plugin_keychain::Recipient::decode(&recipient).unwrap_or_else(|e| panic!("{e}"));
+        let age_plugin_keychain::Wrapping::MlKem { public_key } = &recipient.wrapping else {
+            panic!("{name}: not an ML-KEM recipient: {recipient:?}");
+        };
+        let spki = setup.path(&format!("{name}.spki"));
+        std::fs::write(&spki, public_key).unwrap_or_else(|e| panic!("{e}"));
+        for size in [0usize, 65537] {
+            let input = setup.path(&format!("{name}-py-{size}"));
+            let data = pattern(size);
+            std::fs::write(&input, &data).unwrap_or_else(|e| panic!("{e}"));
+            let sealed = setup.path(&format!("{name}-py-{size}.age"));
+            let script = std::process::Command::new(keychain_testkit::python())
+                .arg("-c")
+                .arg(include_str!("mlkem_age_file.py"))
+                .arg(&spki)
+                .arg(&recipient.key)
+                .arg(&input)
+                .arg(&sealed)
+                .output()
+                .unwrap_or_else(|e| panic!("python: {e}"));
+            assert_ok(&script, "python writing the age file");
+            let opened = run(setup.age().args(["-d", "-i"]).arg(&identity).arg(&sealed));
+            assert_ok(&opened, "age -d of Python's file");
+            assert!(opened.stdout == data, "{name}: {size} bytes from Python");
+        }
+    }
 }
