@@ -122,7 +122,8 @@ fn body_offsets(bytes: &[u8]) -> (usize, usize) {
     }
 }
 
-/// age refused `out`'s file with exactly one line from the plugin, saying `expected`.
+/// age refused `out`'s file with exactly one line from the plugin, saying `expected` (in
+/// any case).
 fn assert_one_plugin_line(result: &std::process::Output, out: &Path, expected: &str) {
     assert_refused(result, out, &["keychain plugin", expected]);
     let stderr = String::from_utf8_lossy(&result.stderr);
@@ -131,7 +132,10 @@ fn assert_one_plugin_line(result: &std::process::Output, out: &Path, expected: &
         .filter(|l| l.contains("keychain plugin"))
         .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
-    assert!(lines[0].contains(expected), "{stderr}");
+    assert!(
+        lines[0].to_lowercase().contains(&expected.to_lowercase()),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -253,4 +257,20 @@ async fn a_file_python_writes_from_the_documented_format_opens() {
             assert!(opened.stdout == data, "{name}: {size} bytes from Python");
         }
     }
+}
+
+#[tokio::test]
+async fn a_disabled_mlkem_key_is_refused_by_the_backend() {
+    let setup = Setup::new();
+    let (recipient, identity) = mlkem_key(&setup, "kem", KeySpec::MlKem512).await;
+    let (_, sealed) = seal(&setup, &[&recipient], "in");
+    let kc = setup.keychain().await;
+    let key = keychain::KeyRef::parse("kem").unwrap_or_else(|e| panic!("{e}"));
+    kc.backend()
+        .disable_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    kc.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let out = setup.path("in.out");
+    assert_one_plugin_line(&decrypt(&setup, &identity, &sealed, &out), &out, "disabled");
 }
