@@ -33,33 +33,33 @@ pub fn canonical_backend(uri: &BackendUri) -> Result<String> {
     }
 }
 
+/// How age wraps a file key to a key: by the backend, or locally under its public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WrappingKind {
+    Symmetric,
+    Rsa,
+    MlKem,
+}
+
 /// How age wraps a file key to this key, or why it cannot.
-fn wrapping_kind(info: &KeyInfo) -> Result<Option<()>> {
+fn wrapping_kind(info: &KeyInfo) -> Result<WrappingKind> {
     let name = info.display_name();
-    if info.spec.as_str().starts_with("ML_KEM") {
-        return Err(Error::unsupported(
-            "age-plugin-keychain",
-            format!(
-                "{} keys as age recipients (not yet: only SYMMETRIC_DEFAULT and RSA)",
-                info.spec
-            ),
-        ));
-    }
     match (info.spec.family(), info.usage) {
-        (KeyFamily::Symmetric, _) => Ok(None),
-        (KeyFamily::Rsa(_), KeyUsage::EncryptDecrypt) => Ok(Some(())),
+        (KeyFamily::Symmetric, _) => Ok(WrappingKind::Symmetric),
+        (KeyFamily::Rsa(_), KeyUsage::EncryptDecrypt) => Ok(WrappingKind::Rsa),
+        (KeyFamily::MlKem(_), _) => Ok(WrappingKind::MlKem),
         (KeyFamily::Rsa(_), usage) => Err(Error::key_usage(
             name,
             format!(
                 "this RSA key is for {usage}; an age recipient needs an ENCRYPT_DECRYPT key \
-                 (SYMMETRIC_DEFAULT or RSA)"
+                 (SYMMETRIC_DEFAULT or RSA) or an ML-KEM key"
             ),
         )),
         _ => Err(Error::key_usage(
             name,
             format!(
                 "{} keys cannot wrap age file keys; an age recipient needs an ENCRYPT_DECRYPT \
-                 key (SYMMETRIC_DEFAULT or RSA)",
+                 key (SYMMETRIC_DEFAULT or RSA) or an ML-KEM key",
                 info.spec
             ),
         )),
@@ -80,11 +80,14 @@ pub async fn recipient_for(
     name: &str,
 ) -> Result<Recipient> {
     let info = keychain.describe(name).await?;
-    let rsa = wrapping_kind(&info)?;
+    let kind = wrapping_kind(&info)?;
     info.check_enabled()?;
-    let wrapping = match rsa {
-        None => Wrapping::Symmetric,
-        Some(()) => Wrapping::RsaOaepSha256 {
+    let wrapping = match kind {
+        WrappingKind::Symmetric => Wrapping::Symmetric,
+        WrappingKind::Rsa => Wrapping::RsaOaepSha256 {
+            public_key: keychain.public_key(name).await?.to_der().to_vec(),
+        },
+        WrappingKind::MlKem => Wrapping::MlKem {
             public_key: keychain.public_key(name).await?.to_der().to_vec(),
         },
     };

@@ -37,11 +37,15 @@ impl WrapPlugin {
     ) -> keychain::Result<Stanza> {
         let file_key = file_key.expose_secret().as_slice();
         let (kind, wrapped) = match &recipient.wrapping {
-            // The public key is in the recipient: no backend, no credentials.
+            // The public key is in the recipient (RSA, ML-KEM): no backend, no credentials.
             Wrapping::RsaOaepSha256 { public_key } => (
                 Kind::Rsa,
                 PublicKey::from_der(public_key)?
                     .encrypt(file_key, EncryptionAlgorithm::RsaesOaepSha256)?,
+            ),
+            Wrapping::MlKem { public_key } => (
+                Kind::MlKem,
+                crate::mlkem::wrap(public_key, &recipient.key, file_key)?,
             ),
             Wrapping::Symmetric => {
                 let keychain = self

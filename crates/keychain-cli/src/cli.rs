@@ -690,9 +690,9 @@ pub struct VerifyMacArgs {
 /// `keychain age …`
 #[derive(Debug, Subcommand)]
 pub enum AgeCommand {
-    /// Print the age recipient (age1keychain1…) of a symmetric or RSA encryption key. It
-    /// holds no secret: the backend URI (without credentials), the key reference and, for RSA,
-    /// the public key, so encrypting to an RSA key needs no credentials.
+    /// Print the age recipient (age1keychain1…) of a symmetric, RSA encryption or ML-KEM
+    /// key. It holds no secret: the backend URI (without credentials), the key reference and,
+    /// for RSA and ML-KEM, the public key, so encrypting to those keys needs no credentials.
     Recipient(AgeArgs),
     /// Print the age identity (AGE-PLUGIN-KEYCHAIN-1…) of a key, for `age -d -i FILE`. It
     /// holds no secret: decrypting needs the backend's credentials or keystore password.
@@ -702,7 +702,7 @@ pub enum AgeCommand {
 /// `keychain age recipient` and `keychain age identity`
 #[derive(Debug, Args)]
 pub struct AgeArgs {
-    /// The key (SYMMETRIC_DEFAULT, or RSA with ENCRYPT_DECRYPT usage).
+    /// The key (SYMMETRIC_DEFAULT, RSA with ENCRYPT_DECRYPT usage, or ML_KEM_512/768/1024).
     pub name: String,
     /// Write the line to FILE (created with mode 0600) instead of standard output.
     #[arg(long, value_name = "FILE")]
