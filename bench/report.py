@@ -4,7 +4,7 @@
     bench/report.py RESULTS_DIR OUTPUT.md
 
 RESULTS_DIR holds machine.json and one JSON per item (crypto, envelope, keystore, kms, serve,
-cli, pkcs11), as printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed.
+cli, ssh, pkcs11), as printed by `keychain-bench ITEM`, or {"item": ..., "error": ...} when an item failed.
 An item with no JSON (not run by this `BENCH_ONLY=...` invocation) keeps its sections and
 summary rows from the OUTPUT.md being replaced, marked as kept from that earlier run. Every
 ratio is the median over rounds of the per-round ratio ours / peer: both sides of a round were
@@ -456,30 +456,21 @@ def keystore_item(rep, d):
 
 # The numbered sections ("## N. ...") and summary rows ("| N. ...") each item writes.
 ITEM_NUMBERS = {"kms": ["1", "2", "6"], "crypto": ["3"], "envelope": ["4"], "keystore": ["5"],
-                "serve": ["7"], "cli": ["8"], "pkcs11": ["9"]}
+                "serve": ["7"], "cli": ["8"], "ssh": ["9"],
+                "pkcs11": ["10"]}
 
 
-# The unnumbered sections this report writes itself; any other (`## age plugin`, which
-# bench/age.sh writes) is another tool's and is kept as it was, at the end.
-OWN_SECTIONS = ("## Machine", "## Summary")
-
-
-def other_sections(path):
-    """The sections of the document at `path` that another tool wrote."""
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        text = f.read()
-    return [chunk.rstrip() + "\n" for chunk in re.split(r"^(?=## )", text, flags=re.M)
-            if chunk.startswith("## ") and not re.match(r"^## \d+\. ", chunk)
-            and not chunk.startswith(OWN_SECTIONS)]
+# Sections that other scripts write into the same document (bench/age.sh's "## age plugin"):
+# never written here, always carried over as they are, after the numbered items.
+OWN_SECTIONS = ("Machine", "Summary")
 
 
 def previous_document(path):
-    """The sections, summary rows and run line of the document at `path` (empty if none)."""
-    sections, summary, run = {}, {}, "an earlier run"
+    """The sections, summary rows and run line of the document at `path`, and the sections
+    other scripts wrote there (empty if none)."""
+    sections, summary, run, others = {}, {}, "an earlier run", []
     if not os.path.exists(path):
-        return sections, summary, run
+        return sections, summary, run, others
     with open(path) as f:
         text = f.read()
     m = re.search(r"^\| run \| (.*) \|$", text, re.M)
@@ -493,13 +484,15 @@ def previous_document(path):
         m = re.match(r"^## (\d+)\. ", chunk)
         if m:
             sections[m.group(1)] = chunk.rstrip() + "\n"
-    return sections, summary, run
+        elif chunk.startswith("## ") and chunk[3:].split("\n")[0].strip() not in OWN_SECTIONS:
+            others.append(chunk.rstrip() + "\n")
+    return sections, summary, run, others
 
 
 def keep_previous(rep, item, previous):
     """Adds `item`'s sections and summary rows from the previous document; False if it had
     none."""
-    sections, summary, run = previous
+    sections, summary, run, _ = previous
     numbers = ITEM_NUMBERS[item]
     if not all(n in sections for n in numbers):
         return False
@@ -570,17 +563,18 @@ def main():
     kms = load(results, "kms")
     serve = load(results, "serve")
     cli = load(results, "cli")
+    ssh = load(results, "ssh")
     p11 = load(results, "pkcs11")
     from report_pkcs11 import pkcs11_item
     from report_serve import cli_item, serve_item
+    from report_ssh import ssh_item
 
     previous = previous_document(output)
-    others = other_sections(output)
     body = Report()
     for item, data, write in (("kms", kms, kms_items), ("crypto", crypto, crypto_item),
                               ("envelope", env, envelope_item), ("keystore", ks, keystore_item),
                               ("serve", serve, serve_item), ("cli", cli, cli_item),
-                              ("pkcs11", p11, pkcs11_item)):
+                              ("ssh", ssh, ssh_item), ("pkcs11", p11, pkcs11_item)):
         if data is not None or not keep_previous(body, item, previous):
             write(body, data)
 
@@ -608,7 +602,7 @@ def main():
         "```",
         "",
         "`BENCH_QUICK=1 bench/run.sh` is a smoke run (one round, small sizes; its numbers are "
-        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms,serve,cli,pkcs11` runs some items "
+        "not for quoting); `BENCH_ONLY=crypto,envelope,keystore,kms,serve,cli,ssh,pkcs11` runs some items "
         "only (the sections of the others are kept from the previous document, marked so).",
         "",
         "## Machine",
@@ -629,7 +623,8 @@ def main():
     out.append("")
     for part in body.parts:
         out.append(part)
-    out.extend(others)
+    for part in previous[3]:
+        out.append(part)
     text = "\n".join(out).rstrip() + "\n"
     with open(output, "w") as f:
         f.write(text)

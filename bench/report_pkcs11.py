@@ -3,14 +3,14 @@
 
 from report import Table, duration, median, not_run, ops, ratio_median, times
 
-TITLE = "9. PKCS#11"
+TITLE = "10. PKCS#11"
 # Our overhead over the raw call (and over pkcs11-tool per process): at most 10 %.
 OVERHEAD = 1.1
 NAMES = {"bench-p256": "P-256", "bench-rsa2048": "RSA-2048"}
 
 
 def pkcs11_item(rep, d):
-    rep.add("## 9. PKCS#11 backend on SoftHSM2: raw `cryptoki` and `pkcs11-tool` (issue 15)\n")
+    rep.add("## 10. PKCS#11 backend on SoftHSM2: raw `cryptoki` and `pkcs11-tool` (issue 15)\n")
     if not_run(rep, d, TITLE):
         return
     rep.add(

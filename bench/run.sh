@@ -3,8 +3,9 @@
 #
 #   bench/run.sh                  the full run (about 10 minutes on 2 cores, after the build)
 #   BENCH_QUICK=1 bench/run.sh    a smoke run: one round, small sizes
-#   BENCH_ONLY=serve,cli ...      some items only (the report keeps the others' sections from
+#   BENCH_ONLY=serve,cli,ssh ...  some items only (the report keeps the others' sections from
 #                                 the docs/BENCHMARKS.md it replaces, marked as kept)
+#   BENCH_BUILT=1                 use the release binaries already built (no cargo build)
 #   BENCH_TMP=DIR                 where scratch files go (default: /dev/shm when it has room)
 #   BENCH_VENV=DIR                the venv with moto and boto3 (default: .venv-bench)
 #   KEYCHAIN_LOCALSTACK_VENV=DIR  the LocalStack venv (default: .venv-localstack)
@@ -22,7 +23,7 @@ die() { printf 'bench/run.sh: %s\n' "$*" >&2; exit 1; }
 
 started_epoch=$(date +%s)
 quick="${BENCH_QUICK:-0}"
-only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli,pkcs11}"
+only="${BENCH_ONLY:-crypto,envelope,keystore,kms,serve,cli,ssh,pkcs11}"
 target_dir="${CARGO_TARGET_DIR:-target}"
 out="$target_dir/bench"
 results="$out/results"
@@ -34,6 +35,7 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 [ -x /usr/bin/time ] || missing+=(time)
 [ -f /usr/include/openssl/evp.h ] || missing+=(libssl-dev)
 command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v ssh-agent >/dev/null 2>&1 || missing+=(openssh-client)
 # The pkcs11 item: the SoftHSM2 token and OpenSC's pkcs11-tool.
 [ -f /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
 command -v pkcs11-tool >/dev/null 2>&1 || missing+=(opensc)
@@ -57,8 +59,12 @@ fi
 mkdir -p "$tmp"
 
 # ---- build ----------------------------------------------------------------------------------
-log "building keychain-bench and keychain (release)"
-cargo build --release -p keychain-bench -p keychain-cli || die "the release build failed"
+if [ "${BENCH_BUILT:-0}" = 1 ]; then
+  log "using the release binaries already in $target_dir/release (BENCH_BUILT=1)"
+else
+  log "building keychain-bench and keychain (release)"
+  cargo build --release -p keychain-bench -p keychain-cli || die "the release build failed"
+fi
 bench_bin="$target_dir/release/keychain-bench"
 cli_bin="$target_dir/release/keychain"
 cc -O2 -o "$out/ec_speed" bench/peer/ec_speed.c -lcrypto || die "cannot build bench/peer/ec_speed.c"
@@ -71,6 +77,7 @@ if [ "$quick" = 1 ]; then
   kms_args=(--rounds 1 --calls 50 --concurrent-calls 256 --delay-ms 20)
   serve_args=(--rounds 1 --calls 50 --concurrent-calls 256 --keys 1000)
   cli_args=(--rounds 1 --calls 20 --runs 3)
+  ssh_args=(--rounds 1 --calls 10 --waves 1)
   pkcs11_args=(--rounds 1 --seconds 0.3 --calls 160 --cli-calls 5)
 else
   mode=full
@@ -80,6 +87,7 @@ else
   kms_args=(--rounds 3 --calls 200 --concurrent-calls 640 --delay-ms 20)
   serve_args=(--rounds 3 --calls 200 --concurrent-calls 640 --keys 10000)
   cli_args=(--rounds 2 --calls 100 --runs 10)
+  ssh_args=(--rounds 5 --calls 50 --waves 4)
   pkcs11_args=(--rounds 4 --seconds 1 --calls 800 --cli-calls 20)
 fi
 
@@ -150,6 +158,7 @@ json.dump(d, open(sys.argv[1], "w"), indent=1)' "$results/serve.json" "$counted"
   fi
 fi
 wants cli && run_item cli "${cli_args[@]}" --cli "$cli_bin"
+wants ssh && run_item ssh "${ssh_args[@]}" --cli "$cli_bin"
 wants pkcs11 && run_item pkcs11 "${pkcs11_args[@]}" --cli "$cli_bin"
 
 # ---- the machine, then the report ----------------------------------------------------------

@@ -33,6 +33,15 @@ if ! command -v age >/dev/null 2>&1 || ! command -v age-keygen >/dev/null 2>&1 \
   apt-get update -qq && apt-get install -y -qq age time >/dev/null
 fi
 
+# rage (the Rust age, from crates.io; in none of the other package sources here) is the
+# second client the age plugin is judged by. A debug build: the tests encrypt small files.
+if ! command -v rage >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/rage" ]; then
+  log "installing rage 0.12.1 from crates.io"
+  rage_target="$(mktemp -d)"
+  CARGO_TARGET_DIR="$rage_target" cargo install --quiet --locked --debug rage@0.12.1
+  rm -rf "$rage_target"
+fi
+
 # OpenSSH (ssh-keygen, ssh-add, ssh, sshd) and git judge the SSH keys, signatures,
 # certificates and agent; the tests start their own sshd on a loopback port.
 if ! command -v ssh-keygen >/dev/null 2>&1 || ! command -v ssh-add >/dev/null 2>&1 \

@@ -16,8 +16,10 @@
 //! keychain-bench serve-handle [--calls N] [--keys N]   Sign through KmsService::handle
 //!                         only, no socket: the loop to profile (valgrind --tool=callgrind)
 //! keychain-bench cli      --cli PATH [--rounds N] [--calls N] [--runs N]  issue 16 (per call)
+//! keychain-bench ssh      --cli PATH [--rounds N] [--calls N] [--waves N]
+//!                                                issue 13 (ssh-keygen -Y sign via the agents)
 //! keychain-bench pkcs11   --cli PATH [--rounds N] [--seconds S] [--calls N] [--cli-calls N]
-//!                                                         item 9, issue 15 (SoftHSM2)
+//!                                                         item 10, issue 15 (SoftHSM2)
 //! keychain-bench rng      the first and second draw from aws-lc's generator in a fresh process
 //! keychain-bench proxy    --upstream HOST:PORT [--delay-ms D] [--listen PORT]   the proxy alone
 //! ```
@@ -40,6 +42,7 @@ mod pkcs11;
 mod proxy;
 mod serve;
 mod served;
+mod ssh;
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -95,7 +98,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((item, rest)) = args.split_first() else {
         eprintln!(
-            "usage: keychain-bench crypto|envelope|keystore|kms|serve|cli|pkcs11|rng|proxy [--option value]..."
+            "usage: keychain-bench crypto|envelope|keystore|kms|serve|cli|ssh|pkcs11|rng|proxy [--option value]..."
         );
         std::process::exit(2);
     };
@@ -107,6 +110,7 @@ fn main() {
         "serve" => serve::run(&opts),
         "serve-handle" => serve::handle_only(&opts),
         "cli" => cli::run(&opts),
+        "ssh" => ssh::run_item(&opts),
         "pkcs11" => pkcs11::run(&opts),
         "rng" => cli::rng_first_use(),
         "proxy" => proxy::run_standalone(&opts).map(|()| serde_json::Value::Null),

@@ -5,8 +5,9 @@
 //! version byte, a kind byte and length-prefixed fields (a big-endian `u16` length, then the
 //! bytes):
 //!
-//! - recipient: `0x01`, kind (`0x01` symmetric, `0x02` RSA-OAEP-SHA-256), backend URI, key
-//!   reference, and for RSA the public key (SubjectPublicKeyInfo DER);
+//! - recipient: `0x01`, kind (`0x01` symmetric, `0x02` RSA-OAEP-SHA-256, `0x03` ML-KEM),
+//!   backend URI, key reference, and for RSA and ML-KEM the public key (SubjectPublicKeyInfo
+//!   DER);
 //! - identity: `0x01`, `0x00`, backend URI, key reference.
 //!
 //! The backend URI is checked as every backend URI is ([`keychain::BackendUri::parse`]: no
@@ -33,7 +34,8 @@ const VERSION: u8 = 1;
 pub const MAX_STRING_LEN: usize = 16 * 1024;
 /// The longest key reference accepted, in bytes.
 const MAX_KEY_REF_LEN: usize = 2048;
-/// The longest public key accepted, in bytes (an RSA-4096 SubjectPublicKeyInfo is 550).
+/// The longest public key accepted, in bytes (an RSA-4096 SubjectPublicKeyInfo is 550, an
+/// ML-KEM-1024 one 1590).
 const MAX_PUBLIC_KEY_LEN: usize = 4096;
 
 /// How a recipient wraps the file key.
@@ -46,6 +48,12 @@ pub enum Wrapping {
         /// The RSA public key, DER.
         public_key: Vec<u8>,
     },
+    /// ML-KEM encapsulation locally, under this public key (SubjectPublicKeyInfo DER), then
+    /// HKDF-SHA-256 and ChaCha20-Poly1305 over the file key ([`crate::mlkem`]).
+    MlKem {
+        /// The ML-KEM public key, DER.
+        public_key: Vec<u8>,
+    },
 }
 
 impl Wrapping {
@@ -53,6 +61,7 @@ impl Wrapping {
         match self {
             Wrapping::Symmetric => 1,
             Wrapping::RsaOaepSha256 { .. } => 2,
+            Wrapping::MlKem { .. } => 3,
         }
     }
 }
@@ -99,7 +108,17 @@ fn check_location(what: &str, backend: &str, key: &str) -> Result<()> {
             return Err(bad(what, format!("the {name} has surrounding whitespace")));
         }
     }
-    BackendUri::parse(backend).map_err(|e| bad(what, e))?;
+    match BackendUri::parse(backend).map_err(|e| bad(what, e))? {
+        BackendUri::Software { .. } | BackendUri::AwsKms(_) => {}
+        // `keychain age` writes no other kind. A pkcs11 URI would name a shared library
+        // to load (module-path): a string handed to the user must never choose code to run.
+        _ => {
+            return Err(bad(
+                what,
+                "only software and awskms backends are carried by age recipients and identities",
+            ));
+        }
+    }
     KeyRef::parse(key).map_err(|e| bad(what, e))?;
     Ok(())
 }
@@ -158,14 +177,24 @@ fn header<'a>(what: &'static str, data: &'a [u8]) -> Result<(u8, Fields<'a>)> {
     }
 }
 
-/// Checks that `der` is an RSA public key (the only kind wrapped locally).
-fn check_rsa_public_key(what: &str, der: &[u8]) -> Result<()> {
+/// Checks that `der` is a public key of the kind the wrapping needs (RSA or ML-KEM, the
+/// kinds wrapped locally).
+fn check_public_key(what: &str, wrapping: &Wrapping) -> Result<()> {
+    let (der, rsa) = match wrapping {
+        Wrapping::Symmetric => return Ok(()),
+        Wrapping::RsaOaepSha256 { public_key } => (public_key, true),
+        Wrapping::MlKem { public_key } => (public_key, false),
+    };
     if der.len() > MAX_PUBLIC_KEY_LEN {
         return Err(bad(what, "the public key is too long"));
     }
-    match PublicKey::from_der(der).map_err(|e| bad(what, e))?.kind() {
-        PublicKeyKind::Rsa { .. } => Ok(()),
-        _ => Err(bad(what, "the public key is not an RSA key")),
+    match (
+        PublicKey::from_der(der).map_err(|e| bad(what, e))?.kind(),
+        rsa,
+    ) {
+        (PublicKeyKind::Rsa { .. }, true) | (PublicKeyKind::MlKem(_), false) => Ok(()),
+        (_, true) => Err(bad(what, "the public key is not an RSA key")),
+        (_, false) => Err(bad(what, "the public key is not an ML-KEM key")),
     }
 }
 
@@ -208,8 +237,8 @@ fn decode_bech32(what: &'static str, text: &str, expected: &str) -> Result<Vec<u
 }
 
 impl Recipient {
-    /// A recipient, checked: a parseable backend URI, a key reference, and for RSA an RSA
-    /// public key.
+    /// A recipient, checked: a parseable backend URI, a key reference, and for RSA and ML-KEM
+    /// a public key of that kind.
     pub fn new(
         backend: impl Into<String>,
         key: impl Into<String>,
@@ -226,10 +255,7 @@ impl Recipient {
 
     fn check(&self) -> Result<()> {
         check_location("recipient", &self.backend, &self.key)?;
-        if let Wrapping::RsaOaepSha256 { public_key } = &self.wrapping {
-            check_rsa_public_key("recipient", public_key)?;
-        }
-        Ok(())
+        check_public_key("recipient", &self.wrapping)
     }
 
     /// The recipient's bytes inside the Bech32 string (without the plugin name).
@@ -237,7 +263,9 @@ impl Recipient {
         let mut out = vec![VERSION, self.wrapping.kind_byte()];
         put_field(&mut out, self.backend.as_bytes())?;
         put_field(&mut out, self.key.as_bytes())?;
-        if let Wrapping::RsaOaepSha256 { public_key } = &self.wrapping {
+        if let Wrapping::RsaOaepSha256 { public_key } | Wrapping::MlKem { public_key } =
+            &self.wrapping
+        {
             put_field(&mut out, public_key)?;
         }
         Ok(out)
@@ -251,6 +279,9 @@ impl Recipient {
         let wrapping = match kind {
             1 => Wrapping::Symmetric,
             2 => Wrapping::RsaOaepSha256 {
+                public_key: fields.next("public key")?.to_vec(),
+            },
+            3 => Wrapping::MlKem {
                 public_key: fields.next("public key")?.to_vec(),
             },
             other => return Err(bad("recipient", format!("unknown key kind {other}"))),
@@ -338,6 +369,23 @@ mod tests {
     }
 
     #[test]
+    fn a_pkcs11_location_is_refused_so_no_string_chooses_a_library_to_load() {
+        let backend = "pkcs11:token=t?module-path=/tmp/planted.so&pin-value=1";
+        // Built by hand, as an attacker would: `new` itself refuses it.
+        let recipient = Recipient {
+            backend: backend.to_string(),
+            key: KEY.to_string(),
+            wrapping: Wrapping::Symmetric,
+        };
+        let text = recipient.encode().unwrap();
+        let e = Recipient::decode(&text).unwrap_err().to_string();
+        assert!(e.contains("only software and awskms"), "{e}");
+        let identity = recipient.identity().encode().unwrap();
+        assert!(Identity::decode(&identity).is_err());
+        assert!(Identity::new(backend, KEY).is_err());
+    }
+
+    #[test]
     fn credentials_and_control_characters_are_refused() {
         for backend in ["awskms://user:secret@host:4566/", "software:/tmp/a\u{7}b"] {
             assert!(
@@ -393,6 +441,20 @@ mod tests {
                 "software:/tmp/ks",
                 KEY,
                 Wrapping::RsaOaepSha256 {
+                    public_key: vec![0x30, 0x00]
+                }
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn mlkem_recipient_needs_an_mlkem_public_key() {
+        assert!(
+            Recipient::new(
+                "software:/tmp/ks",
+                KEY,
+                Wrapping::MlKem {
                     public_key: vec![0x30, 0x00]
                 }
             )

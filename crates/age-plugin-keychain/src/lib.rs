@@ -2,8 +2,9 @@
 //!
 //! An age plugin whose recipients and identities are keychain keys: age's file key is
 //! wrapped by a symmetric key in the backend (KMS `Encrypt`, bound to the encryption context
-//! `{"age": "keychain/v1"}`) or with RSA-OAEP-SHA-256 under an RSA key's public key, and
-//! unwrapped by the backend. docs/AGE.md describes the strings, the stanzas and the threat
+//! `{"age": "keychain/v1"}`), with RSA-OAEP-SHA-256 under an RSA key's public key, or by
+//! ML-KEM encapsulation to an ML-KEM key's public key, HKDF-SHA-256 and ChaCha20-Poly1305
+//! ([`mlkem`]), and unwrapped by the backend. docs/AGE.md describes the strings, the stanzas and the threat
 //! model.
 //!
 //! - [`encoding`]: the `age1keychain1…` recipient and `AGE-PLUGIN-KEYCHAIN-1…` identity
@@ -16,6 +17,7 @@
 
 pub mod encoding;
 pub mod location;
+pub mod mlkem;
 mod session;
 pub mod stanza;
 mod unwrap;

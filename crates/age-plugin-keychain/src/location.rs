@@ -1,8 +1,6 @@
 //! Where a key is: the backend URI written into recipients and identities, and the key
 //! reference, for a key the `keychain age` commands are given by name.
 
-use std::path::Path;
-
 use keychain::{BackendUri, Error, KeyFamily, KeyInfo, KeyUsage, Keychain, Result};
 
 use crate::encoding::{Identity, Recipient, Wrapping};
@@ -19,26 +17,14 @@ pub fn canonical_backend(uri: &BackendUri) -> Result<String> {
             };
             let path = std::path::absolute(&path)
                 .map_err(|e| Error::io("resolving the keystore path", e))?;
-            software_uri(&path)
+            BackendUri::Software { path: Some(path) }.to_uri()
         }
         BackendUri::AwsKms(kms) => {
-            let attributes: Vec<String> = [
-                ("endpoint", &kms.endpoint),
-                ("region", &kms.region),
-                ("profile", &kms.profile),
-            ]
-            .into_iter()
-            .filter_map(|(name, value)| {
-                value
-                    .as_deref()
-                    .map(|value| format!("{name}={}", percent_encode(value)))
-            })
-            .collect();
-            if attributes.is_empty() {
-                Ok("awskms:".to_string())
-            } else {
-                Ok(format!("awskms:?{}", attributes.join("&")))
-            }
+            // Only where the keys are: retries and caching are the reader's own settings.
+            let mut location = kms.clone();
+            location.max_attempts = None;
+            location.cache_ttl = None;
+            Ok(location.to_uri())
         }
         _ => Err(Error::unsupported(
             "age-plugin-keychain",
@@ -47,51 +33,33 @@ pub fn canonical_backend(uri: &BackendUri) -> Result<String> {
     }
 }
 
-fn software_uri(path: &Path) -> Result<String> {
-    path.to_str()
-        .map(|p| format!("software:{p}"))
-        .ok_or_else(|| Error::invalid_input("the keystore path is not UTF-8"))
-}
-
-/// Escapes the characters that separate or introduce URI attributes.
-fn percent_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '%' | '&' | ';' | '#' | '=' | '?' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
+/// How age wraps a file key to a key: by the backend, or locally under its public key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WrappingKind {
+    Symmetric,
+    Rsa,
+    MlKem,
 }
 
 /// How age wraps a file key to this key, or why it cannot.
-fn wrapping_kind(info: &KeyInfo) -> Result<Option<()>> {
+fn wrapping_kind(info: &KeyInfo) -> Result<WrappingKind> {
     let name = info.display_name();
-    if info.spec.as_str().starts_with("ML_KEM") {
-        return Err(Error::unsupported(
-            "age-plugin-keychain",
-            format!(
-                "{} keys as age recipients (not yet: only SYMMETRIC_DEFAULT and RSA)",
-                info.spec
-            ),
-        ));
-    }
     match (info.spec.family(), info.usage) {
-        (KeyFamily::Symmetric, _) => Ok(None),
-        (KeyFamily::Rsa(_), KeyUsage::EncryptDecrypt) => Ok(Some(())),
+        (KeyFamily::Symmetric, _) => Ok(WrappingKind::Symmetric),
+        (KeyFamily::Rsa(_), KeyUsage::EncryptDecrypt) => Ok(WrappingKind::Rsa),
+        (KeyFamily::MlKem(_), _) => Ok(WrappingKind::MlKem),
         (KeyFamily::Rsa(_), usage) => Err(Error::key_usage(
             name,
             format!(
                 "this RSA key is for {usage}; an age recipient needs an ENCRYPT_DECRYPT key \
-                 (SYMMETRIC_DEFAULT or RSA)"
+                 (SYMMETRIC_DEFAULT or RSA) or an ML-KEM key"
             ),
         )),
         _ => Err(Error::key_usage(
             name,
             format!(
                 "{} keys cannot wrap age file keys; an age recipient needs an ENCRYPT_DECRYPT \
-                 key (SYMMETRIC_DEFAULT or RSA)",
+                 key (SYMMETRIC_DEFAULT or RSA) or an ML-KEM key",
                 info.spec
             ),
         )),
@@ -112,11 +80,14 @@ pub async fn recipient_for(
     name: &str,
 ) -> Result<Recipient> {
     let info = keychain.describe(name).await?;
-    let rsa = wrapping_kind(&info)?;
+    let kind = wrapping_kind(&info)?;
     info.check_enabled()?;
-    let wrapping = match rsa {
-        None => Wrapping::Symmetric,
-        Some(()) => Wrapping::RsaOaepSha256 {
+    let wrapping = match kind {
+        WrappingKind::Symmetric => Wrapping::Symmetric,
+        WrappingKind::Rsa => Wrapping::RsaOaepSha256 {
+            public_key: keychain.public_key(name).await?.to_der().to_vec(),
+        },
+        WrappingKind::MlKem => Wrapping::MlKem {
             public_key: keychain.public_key(name).await?.to_der().to_vec(),
         },
     };

@@ -2,10 +2,14 @@
 //! their calls run on (the age plugin protocol is synchronous).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use age_core::secrecy::ExposeSecret;
-use keychain::software::{OpenMode, PASSWORD_ENV, SoftwareBackend, SoftwareConfig};
+use keychain::software::{
+    OpenMode, PASSWORD_ENV, PASSWORD_FILE_ENV, SoftwareBackend, SoftwareConfig,
+    password_from_env_file,
+};
 use keychain::{BackendUri, Error, Keychain, Result, Secret};
 
 /// Asks the user for the keystore password through age (the plugin protocol's
@@ -23,10 +27,22 @@ pub fn ask_age<E>(
         .map(|s| Secret::new(s.expose_secret().as_bytes().to_vec())))
 }
 
+/// An error as the plugin reports it to age, which prints it after `keychain plugin:`: the
+/// error's one line, without the `invalid input:` kind prefix (age's user gets what is
+/// wrong, not our error taxonomy).
+pub fn plugin_message(e: &Error) -> String {
+    match e {
+        Error::InvalidInput { message } => message.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// The opened backends, by backend URI.
 pub struct Session {
     runtime: tokio::runtime::Runtime,
     backends: HashMap<String, Arc<Keychain>>,
+    /// Keystores whose password prompt got no answer in this run.
+    declined: Vec<PathBuf>,
 }
 
 impl Session {
@@ -38,6 +54,7 @@ impl Session {
         Ok(Session {
             runtime,
             backends: HashMap::new(),
+            declined: Vec::new(),
         })
     }
 
@@ -46,8 +63,10 @@ impl Session {
         self.runtime.block_on(future)
     }
 
-    /// The backend `uri` names, opened on first use. A software keystore's password comes
-    /// from `KEYCHAIN_PASSWORD`, else from `prompt`.
+    /// The backend `uri` names, opened on first use. A software keystore's password comes,
+    /// as for the CLI, from the first line of the file `KEYCHAIN_PASSWORD_FILE` names, else
+    /// from `KEYCHAIN_PASSWORD`, else from `prompt`. A prompt that got no password is not
+    /// asked again in the same run.
     pub fn backend(&mut self, uri: &str, prompt: &mut PasswordPrompt<'_>) -> Result<Arc<Keychain>> {
         if let Some(keychain) = self.backends.get(uri) {
             return Ok(keychain.clone());
@@ -56,21 +75,10 @@ impl Session {
         let keychain = match parsed {
             BackendUri::Software { path } => {
                 let mut config = SoftwareConfig::from_parsed(path)?.mode(OpenMode::Open);
-                if std::env::var_os(PASSWORD_ENV).is_none() {
-                    let message = format!(
-                        "Password of the keychain keystore {}:",
-                        config.path.display()
-                    );
-                    let password = prompt(&message)
-                        .map_err(|e| Error::io("asking age for the keystore password", e))?
-                        .ok_or_else(|| {
-                            Error::invalid_input(format!(
-                                "the software keystore {} needs a password: set {PASSWORD_ENV} \
-                                 or run age on a terminal to be asked",
-                                config.path.display()
-                            ))
-                        })?;
+                if let Some(password) = password_from_env_file()? {
                     config.password = Some(password);
+                } else if std::env::var_os(PASSWORD_ENV).is_none() {
+                    config.password = Some(self.ask(&config.path, prompt)?);
                 }
                 Keychain::new(self.block_on(SoftwareBackend::open(config))?)
             }
@@ -79,6 +87,31 @@ impl Session {
         let keychain = Arc::new(keychain);
         self.backends.insert(uri.to_string(), keychain.clone());
         Ok(keychain)
+    }
+
+    /// The password of the keystore at `path`, asked through age. No answer (the user
+    /// declined the prompt, gave an empty one, or age has no terminal to ask on) is one
+    /// error line saying how else to give it, and the keystore is not asked for again.
+    fn ask(&mut self, path: &Path, prompt: &mut PasswordPrompt<'_>) -> Result<Secret> {
+        let declined = || {
+            Error::invalid_input(format!(
+                "no password for the keychain keystore {}: the prompt got none (declined, \
+                 empty, or no terminal to ask on); set {PASSWORD_FILE_ENV} or {PASSWORD_ENV} \
+                 to give it without a prompt",
+                path.display()
+            ))
+        };
+        if self.declined.iter().any(|p| p == path) {
+            return Err(declined());
+        }
+        let message = format!("Password of the keychain keystore {}:", path.display());
+        match prompt(&message).map_err(|e| Error::io("asking age for the keystore password", e))? {
+            Some(password) if !password.expose().is_empty() => Ok(password),
+            _ => {
+                self.declined.push(path.to_path_buf());
+                Err(declined())
+            }
+        }
     }
 
     /// Releases every backend.

@@ -5,6 +5,8 @@
 //! BASE64(the backend's ciphertext of the 16-byte file key)
 //! -> keychain rsa-oaep-sha256 TAG
 //! BASE64(RSA-OAEP-SHA-256 of the 16-byte file key)
+//! -> keychain mlkem-hkdf-sha256-chacha20poly1305 TAG
+//! BASE64(ML-KEM ciphertext || ChaCha20-Poly1305 of the 16-byte file key and its tag)
 //! ```
 //!
 //! `TAG` is the first four bytes of SHA-256 over the key reference, unpadded base64: an
@@ -21,6 +23,8 @@ pub const STANZA_TAG: &str = "keychain";
 pub const KIND_SYMMETRIC: &str = "aes";
 /// The stanza kind of a file key wrapped with RSA-OAEP-SHA-256.
 pub const KIND_RSA: &str = "rsa-oaep-sha256";
+/// The stanza kind of a file key wrapped to an ML-KEM key ([`crate::mlkem`]).
+pub const KIND_MLKEM: &str = "mlkem-hkdf-sha256-chacha20poly1305";
 /// The encryption context a symmetric key's wrap is bound to: a ciphertext made for
 /// another purpose with the same key does not unwrap as an age file key, and this one
 /// does not decrypt without the context.
@@ -29,7 +33,8 @@ pub const CONTEXT_KEY: &str = "age";
 pub const CONTEXT_VALUE: &str = "keychain/v1";
 /// The length of an age file key.
 pub const FILE_KEY_LEN: usize = 16;
-/// The longest stanza body accepted (an RSA-16384 ciphertext; KMS ciphertexts are smaller).
+/// The longest stanza body accepted (an RSA-16384 ciphertext; KMS ciphertexts and ML-KEM-1024
+/// bodies, 1600 bytes, are smaller).
 pub const MAX_BODY_LEN: usize = 2048;
 
 /// The encryption context of every symmetric wrap.
@@ -50,6 +55,8 @@ pub enum Kind {
     Symmetric,
     /// RSA-OAEP-SHA-256.
     Rsa,
+    /// ML-KEM, HKDF-SHA-256 and ChaCha20-Poly1305.
+    MlKem,
 }
 
 impl Kind {
@@ -57,6 +64,7 @@ impl Kind {
         match self {
             Kind::Symmetric => KIND_SYMMETRIC,
             Kind::Rsa => KIND_RSA,
+            Kind::MlKem => KIND_MLKEM,
         }
     }
 }
@@ -110,9 +118,11 @@ impl KeychainStanza {
         let kind = match kind.as_str() {
             KIND_SYMMETRIC => Kind::Symmetric,
             KIND_RSA => Kind::Rsa,
+            KIND_MLKEM => Kind::MlKem,
             _ => {
                 return Err(format!(
-                    "unknown {STANZA_TAG} stanza kind (expected {KIND_SYMMETRIC} or {KIND_RSA})"
+                    "unknown {STANZA_TAG} stanza kind (expected {KIND_SYMMETRIC}, {KIND_RSA} or \
+                     {KIND_MLKEM})"
                 ));
             }
         };

@@ -10,13 +10,29 @@ use age_plugin::identity::{Error, IdentityPluginV1};
 use keychain::{EncryptionAlgorithm, EncryptionContext, KeyRef};
 
 use crate::encoding::{Identity, PLUGIN_NAME};
-use crate::session::{Session, ask_age};
+use crate::mlkem;
+use crate::session::{Session, ask_age, plugin_message};
 use crate::stanza::{FILE_KEY_LEN, KeychainStanza, Kind, context, key_tag};
 
 /// The identity-v1 half of the plugin.
 pub struct UnwrapPlugin {
     identities: Vec<(Identity, String)>,
     session: Session,
+}
+
+/// The age file key of an unwrapped plaintext, which must be [`FILE_KEY_LEN`] bytes.
+fn file_key_from(plaintext: &[u8]) -> keychain::Result<FileKey> {
+    FileKey::try_init_with_mut(|file_key| {
+        if plaintext.len() == FILE_KEY_LEN {
+            file_key.copy_from_slice(plaintext);
+            Ok(())
+        } else {
+            Err(keychain::Error::crypto(format!(
+                "the unwrapped file key is {} bytes, not {FILE_KEY_LEN}",
+                plaintext.len()
+            )))
+        }
+    })
 }
 
 impl UnwrapPlugin {
@@ -45,6 +61,16 @@ impl UnwrapPlugin {
                 EncryptionAlgorithm::RsaesOaepSha256,
                 EncryptionContext::new(),
             ),
+            Kind::MlKem => {
+                // The backend decapsulates (checking the key is an enabled ML-KEM key and the
+                // ciphertext's length); the file key is opened here with the secret.
+                let (ciphertext, sealed) = mlkem::split_body(&stanza.body)?;
+                let secret = self
+                    .session
+                    .block_on(keychain.decapsulate(&identity.key, ciphertext))?;
+                let plaintext = mlkem::unseal(&secret, ciphertext, sealed, &identity.key)?;
+                return file_key_from(&plaintext);
+            }
         };
         let plaintext = self.session.block_on(keychain.backend().decrypt(
             Some(&key),
@@ -52,17 +78,7 @@ impl UnwrapPlugin {
             algorithm,
             &context,
         ))?;
-        FileKey::try_init_with_mut(|file_key| {
-            if plaintext.len() == FILE_KEY_LEN {
-                file_key.copy_from_slice(plaintext.expose());
-                Ok(())
-            } else {
-                Err(keychain::Error::crypto(format!(
-                    "the unwrapped file key is {} bytes, not {FILE_KEY_LEN}",
-                    plaintext.len()
-                )))
-            }
-        })
+        file_key_from(plaintext.expose())
     }
 
     /// The file key of one file, or the errors of every stanza of ours that was tried;
@@ -99,7 +115,7 @@ impl UnwrapPlugin {
                     Ok(file_key) => return Some(Ok(file_key)),
                     Err(e) => errors.push(Error::Identity {
                         index,
-                        message: e.to_string(),
+                        message: plugin_message(&e),
                     }),
                 }
             }
@@ -118,7 +134,7 @@ impl IdentityPluginV1 for UnwrapPlugin {
         }
         let identity = Identity::from_bytes(bytes).map_err(|e| Error::Identity {
             index,
-            message: e.to_string(),
+            message: plugin_message(&e),
         })?;
         let tag = key_tag(&identity.key);
         self.identities.push((identity, tag));

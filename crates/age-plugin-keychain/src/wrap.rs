@@ -10,7 +10,7 @@ use age_plugin::recipient::{Error, RecipientPluginV1};
 use keychain::{EncryptionAlgorithm, KeyRef, PublicKey};
 
 use crate::encoding::{PLUGIN_NAME, Recipient, Wrapping};
-use crate::session::{Session, ask_age};
+use crate::session::{Session, ask_age, plugin_message};
 use crate::stanza::{KeychainStanza, Kind, context};
 
 /// The recipient-v1 half of the plugin.
@@ -37,11 +37,15 @@ impl WrapPlugin {
     ) -> keychain::Result<Stanza> {
         let file_key = file_key.expose_secret().as_slice();
         let (kind, wrapped) = match &recipient.wrapping {
-            // The public key is in the recipient: no backend, no credentials.
+            // The public key is in the recipient (RSA, ML-KEM): no backend, no credentials.
             Wrapping::RsaOaepSha256 { public_key } => (
                 Kind::Rsa,
                 PublicKey::from_der(public_key)?
                     .encrypt(file_key, EncryptionAlgorithm::RsaesOaepSha256)?,
+            ),
+            Wrapping::MlKem { public_key } => (
+                Kind::MlKem,
+                crate::mlkem::wrap(public_key, &recipient.key, file_key)?,
             ),
             Wrapping::Symmetric => {
                 let keychain = self
@@ -76,7 +80,7 @@ impl RecipientPluginV1 for WrapPlugin {
         }
         let recipient = Recipient::from_bytes(bytes).map_err(|e| Error::Recipient {
             index,
-            message: e.to_string(),
+            message: plugin_message(&e),
         })?;
         self.recipients.push(recipient);
         Ok(())
@@ -114,7 +118,7 @@ impl RecipientPluginV1 for WrapPlugin {
                     Ok(stanza) => stanzas.push(stanza),
                     Err(e) => errors.push(Error::Recipient {
                         index,
-                        message: e.to_string(),
+                        message: plugin_message(&e),
                     }),
                 }
             }

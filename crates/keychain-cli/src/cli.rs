@@ -23,7 +23,7 @@ pub use ssh::{SshAgentArgs, SshCertArgs, SshCommand, SshPubkeyArgs};
     version,
     about = "Cryptographic keys whose private material stays in a backend",
     long_about = "Cryptographic keys whose private material stays in a backend: a local \
-                  encrypted keystore (the default) or AWS KMS.\n\n\
+                  encrypted keystore (the default), AWS KMS or a PKCS#11 token.\n\n\
                   Keys are named by NAME (meaning alias/NAME), alias/NAME, a key id, an ARN or \
                   an awskms:// URI. The software keystore's password comes from \
                   --password-fd, --password-file (KEYCHAIN_PASSWORD_FILE), KEYCHAIN_PASSWORD, \
@@ -31,9 +31,11 @@ pub use ssh::{SshAgentArgs, SshCertArgs, SshCommand, SshPubkeyArgs};
     after_long_help = exit::help_text(),
 )]
 pub struct Cli {
-    /// The backend: `software:PATH` (a local keystore directory) or AWS KMS (`awskms`,
-    /// `awskms://HOST:PORT/?region=R`, `awskms:?endpoint=URL&region=R`). Default: the
-    /// software keystore at $KEYCHAIN_HOME, else the user data directory.
+    /// The backend: `software:PATH` (a local keystore directory), AWS KMS (`awskms`,
+    /// `awskms://HOST:PORT/?region=R`, `awskms:?endpoint=URL&region=R`) or a PKCS#11 token
+    /// (`pkcs11:token=LABEL?module-path=LIB`, PIN from `pin-source=file:PATH` or
+    /// KEYCHAIN_PKCS11_PIN). Default: the software keystore at $KEYCHAIN_HOME, else the user
+    /// data directory.
     #[arg(
         long,
         global = true,
@@ -688,9 +690,9 @@ pub struct VerifyMacArgs {
 /// `keychain age …`
 #[derive(Debug, Subcommand)]
 pub enum AgeCommand {
-    /// Print the age recipient (age1keychain1…) of a symmetric or RSA encryption key. It
-    /// holds no secret: the backend URI (without credentials), the key reference and, for RSA,
-    /// the public key, so encrypting to an RSA key needs no credentials.
+    /// Print the age recipient (age1keychain1…) of a symmetric, RSA encryption or ML-KEM
+    /// key. It holds no secret: the backend URI (without credentials), the key reference and,
+    /// for RSA and ML-KEM, the public key, so encrypting to those keys needs no credentials.
     Recipient(AgeArgs),
     /// Print the age identity (AGE-PLUGIN-KEYCHAIN-1…) of a key, for `age -d -i FILE`. It
     /// holds no secret: decrypting needs the backend's credentials or keystore password.
@@ -700,7 +702,7 @@ pub enum AgeCommand {
 /// `keychain age recipient` and `keychain age identity`
 #[derive(Debug, Args)]
 pub struct AgeArgs {
-    /// The key (SYMMETRIC_DEFAULT, or RSA with ENCRYPT_DECRYPT usage).
+    /// The key (SYMMETRIC_DEFAULT, RSA with ENCRYPT_DECRYPT usage, or ML_KEM_512/768/1024).
     pub name: String,
     /// Write the line to FILE (created with mode 0600) instead of standard output.
     #[arg(long, value_name = "FILE")]

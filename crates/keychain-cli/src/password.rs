@@ -8,7 +8,7 @@
 //! file:` and `-passin fd:` read it, so one password file serves both tools. The bytes are
 //! used as they are (a password need not be UTF-8).
 
-use std::io::{BufRead, BufReader, IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use keychain::{Error, Result, Secret};
@@ -31,10 +31,6 @@ pub enum Purpose {
     /// Creating a keystore: a prompt asks twice and the answers must match.
     Create,
 }
-
-/// The longest password read from a file, descriptor or terminal. A longer first line is
-/// not a password (someone pointed the option at the wrong file).
-const MAX_PASSWORD: usize = 4096;
 
 impl Source {
     /// The password, or `None` to let the library read `KEYCHAIN_PASSWORD` (set, or nothing
@@ -79,35 +75,10 @@ pub fn new_password(file: Option<&Path>, keystore: &Path) -> Result<Secret> {
     ))
 }
 
-/// The first line of `path`, without its line break; an empty one is refused.
+/// The first line of `path`, without its line break; an empty one is refused (the
+/// library's rule, which the age plugin follows too).
 fn first_line(path: &Path, label: &str) -> Result<Secret> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(format!("opening {label}"), e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
-        return Err(Error::invalid_input(format!(
-            "cannot read {label}: it is a directory"
-        )));
-    }
-    let mut line = Zeroizing::new(Vec::new());
-    let mut reader = BufReader::new(file).take(MAX_PASSWORD as u64 + 2);
-    reader
-        .read_until(b'\n', &mut line)
-        .map_err(|e| Error::io(format!("reading {label}"), e))?;
-    if line.last() == Some(&b'\n') {
-        line.pop();
-        if line.last() == Some(&b'\r') {
-            line.pop();
-        }
-    } else if line.len() > MAX_PASSWORD {
-        return Err(Error::invalid_input(format!(
-            "{label} does not start with a password line (its first line is over {MAX_PASSWORD} bytes)"
-        )));
-    }
-    if line.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "{label} is empty: its first line must hold the password"
-        )));
-    }
-    Ok(Secret::new(line.to_vec()))
+    keychain::software::read_password_file(path, label)
 }
 
 /// Asks on the terminal, without echo.

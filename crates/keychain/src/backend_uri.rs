@@ -90,6 +90,110 @@ impl AwsKmsUri {
     }
 }
 
+impl AwsKmsUri {
+    /// The `awskms:` URI of these settings, which [`BackendUri::parse`] reads back to the
+    /// same settings: `awskms:` alone when none is set, else `awskms:?NAME=VALUE&…` with
+    /// the set attributes (endpoint, region, profile, max_attempts, cache_ttl, in this order,
+    /// so equal settings give equal strings), each value percent-encoded where it holds a
+    /// character that separates or introduces attributes.
+    pub fn to_uri(&self) -> String {
+        let attributes: Vec<String> = [
+            ("endpoint", self.endpoint.clone()),
+            ("region", self.region.clone()),
+            ("profile", self.profile.clone()),
+            ("max_attempts", self.max_attempts.map(|n| n.to_string())),
+            ("cache_ttl", self.cache_ttl.map(|t| t.as_secs().to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| format!("{name}={}", percent_encode(&v))))
+        .collect();
+        if attributes.is_empty() {
+            "awskms:".to_string()
+        } else {
+            format!("awskms:?{}", attributes.join("&"))
+        }
+    }
+}
+
+impl BackendUri {
+    /// The URI written back out, so that [`BackendUri::parse`] reads the same backend:
+    /// `software:PATH` (`software:` for the default keystore), [`AwsKmsUri::to_uri`], or a
+    /// `pkcs11:` URI without a `pin-value` (refused: a PIN is a secret). A
+    /// keystore path that no URI can carry — not UTF-8, holding a control character, or
+    /// starting or ending with whitespace (which parsing trims) — is
+    /// [`Error::InvalidInput`].
+    pub fn to_uri(&self) -> Result<String> {
+        match self {
+            BackendUri::Software { path: None } => Ok("software:".to_string()),
+            BackendUri::Software { path: Some(path) } => {
+                let text = path
+                    .to_str()
+                    .ok_or_else(|| bad("the keystore path is not UTF-8"))?;
+                if text.chars().any(is_control_or_invisible) {
+                    return Err(bad("the keystore path holds a control character"));
+                }
+                if text.trim() != text {
+                    return Err(bad(
+                        "the keystore path starts or ends with whitespace, which a URI loses",
+                    ));
+                }
+                // `software://` is read as `software:`: a path that itself starts with `//`
+                // keeps it behind an explicit `//`.
+                if text.starts_with("//") {
+                    Ok(format!("software://{text}"))
+                } else {
+                    Ok(format!("software:{text}"))
+                }
+            }
+            BackendUri::AwsKms(kms) => Ok(kms.to_uri()),
+            BackendUri::Pkcs11(p11) => pkcs11_to_uri(p11),
+        }
+    }
+}
+
+/// A `pkcs11:` backend URI written back out: token, serial and slot-id in the path,
+/// module-path and pin-source in the query. A PIN given as `pin-value` is a secret, and a
+/// written URI travels (an age recipient carries one), so that form is refused.
+fn pkcs11_to_uri(p11: &Pkcs11Uri) -> Result<String> {
+    use crate::pkcs11::uri::PinSource;
+    let text = |path: &std::path::Path, what: &str| {
+        path.to_str()
+            .filter(|t| !t.chars().any(is_control_or_invisible))
+            .map(percent_encode)
+            .ok_or_else(|| bad(format!("the {what} cannot be written in a URI")))
+    };
+    let mut path = Vec::new();
+    if let Some(token) = &p11.token {
+        path.push(format!("token={}", percent_encode(token)));
+    }
+    if let Some(serial) = &p11.serial {
+        path.push(format!("serial={}", percent_encode(serial)));
+    }
+    if let Some(slot) = p11.slot_id {
+        path.push(format!("slot-id={slot}"));
+    }
+    let mut query = Vec::new();
+    if let Some(module) = &p11.module_path {
+        query.push(format!("module-path={}", text(module, "module path")?));
+    }
+    match &p11.pin {
+        PinSource::Value(_) => {
+            return Err(bad(
+                "a pkcs11 URI with pin-value is not written out (the PIN is a secret); use \
+                 pin-source=file:PATH or KEYCHAIN_PKCS11_PIN",
+            ));
+        }
+        PinSource::File(file) => query.push(format!("pin-source=file:{}", text(file, "PIN file")?)),
+        PinSource::Env => {}
+    }
+    let mut uri = format!("pkcs11:{}", path.join(";"));
+    if !query.is_empty() {
+        uri.push('?');
+        uri.push_str(&query.join("&"));
+    }
+    Ok(uri)
+}
+
 fn bad(message: impl std::fmt::Display) -> Error {
     Error::invalid_input(format!("backend URI: {message}"))
 }
@@ -459,6 +563,19 @@ fn check_profile(profile: &str) -> Result<()> {
     Ok(())
 }
 
+/// Escapes `%` and the characters that separate or introduce attributes (`&`, `;`, `#`,
+/// `=`, `?`) or that a URI may not hold (a space), as `%XX`; [`percent_decode`] undoes it.
+fn percent_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '%' | '&' | ';' | '#' | '=' | '?' | ' ' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Decodes `%XX` escapes; the result must be UTF-8.
 pub(crate) fn percent_decode(s: &str) -> std::result::Result<String, String> {
     String::from_utf8(percent_decode_bytes(s)?)
@@ -534,6 +651,62 @@ mod tests {
             BackendUri::parse("software:").ok(),
             Some(BackendUri::Software { path: None })
         );
+    }
+
+    #[test]
+    fn written_uris_parse_back_to_the_same_settings() {
+        for uri in [
+            "awskms",
+            "awskms://127.0.0.1:4566/?region=eu-west-1&profile=a%26b",
+            "awskms:?endpoint=https://kms.example.com&region=us-east-1&max_attempts=3&cache_ttl=0",
+            "awskms:?profile=p%3Bq%3Dr%23s%3Ft%25u&region=ap-south-1",
+            "software:",
+            "software:/tmp/key store/ks",
+            "software:relative/ks",
+            "software:////server/share/ks",
+            "software:/tmp/a%26b?c#d",
+        ] {
+            let parsed = BackendUri::parse(uri).unwrap();
+            let written = parsed.to_uri().unwrap();
+            assert_eq!(
+                BackendUri::parse(&written).unwrap(),
+                parsed,
+                "{uri} → {written}"
+            );
+        }
+        assert_eq!(
+            BackendUri::parse("awskms://127.0.0.1:4566/?profile=a%26b&region=eu-west-1")
+                .unwrap()
+                .to_uri()
+                .unwrap(),
+            "awskms:?endpoint=http://127.0.0.1:4566&region=eu-west-1&profile=a%26b"
+        );
+        assert_eq!(
+            BackendUri::Software {
+                path: Some("//srv/ks".into())
+            }
+            .to_uri()
+            .unwrap(),
+            "software:////srv/ks"
+        );
+        for path in ["/tmp/a\nb", " /tmp/ks", "/tmp/ks "] {
+            let uri = BackendUri::Software {
+                path: Some(path.into()),
+            };
+            assert!(uri.to_uri().is_err(), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn pkcs11_uris_are_written_back_without_a_pin_value() {
+        let uri = "pkcs11:token=my%20token;slot-id=3?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin";
+        let parsed = BackendUri::parse(uri).unwrap();
+        let written = parsed.to_uri().unwrap();
+        assert_eq!(BackendUri::parse(&written).unwrap(), parsed, "{written}");
+        let with_pin =
+            BackendUri::parse("pkcs11:token=t?module-path=/m.so&pin-value=1234").unwrap();
+        let e = with_pin.to_uri().unwrap_err().to_string();
+        assert!(!e.contains("1234"), "{e}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 mod attacks;
 #[cfg(feature = "aws")]
 mod awskms;
+mod mlkem;
 mod prompt;
+mod rage;
 mod software;
 mod support;

@@ -37,7 +37,7 @@ while time.time() < deadline:
             sent = True
 _, status = os.waitpid(pid, 0)
 print(json.dumps({"code": os.waitstatus_to_exitcode(status), "prompted": sent,
-                  "shown": shown.decode(errors="replace")}))
+                  "prompts": shown.count(prompt), "shown": shown.decode(errors="replace")}))
 "#;
 
 fn on_a_terminal(setup: &Setup, answer: &str, args: &[&str]) -> Value {
@@ -111,4 +111,60 @@ async fn age_asks_for_the_keystore_password() {
     assert!(shown.contains("password"), "{result}");
     assert!(!shown.contains("panic"), "{result}");
     assert!(!refused.exists());
+}
+
+#[tokio::test]
+async fn a_declined_prompt_is_one_clear_line_and_asked_once() {
+    let setup = Setup::new();
+    // Two keys of the same keystore, and one file wrapped to both: the keystore's password
+    // is asked once, whichever stanza is tried first.
+    let (first, first_identity) = setup.key("first", &KeyParams::symmetric()).await;
+    let (second, second_identity) = setup.key("second", &KeyParams::symmetric()).await;
+    let identities = setup.path("both.identity");
+    let both = [first_identity, second_identity]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect::<String>();
+    std::fs::write(&identities, both).unwrap_or_else(|e| panic!("{e}"));
+    let input = setup.path("in");
+    std::fs::write(&input, pattern(10)).unwrap_or_else(|e| panic!("{e}"));
+    let sealed = setup.path("in.age");
+    assert_ok(
+        &encrypt(&setup, &[&first, &second], &input, &sealed),
+        "age -e",
+    );
+
+    // Enter without a password. (age 1.1.1 keeps reading after a Ctrl-D at its prompt, so
+    // an empty answer is how a person declines it on a terminal; without a terminal age
+    // cannot ask, which `software::a_wrong_or_missing_password_is_a_clear_error` checks.)
+    let out = setup.path("in.declined");
+    let result = on_a_terminal(
+        &setup,
+        "",
+        &[
+            "-d",
+            "-i",
+            &identities.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+            &sealed.display().to_string(),
+        ],
+    );
+    assert_eq!(result["prompted"], true, "{result}");
+    assert_eq!(result["prompts"], 1, "asked once: {result}");
+    assert_ne!(result["code"], 0, "{result}");
+    let shown = result["shown"].as_str().unwrap_or("");
+    let ours: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.contains("keychain plugin"))
+        .collect();
+    assert_eq!(ours.len(), 1, "one line from the plugin: {result}");
+    assert!(
+        ours[0].contains("no password for the keychain keystore")
+            && ours[0].contains("KEYCHAIN_PASSWORD_FILE or KEYCHAIN_PASSWORD")
+            && !ours[0].contains("invalid input"),
+        "says what happened and how else to give it: {result}"
+    );
+    assert!(!shown.to_lowercase().contains("panic"), "{result}");
+    assert!(!out.exists());
 }

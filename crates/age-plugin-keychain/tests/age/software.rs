@@ -378,3 +378,98 @@ async fn a_tampered_stanza_is_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_password_file_comes_first_with_the_clis_first_line_rule() {
+    let s = sealed_files().await;
+    let (name, identity, sealed) = &s.files[0];
+    let with_file = |contents: &[u8], env_password: Option<&str>| {
+        let file = s.setup.path("password.txt");
+        std::fs::write(&file, contents).unwrap_or_else(|e| panic!("{e}"));
+        let out = s.setup.path(&format!("{name}.pwfile"));
+        let _ = std::fs::remove_file(&out);
+        let mut age = s.setup.age();
+        match env_password {
+            Some(p) => age.env("KEYCHAIN_PASSWORD", p),
+            None => age.env_remove("KEYCHAIN_PASSWORD"),
+        };
+        let result = run(age
+            .env("KEYCHAIN_PASSWORD_FILE", &file)
+            .stdin(std::process::Stdio::null())
+            .args(["-d", "-i"])
+            .arg(identity)
+            .arg("-o")
+            .arg(&out)
+            .arg(sealed));
+        (result, out)
+    };
+    // The first line, without its line break (LF or CRLF); what follows is not read. No
+    // terminal and no KEYCHAIN_PASSWORD: only the file can open the keystore.
+    for contents in [
+        format!("{PASSWORD}\nsecond line\n"),
+        format!("{PASSWORD}\r\n"),
+        PASSWORD.to_string(),
+    ] {
+        let (result, out) = with_file(contents.as_bytes(), None);
+        assert_ok(
+            &result,
+            &format!("age -d with the password file {contents:?}"),
+        );
+        assert_eq!(std::fs::read(&out).unwrap_or_default(), b"secret");
+    }
+    // The file wins over KEYCHAIN_PASSWORD, as in the CLI.
+    let (result, _) = with_file(format!("{PASSWORD}\n").as_bytes(), Some("not it"));
+    assert_ok(&result, "age -d: the file before KEYCHAIN_PASSWORD");
+    // The same file is what OpenSSL reads with `-passin file:`: it opens the RSA key's
+    // encrypted PKCS#8 file (one password file serves both tools).
+    let kc = s.setup.keychain().await;
+    let rsa_id = kc
+        .describe("rsa")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .key_id;
+    kc.close().await.unwrap_or_else(|e| panic!("{e}"));
+    let pem = s
+        .setup
+        .path("keystore")
+        .join("keys")
+        .join(&rsa_id)
+        .join("v1.pem");
+    let password_file = s.setup.path("password.txt");
+    for (contents, opens) in [
+        (format!("{PASSWORD}\nsecond line\n"), true),
+        ("not the password\n".to_string(), false),
+    ] {
+        std::fs::write(&password_file, contents).unwrap_or_else(|e| panic!("{e}"));
+        let openssl = run(std::process::Command::new("openssl")
+            .args(["pkey", "-noout", "-in"])
+            .arg(&pem)
+            .arg("-passin")
+            .arg(format!("file:{}", password_file.display())));
+        assert_eq!(
+            openssl.status.success(),
+            opens,
+            "openssl pkey -passin file:"
+        );
+    }
+    // Refused, each with one clear message and nothing written: a wrong password, an empty
+    // first line, a missing file.
+    for (contents, expected) in [
+        (&b"not the password\n"[..], "password"),
+        (&b"\nlater lines\n"[..], "empty"),
+    ] {
+        let (result, out) = with_file(contents, Some(PASSWORD));
+        assert_refused(&result, &out, &[expected]);
+    }
+    let out = s.setup.path("missing.out");
+    let result = run(s
+        .setup
+        .age()
+        .env("KEYCHAIN_PASSWORD_FILE", s.setup.path("no-such-file"))
+        .args(["-d", "-i"])
+        .arg(identity)
+        .arg("-o")
+        .arg(&out)
+        .arg(sealed));
+    assert_refused(&result, &out, &["no-such-file"]);
+}

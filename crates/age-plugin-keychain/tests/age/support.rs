@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 
 use age_plugin_keychain::{identity_for, recipient_for};
 use keychain::software::{OpenMode, SoftwareBackend, SoftwareConfig};
-use keychain::{BackendUri, KeyParams, Keychain};
+use keychain::{BackendUri, CreateKeyRequest, KeyParams, Keychain};
 use keychain_testkit::{ITERATIONS, PASSWORD};
 
 /// The directory of the plugin binary under test.
@@ -55,8 +55,16 @@ impl Setup {
 
     /// Makes key `name` and returns its recipient and the path of an identity file.
     pub async fn key(&self, name: &str, params: &KeyParams) -> (String, PathBuf) {
+        let request = CreateKeyRequest::from_params(name, params)
+            .unwrap_or_else(|e| panic!("parameters of {name}: {e}"));
+        self.create(name, &request).await
+    }
+
+    /// Makes key `name` as `request` (which names it) asks, and returns its recipient and
+    /// the path of an identity file.
+    pub async fn create(&self, name: &str, request: &CreateKeyRequest) -> (String, PathBuf) {
         let kc = self.keychain().await;
-        kc.generate_key(name, params)
+        kc.create_key(request)
             .await
             .unwrap_or_else(|e| panic!("creating {name}: {e}"));
         let strings = strings_for(

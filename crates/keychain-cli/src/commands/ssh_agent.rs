@@ -17,58 +17,119 @@ use super::{Context, Outcome};
 use crate::cli::SshAgentArgs;
 use crate::temps;
 
-/// Whether OpenSSH has a key type for this key: Ed25519, ECDSA on the NIST curves, RSA.
-fn ssh_capable(info: &KeyInfo) -> bool {
-    info.usage == KeyUsage::SignVerify
-        && info.state == KeyState::Enabled
-        && match info.spec.family() {
-            KeyFamily::Ed25519 | KeyFamily::Rsa(_) => true,
-            KeyFamily::Ec(curve) => curve != keychain::Curve::Secp256k1,
-            _ => false,
-        }
+/// Why a listed key is not served by default, or `None` when OpenSSH can use it: an enabled
+/// signing key of a type OpenSSH has (Ed25519, ECDSA on the NIST curves, RSA).
+fn not_servable(info: &KeyInfo) -> Option<String> {
+    if info.usage != KeyUsage::SignVerify {
+        return Some(format!("a {} key, not a signing key", info.usage));
+    }
+    if info.state != KeyState::Enabled {
+        return Some(format!("its state is {}", info.state));
+    }
+    match info.spec.family() {
+        KeyFamily::Ed25519 | KeyFamily::Rsa(_) => None,
+        KeyFamily::Ec(curve) if curve != keychain::Curve::Secp256k1 => None,
+        _ => Some(format!("OpenSSH has no key type for {}", info.spec)),
+    }
 }
 
-/// The keys to serve, with their OpenSSH lines: those named, or every enabled SSH-capable
-/// signing key.
-async fn served_keys(ctx: &Context, names: &[String]) -> Result<Vec<(ServedKey, String)>> {
-    let mut names = names.to_vec();
-    if names.is_empty() {
-        let mut marker = None;
-        loop {
-            let page = ctx
-                .keychain
-                .backend()
-                .list_keys(&PageRequest {
-                    limit: None,
-                    marker: marker.clone(),
-                })
-                .await?;
-            names.extend(
-                page.items
-                    .iter()
-                    .filter(|info| ssh_capable(info))
-                    .map(|info| info.name.clone().unwrap_or_else(|| info.key_id.clone())),
-            );
-            match page.next_marker {
-                Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
-                _ => break,
-            }
+/// A key the agent serves: the agent's entry and the OpenSSH line of the startup output.
+type Served = (ServedKey, String);
+
+/// A key left out of the default set, and why.
+#[derive(Debug)]
+struct Skipped {
+    name: String,
+    why: String,
+}
+
+/// The agent's entry for key `name`, with its OpenSSH line.
+async fn served_key(ctx: &Context, name: String) -> Result<Served> {
+    let public_key = ctx.keychain.public_key(&name).await?;
+    // The same line `keychain ssh pubkey NAME` prints, so a name it refuses is refused.
+    let line = openssh_public_key(&public_key, &name)?;
+    Ok((
+        ServedKey {
+            key_data: ssh_key_data(&public_key)?,
+            name,
+        },
+        line,
+    ))
+}
+
+/// Every key of the backend, listed page by page.
+async fn every_key(ctx: &Context) -> Result<Vec<KeyInfo>> {
+    let mut keys = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = ctx
+            .keychain
+            .backend()
+            .list_keys(&PageRequest {
+                limit: None,
+                marker: marker.clone(),
+            })
+            .await?;
+        keys.extend(page.items);
+        match page.next_marker {
+            Some(next) if Some(&next) != marker.as_ref() => marker = Some(next),
+            _ => break,
         }
     }
-    let mut keys = Vec::with_capacity(names.len());
-    for name in names {
-        let public_key = ctx.keychain.public_key(&name).await?;
-        // The same line `keychain ssh pubkey NAME` prints, so a name it refuses is refused.
-        let line = openssh_public_key(&public_key, &name)?;
-        keys.push((
-            ServedKey {
-                key_data: ssh_key_data(&public_key)?,
-                name,
-            },
-            line,
-        ));
-    }
     Ok(keys)
+}
+
+/// The keys to serve. Named keys must all be usable: the first that is not is the error.
+/// Without names, every key of the backend OpenSSH can use is served and the others are
+/// returned with the reason each was left out, after a warning line each (one key in a bad
+/// state or of another type does not keep the agent from serving the rest); none usable at
+/// all is an error.
+async fn served_keys(ctx: &Context, names: &[String]) -> Result<(Vec<Served>, Vec<Skipped>)> {
+    if !names.is_empty() {
+        let mut keys = Vec::with_capacity(names.len());
+        for name in names {
+            keys.push(served_key(ctx, name.clone()).await?);
+        }
+        return Ok((keys, Vec::new()));
+    }
+    let mut keys = Vec::new();
+    let mut skipped = Vec::new();
+    for info in every_key(ctx).await? {
+        let name = info.name.clone().unwrap_or_else(|| info.key_id.clone());
+        if let Some(why) = not_servable(&info) {
+            skipped.push(Skipped { name, why });
+            continue;
+        }
+        match served_key(ctx, name.clone()).await {
+            Ok(key) => keys.push(key),
+            Err(e) => skipped.push(Skipped {
+                name,
+                why: e.to_string(),
+            }),
+        }
+    }
+    warn_skipped(&skipped);
+    if keys.is_empty() {
+        return Err(Error::NotFound {
+            key: format!(
+                "an enabled signing key OpenSSH can use (Ed25519, ECDSA P-256/384/521, RSA) \
+                 in the backend: nothing to serve ({} key(s) skipped)",
+                skipped.len()
+            ),
+        });
+    }
+    Ok((keys, skipped))
+}
+
+/// One warning line on stderr per key left out of the default set.
+fn warn_skipped(skipped: &[Skipped]) {
+    for s in skipped {
+        eprintln!(
+            "keychain: warning: ssh-agent: not serving key {}: {}",
+            crate::output::field(&s.name),
+            crate::output::field(&s.why)
+        );
+    }
 }
 
 /// Makes sure `path` can become the agent's socket: its directory exists (made 0700) and is
@@ -146,13 +207,13 @@ pub async fn agent(ctx: &Context, mut args: SshAgentArgs) -> Result<Outcome> {
     // SSH_AUTH_SOCK must not depend on the directory its user runs in.
     args.socket = std::path::absolute(&args.socket)
         .map_err(|e| Error::io(format!("resolving {}", args.socket.display()), e))?;
-    let keys = served_keys(ctx, &args.keys).await?;
+    let (keys, skipped) = served_keys(ctx, &args.keys).await?;
     prepare_socket(&args.socket)?;
     let shown = args.socket.display().to_string();
     let listener = tokio::net::UnixListener::bind(&args.socket)
         .map_err(|e| Error::io(format!("listening on {shown}"), e))?;
     temps::remove_on_signal(&args.socket);
-    let result = serve(ctx, &args.socket, listener, keys).await;
+    let result = serve(ctx, &args.socket, listener, keys, &skipped).await;
     let _ = fs::remove_file(&args.socket);
     temps::forget(&args.socket);
     result
@@ -163,7 +224,8 @@ async fn serve(
     ctx: &Context,
     socket: &Path,
     listener: tokio::net::UnixListener,
-    keys: Vec<(ServedKey, String)>,
+    keys: Vec<Served>,
+    skipped: &[Skipped],
 ) -> Result<Outcome> {
     fs::set_permissions(socket, fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io(format!("setting the mode of {}", socket.display()), e))?;
@@ -180,6 +242,10 @@ async fn serve(
             "socket": socket.display().to_string(),
             "pid": std::process::id(),
             "keys": served,
+            "skipped": skipped
+                .iter()
+                .map(|s| json!({ "name": s.name, "reason": s.why }))
+                .collect::<Vec<_>>(),
         }))?;
     } else {
         ctx.out.bytes(
@@ -197,9 +263,6 @@ async fn serve(
         agent.keys().len(),
         socket.display()
     );
-    if agent.keys().is_empty() {
-        eprintln!("keychain: warning: no SSH-capable signing keys to serve");
-    }
     agent.serve(listener).await?;
     Ok(Outcome::Success)
 }

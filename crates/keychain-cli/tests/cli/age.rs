@@ -1,5 +1,5 @@
 //! `keychain age recipient` and `keychain age identity`: what they print decodes to the key's
-//! location (and for RSA to the public key `keychain pubkey` prints), age takes them with
+//! location (and for RSA and ML-KEM to the public key `keychain pubkey` prints), age takes them with
 //! the plugin on `PATH`, and keys that cannot wrap a file key are refused with exit 5.
 
 use std::path::PathBuf;
@@ -31,9 +31,10 @@ fn recipient_and_identity_name_the_key_and_hold_no_secret() {
     let cli = Cli::new();
     let sym = cli.create("files", "SYMMETRIC_DEFAULT", &[]);
     let rsa = cli.create("rsa", "RSA_3072", &["--usage", "ENCRYPT_DECRYPT"]);
+    let kem = cli.create("kem", "ML_KEM_1024", &[]);
     let keystore = std::path::absolute(cli.keystore()).unwrap();
     let backend = format!("software:{}", keystore.display());
-    for (name, key_id) in [("files", &sym), ("rsa", &rsa)] {
+    for (name, key_id) in [("files", &sym), ("rsa", &rsa), ("kem", &kem)] {
         let line = cli.ok(["age", "recipient", name]).text();
         let recipient = Recipient::decode(line.trim()).unwrap();
         assert!(
@@ -44,7 +45,8 @@ fn recipient_and_identity_name_the_key_and_hold_no_secret() {
         assert_eq!(&recipient.key, key_id);
         match (&recipient.wrapping, name) {
             (Wrapping::Symmetric, "files") => {}
-            (Wrapping::RsaOaepSha256 { public_key }, "rsa") => {
+            (Wrapping::RsaOaepSha256 { public_key }, "rsa")
+            | (Wrapping::MlKem { public_key }, "kem") => {
                 let der = cli.ok(["pubkey", name, "--format", "der"]).stdout;
                 assert_eq!(public_key, &der);
             }
@@ -79,12 +81,13 @@ fn age_takes_what_the_commands_print() {
     let cli = Cli::new();
     cli.create("files", "SYMMETRIC_DEFAULT", &[]);
     cli.create("rsa", "RSA_2048", &["--usage", "ENCRYPT_DECRYPT"]);
+    cli.create("kem", "ML_KEM_768", &[]);
     let path = format!(
         "{}:{}",
         plugin_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    for name in ["files", "rsa"] {
+    for name in ["files", "rsa", "kem"] {
         let recipient = cli.ok(["age", "recipient", name]).text();
         let identity = cli.path(&format!("{name}.identity"));
         cli.ok(["age", "identity", name, "--out", arg(&identity)]);
@@ -120,12 +123,6 @@ fn keys_that_cannot_wrap_a_file_key_are_refused() {
             let line = cli.fails(["age", kind, name], 5);
             assert!(line.contains("ENCRYPT_DECRYPT"), "{line}");
         }
-    }
-    // ML-KEM keys are not age recipients yet (docs/AGE.md): Unsupported, exit 10.
-    cli.create("kem", "ML_KEM_768", &[]);
-    for kind in ["recipient", "identity"] {
-        let line = cli.fails(["age", kind, "kem"], 10);
-        assert!(line.contains("ML_KEM") || line.contains("ML-KEM"), "{line}");
     }
     cli.create("off", "SYMMETRIC_DEFAULT", &[]);
     cli.ok(["key", "disable", "off"]);

@@ -12,6 +12,7 @@ mod keystore;
 mod lifecycle;
 mod material;
 mod passwd;
+mod password_file;
 mod pbes2;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,9 @@ use async_trait::async_trait;
 pub(crate) use self::crypto::check_mac_message;
 pub use self::keystore::Clock;
 use self::keystore::Keystore;
+pub use self::password_file::{
+    MAX_PASSWORD_LEN, PASSWORD_FILE_ENV, password_from_env_file, read_password_file,
+};
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};

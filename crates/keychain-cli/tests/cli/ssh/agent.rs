@@ -416,3 +416,129 @@ fn a_backend_error_fails_one_request_is_logged_and_the_agent_carries_on() {
         "the refusal is logged: {log}"
     );
 }
+
+#[test]
+fn without_key_names_unusable_keys_are_skipped_with_a_warning_each() {
+    let cli = Cli::new();
+    cli.create("ed", "ed25519", &[]);
+    cli.create("p256", "p256", &[]);
+    // Keys the agent cannot serve, each for another reason.
+    cli.create("k1", "secp256k1", &[]);
+    cli.create("ml", "ml-dsa-44", &[]);
+    cli.create("aes", "aes-256", &[]);
+    cli.create("off", "p256", &[]);
+    cli.ok(["key", "disable", "off"]);
+    cli.create("gone", "ed25519", &[]);
+    cli.ok(["key", "delete", "gone", "--pending-days", "7"]);
+    // Listed (its metadata is whole) but its key file is damaged: its public key cannot be
+    // read, which used to keep the agent from starting at all.
+    let id = cli.create("broken", "p256", &[]);
+    let pem = cli.keystore().join("keys").join(&id).join("v1.pem");
+    let mut bytes = fs::read(&pem).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    fs::write(&pem, &bytes).unwrap();
+
+    let dir = private_dir(&cli, "skip");
+    let agent = AgentProcess::start(&cli, &dir.join("s"), &[]);
+    let listed = String::from_utf8(run_tool(agent.command("ssh-add").arg("-L"))).unwrap();
+    let expected: BTreeSet<String> = ["ed", "p256"]
+        .iter()
+        .map(|n| cli.ok(["ssh", "pubkey", n]).text().trim_end().to_string())
+        .collect();
+    assert_eq!(lines(&listed), expected);
+    // The served keys sign, judged by ssh-keygen.
+    let message = cli.file("skip.txt", b"served despite the others\n");
+    for name in ["ed", "p256"] {
+        let line = cli.ok(["ssh", "pubkey", name]).text();
+        let pubfile = cli.file(&format!("{name}.pub"), line.as_bytes());
+        let _ = fs::remove_file(cli.path("skip.txt.sig"));
+        run_tool(
+            agent
+                .command("ssh-keygen")
+                .args(["-Y", "sign", "-U", "-n", "file", "-f"])
+                .arg(&pubfile)
+                .arg(&message),
+        );
+        let signers = allowed_signers(&cli, name, &line);
+        assert!(
+            verify_sshsig(&signers, "file", &cli.path("skip.txt.sig"), &message),
+            "{name}"
+        );
+    }
+    let (code, log) = agent.terminate_with_log();
+    assert_eq!(code, Some(143));
+    // One warning line per skipped key, naming it and why.
+    let warnings: Vec<&str> = log
+        .lines()
+        .filter(|l| l.starts_with("keychain: warning: ssh-agent: not serving key "))
+        .collect();
+    assert_eq!(warnings.len(), 6, "{log}");
+    for (name, why) in [
+        ("k1", "OpenSSH has no key type"),
+        ("ml", "OpenSSH has no key type"),
+        ("aes", "not a signing key"),
+        ("off", "DISABLED"),
+        ("gone", "PENDING"),
+        ("broken", &id),
+    ] {
+        let line = warnings
+            .iter()
+            .find(|l| l.contains(&format!("not serving key {name}: ")))
+            .unwrap_or_else(|| panic!("no warning for {name}: {log}"));
+        assert!(line.contains(why), "{name}: {line}");
+    }
+
+    // --json: the startup object lists what it serves and what it skipped.
+    let agent = AgentProcess::start(&cli, &dir.join("j"), &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&agent.startup).unwrap();
+    let served: BTreeSet<&str> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(served, BTreeSet::from(["ed", "p256"]));
+    let skipped: BTreeSet<&str> = v["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        skipped,
+        BTreeSet::from(["k1", "ml", "aes", "off", "gone", "broken"])
+    );
+    drop(agent);
+
+    // Nothing usable at all: a clear error, no socket; each key still named in a warning.
+    let empty = Cli::new();
+    empty.create("k1", "secp256k1", &[]);
+    empty.create("off", "ed25519", &[]);
+    empty.ok(["key", "disable", "off"]);
+    let dir = private_dir(&empty, "none");
+    let socket = dir.join("s");
+    let run = empty.run(["ssh-agent", "--socket", arg(&socket)]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(!socket.exists());
+    let errors: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("keychain: warning: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(errors[0].contains("nothing to serve"), "{}", run.stderr);
+    for name in ["k1", "off"] {
+        assert!(
+            run.stderr.contains(&format!("not serving key {name}: ")),
+            "{}",
+            run.stderr
+        );
+    }
+    // An empty keystore: the same error.
+    let bare = Cli::new();
+    bare.ok(["keystore", "init"]);
+    let run = bare.run(["ssh-agent", "--socket", arg(&dir.join("e"))]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    assert!(run.stderr.contains("nothing to serve"), "{}", run.stderr);
+}
