@@ -404,3 +404,53 @@ async fn sixteen_tasks_sign_at_once_through_one_backend() {
     }
     assert_eq!(count, 128);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aes_key_without_an_id_is_refused_for_encryption_up_front() {
+    if run_isolated(
+        "pkcs11::bad_input::an_aes_key_without_an_id_is_refused_for_encryption_up_front",
+    ) {
+        return;
+    }
+    // pkcs11-tool makes a secret key without a CKA_ID unless given one.
+    pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "no-id",
+        "--sensitive",
+    ]);
+    let kc = open().await;
+    let backend = kc.backend();
+    let key = KeyRef::parse("no-id").unwrap_or_else(|e| panic!("{e}"));
+    let info = backend
+        .describe_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(info.key_id, "", "the test needs a key with an empty CKA_ID");
+    let e = backend
+        .encrypt(
+            &key,
+            b"never decryptable",
+            EncryptionAlgorithm::SymmetricDefault,
+            &EncryptionContext::new(),
+        )
+        .await
+        .map(|c| format!("{} bytes of ciphertext", c.len()))
+        .expect_err("a key without an id encrypted");
+    assert!(
+        e.to_string().contains("give the key an id") && !e.to_string().contains('\n'),
+        "{e}"
+    );
+    let e = backend
+        .generate_data_key(
+            &key,
+            keychain::DataKeySpec::Aes256,
+            &EncryptionContext::new(),
+        )
+        .await
+        .map(|d| d.key_id)
+        .expect_err("a key without an id made a data key");
+    assert!(e.to_string().contains("give the key an id"), "{e}");
+}
