@@ -454,3 +454,44 @@ async fn an_aes_key_without_an_id_is_refused_for_encryption_up_front() {
         .expect_err("a key without an id made a data key");
     assert!(e.to_string().contains("give the key an id"), "{e}");
 }
+
+/// Reads a PIN file in a thread; `None` when it has not returned within five seconds.
+fn read_pin_within_a_while(path: &std::path::Path) -> Option<Result<(), Error>> {
+    let source = keychain::pkcs11::PinSource::File(path.to_path_buf());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(source.read().map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn a_pin_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A FIFO no one writes to: opening it would wait for a writer for ever.
+    let fifo = dir.path().join("pin-fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo (coreutils) cannot run: {e}"));
+    assert!(made.success(), "mkfifo failed");
+    // /dev/zero: a file without end (read whole, it would eat the memory).
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let e = read_pin_within_a_while(path)
+            .unwrap_or_else(|| panic!("reading the PIN file {} hangs", path.display()))
+            .expect_err("a PIN was read");
+        assert!(
+            e.to_string().contains("not a regular file") && !e.to_string().contains('\n'),
+            "{}: {e}",
+            path.display()
+        );
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    // A regular file over the bound is refused without reading it whole.
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'7'; 1 << 20]).unwrap_or_else(|e| panic!("{e}"));
+    let e = read_pin_within_a_while(&big)
+        .unwrap_or_else(|| panic!("reading a large PIN file hangs"))
+        .expect_err("a PIN was read");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}
