@@ -495,3 +495,40 @@ fn a_pin_file_that_is_not_a_regular_file_is_refused_at_once() {
         .expect_err("a PIN was read");
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_uri_naming_another_token_is_refused_not_used_on_this_one() {
+    if run_isolated(
+        "pkcs11::bad_input::a_key_uri_naming_another_token_is_refused_not_used_on_this_one",
+    ) {
+        return;
+    }
+    let kc = open().await;
+    kc.backend()
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("k1"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (uri, says) in [
+        ("pkcs11:token=OTHER;object=k1", "chosen by the backend URI"),
+        ("pkcs11:serial=0123;object=k1", "chosen by the backend URI"),
+        ("pkcs11:slot-id=7;object=k1", "chosen by the backend URI"),
+        ("pkcs11:object=k1?module-path=/x.so", "no query"),
+        ("pkcs11:object=k1;type=private;type=public", "given twice"),
+    ] {
+        // Refused as a reference, so no backend ever uses it on its own token.
+        let e = KeyRef::parse(uri)
+            .map(|k| k.to_string())
+            .expect_err(&format!("{uri} was taken"));
+        assert!(matches!(e, Error::InvalidInput { .. }), "{uri}: {e}");
+        assert!(
+            e.to_string().contains(says) && !e.to_string().contains('\n'),
+            "{uri}: {e}"
+        );
+    }
+    // The plain key URI still names k1 on the backend's token.
+    let key = KeyRef::parse("pkcs11:object=k1;type=private").unwrap_or_else(|e| panic!("{e}"));
+    kc.backend()
+        .describe_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}
