@@ -295,16 +295,27 @@ pub(crate) fn looks_like_key_id(s: &str) -> bool {
 }
 
 /// A PKCS#11 object URI (RFC 7512): `pkcs11:object=NAME` (the key's `CKA_LABEL`) or
-/// `pkcs11:id=%01%02…` (its `CKA_ID`, percent-encoded bytes); `token=` and `type=` may come
-/// along (the backend URI chooses the token) and are ignored.
+/// `pkcs11:id=%01%02…` (its `CKA_ID`, percent-encoded bytes); `type=` may come along. The
+/// token is the backend URI's: a key URI naming a token, a slot or a library is refused
+/// rather than silently used on another token, and so are a query and an attribute given
+/// twice.
 fn parse_pkcs11(rest: &str) -> Result<KeyTarget> {
     let bad = |why: String| Error::invalid_input(format!("PKCS#11 key URI: {why}"));
-    let path = rest.split('?').next().unwrap_or("");
+    if rest.contains('?') {
+        return Err(bad(
+            "a key URI takes no query (module, PIN and token belong in the backend URI)".into(),
+        ));
+    }
     let mut target = None;
-    for part in path.split(';') {
+    let mut seen: Vec<&str> = Vec::new();
+    for part in rest.split(';') {
         let (name, value) = part
             .split_once('=')
             .ok_or_else(|| bad("expected pkcs11:object=NAME or pkcs11:id=%XX…".into()))?;
+        if seen.contains(&name) {
+            return Err(bad(format!("{name}= is given twice")));
+        }
+        seen.push(name);
         let decoded = crate::backend_uri::percent_decode_bytes(value)
             .map_err(|e| bad(format!("{name}: {e}")))?;
         let found = match name {
@@ -317,7 +328,21 @@ fn parse_pkcs11(rest: &str) -> Result<KeyTarget> {
             "id" if !decoded.is_empty() => {
                 KeyTarget::KeyId(decoded.iter().map(|b| format!("{b:02x}")).collect())
             }
-            "token" | "type" | "manufacturer" | "model" | "serial" => continue,
+            "type" => continue,
+            "token"
+            | "manufacturer"
+            | "model"
+            | "serial"
+            | "slot-id"
+            | "slot-description"
+            | "slot-manufacturer"
+            | "library-description"
+            | "library-manufacturer"
+            | "library-version" => {
+                return Err(bad(format!(
+                    "{name}= is not taken in a key URI: the token is chosen by the backend URI"
+                )));
+            }
             _ => {
                 return Err(bad(format!(
                     "{name:?} does not name a key (use object= or id=)"
@@ -466,7 +491,7 @@ mod tests {
             Some(KeyTarget::Alias("signer".into()))
         );
         assert_eq!(
-            parse("pkcs11:token=t;object=a%2Fb;type=private").ok(),
+            parse("pkcs11:object=a%2Fb;type=private").ok(),
             Some(KeyTarget::Alias("a/b".into()))
         );
         assert_eq!(
@@ -476,6 +501,11 @@ mod tests {
         for bad in [
             "pkcs11:",
             "pkcs11:token=t",
+            "pkcs11:token=t;object=a",
+            "pkcs11:serial=1;object=a",
+            "pkcs11:slot-id=0;object=a",
+            "pkcs11:object=a?pin-value=1234",
+            "pkcs11:object=a;type=private;type=public",
             "pkcs11:object=",
             "pkcs11:object=a%20b",
             "pkcs11:object=a;object=b",

@@ -191,6 +191,21 @@ fn aad(header: &[u8], context: &EncryptionContext) -> Vec<u8> {
     aad
 }
 
+/// Refuses an AES key with an empty `CKA_ID`: a ciphertext names its key by id, and one
+/// naming none could never be decrypted.
+pub(crate) fn check_sealable(found: &Found) -> crate::Result<()> {
+    if !found.id.is_empty() {
+        return Ok(());
+    }
+    Err(Error::InvalidKeyState {
+        key: found.info.display_name(),
+        state: "no CKA_ID".to_string(),
+        message: "a ciphertext names its key by CKA_ID, so a key without one cannot encrypt; \
+                  give the key an id (e.g. pkcs11-tool --set-id)"
+            .to_string(),
+    })
+}
+
 /// Encrypts with an AES key on the token (AES-256-GCM, fresh random IV).
 pub(crate) fn seal(
     session: &Session,
@@ -206,6 +221,7 @@ pub(crate) fn seal(
         ))
         .into());
     }
+    check_sealable(found)?;
     let mut iv = session.generate_random_vec(IV_LEN as u32)?;
     let header = header(&found.id, &iv)?;
     let aad = aad(&header, context);

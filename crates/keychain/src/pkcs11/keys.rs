@@ -34,6 +34,9 @@ const OID_ED25519: &str = "1.3.101.112";
 pub(crate) struct Found {
     pub(crate) handle: ObjectHandle,
     pub(crate) id: Vec<u8>,
+    /// The raw `CKA_LABEL` (empty when the key has none): with the id, it pairs a private
+    /// object with its public one.
+    pub(crate) label: Vec<u8>,
     pub(crate) info: KeyInfo,
     pub(crate) sensitive: bool,
     pub(crate) extractable: bool,
@@ -195,6 +198,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
     let mut key_type = None;
     let mut id = Vec::new();
     let mut label = None;
+    let mut raw_label = Vec::new();
     let mut modulus_bits = 0u32;
     let mut curve = None;
     let mut value_len = 0u64;
@@ -205,7 +209,10 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
             Attribute::Class(c) => class = Some(c),
             Attribute::KeyType(t) => key_type = Some(t),
             Attribute::Id(i) => id = i,
-            Attribute::Label(l) => label = String::from_utf8(l).ok().filter(|l| !l.is_empty()),
+            Attribute::Label(l) => {
+                label = String::from_utf8(l.clone()).ok().filter(|l| !l.is_empty());
+                raw_label = l;
+            }
             Attribute::Modulus(n) => {
                 let n = n.iter().skip_while(|b| **b == 0).count();
                 modulus_bits = u32::try_from(n * 8).unwrap_or(0);
@@ -261,6 +268,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
     Ok(Some(Found {
         handle,
         id,
+        label: raw_label,
         info,
         sensitive,
         extractable,
@@ -424,20 +432,57 @@ pub(crate) fn hmac_key_len(algorithm: MacAlgorithm) -> usize {
     }
 }
 
-/// Destroys a key: its private or secret object and the public objects sharing its id.
-pub(crate) fn destroy(session: &Session, found: &Found) -> CallResult<()> {
-    for public in session.find_objects(&[
+/// The public key objects paired with a private key: those with both its `CKA_ID` and its
+/// `CKA_LABEL`. The id alone is not enough: keys made by other tools may have no id, or share
+/// one, and a public object of another key must never stand in for this key's.
+fn paired_publics(session: &Session, found: &Found) -> CallResult<Vec<ObjectHandle>> {
+    Ok(session.find_objects(&[
         Attribute::Class(ObjectClass::PUBLIC_KEY),
         Attribute::Id(found.id.clone()),
-    ])? {
-        session.destroy_object(public)?;
+        Attribute::Label(found.label.clone()),
+    ])?)
+}
+
+/// The one public key object paired with a private key; `None` when there is none, an
+/// error when several answer (keychain cannot tell which is this key's).
+fn public_object(session: &Session, found: &Found) -> CallResult<Option<ObjectHandle>> {
+    match paired_publics(session, found)?.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(*one)),
+        more => Err(Error::InvalidKeyState {
+            key: found.info.display_name(),
+            state: "ambiguous public key".to_string(),
+            message: format!(
+                "{} public key objects share this key's CKA_ID and CKA_LABEL; give each key \
+                 pair its own id",
+                more.len()
+            ),
+        }
+        .into()),
+    }
+}
+
+/// Destroys a key: its private or secret object and its public object, when exactly one
+/// public object has its id and label. Public objects of other keys sharing the id (or an
+/// empty id) are left alone, and so are several that cannot be told apart.
+pub(crate) fn destroy(session: &Session, found: &Found) -> CallResult<()> {
+    if found.info.spec.is_asymmetric() {
+        match paired_publics(session, found)?.as_slice() {
+            [] => {}
+            [one] => session.destroy_object(*one)?,
+            more => tracing::warn!(
+                count = more.len(),
+                "several public key objects share the destroyed key's id and label; left them"
+            ),
+        }
     }
     session.destroy_object(found.handle)?;
     Ok(())
 }
 
-/// The public key of a key pair, as a SubjectPublicKeyInfo: from the public object sharing
-/// the key's id, or (RSA) the modulus and exponent the private object also carries.
+/// The public key of a key pair, as a SubjectPublicKeyInfo: from the one public object with
+/// the key's id and label, or (RSA, when there is none) the modulus and exponent the private
+/// object also carries.
 pub(crate) fn public_key(session: &Session, found: &Found) -> CallResult<PublicKey> {
     let name = found.info.display_name();
     let family = found.info.spec.family();
@@ -448,11 +493,20 @@ pub(crate) fn public_key(session: &Session, found: &Found) -> CallResult<PublicK
         )
         .into());
     }
-    let publics = session.find_objects(&[
-        Attribute::Class(ObjectClass::PUBLIC_KEY),
-        Attribute::Id(found.id.clone()),
-    ])?;
-    let source = publics.first().copied().unwrap_or(found.handle);
+    let source = match public_object(session, found)? {
+        Some(public) => public,
+        // An RSA private object carries its modulus and exponent too.
+        None if matches!(family, KeyFamily::Rsa(_)) => found.handle,
+        None => {
+            return Err(Error::Corrupted {
+                what: name,
+                message: "the token holds no public key object with this key's CKA_ID and \
+                          CKA_LABEL"
+                    .to_string(),
+            }
+            .into());
+        }
+    };
     let attrs = session.get_attributes(
         source,
         &[

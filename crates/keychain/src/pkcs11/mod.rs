@@ -350,6 +350,7 @@ mod imp {
             self.call("C_Encrypt", key, move |s, found| {
                 found.info.check_encryption(algorithm)?;
                 found.check_protected()?;
+                crypto::check_sealable(&found)?;
                 crypto::seal(s, &found, plaintext.expose(), &context)
             })
             .await
@@ -423,6 +424,7 @@ mod imp {
                     .info
                     .check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
                 found.check_protected()?;
+                crypto::check_sealable(&found)?;
                 let plaintext = Secret::new(s.generate_random_vec(spec.len() as u32)?);
                 let ciphertext = crypto::seal(s, &found, plaintext.expose(), &context)?;
                 Ok(DataKey {

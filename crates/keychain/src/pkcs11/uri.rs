@@ -56,19 +56,20 @@ impl PinSource {
         let pin = match self {
             PinSource::Value(v) => v.clone(),
             PinSource::File(path) => {
-                let bytes = Zeroizing::new(std::fs::read(path).map_err(|e| {
-                    Error::io(
-                        format!("reading the PKCS#11 PIN file {}", path.display()),
-                        e,
-                    )
-                })?);
-                let text = std::str::from_utf8(&bytes).map_err(|_| {
-                    Error::invalid_input(format!(
-                        "the PKCS#11 PIN file {} is not UTF-8",
-                        path.display()
-                    ))
-                })?;
-                Zeroizing::new(text.lines().next().unwrap_or("").to_string())
+                let label = format!("the PKCS#11 PIN file {}", path.display());
+                // Only a regular file: a FIFO without a writer would hang the open, and a
+                // device such as /dev/zero never ends. The read itself is bounded.
+                let metadata = std::fs::metadata(path)
+                    .map_err(|e| Error::io(format!("reading {label}"), e))?;
+                if !metadata.is_file() {
+                    return Err(Error::invalid_input(format!(
+                        "{label} is not a regular file"
+                    )));
+                }
+                let line = crate::software::read_password_file(path, &label)?;
+                let text = std::str::from_utf8(line.expose())
+                    .map_err(|_| Error::invalid_input(format!("{label} is not UTF-8")))?;
+                Zeroizing::new(text.to_string())
             }
             PinSource::Env => match std::env::var(PIN_ENV) {
                 Ok(v) => Zeroizing::new(v),

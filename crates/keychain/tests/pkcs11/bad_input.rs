@@ -404,3 +404,131 @@ async fn sixteen_tasks_sign_at_once_through_one_backend() {
     }
     assert_eq!(count, 128);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aes_key_without_an_id_is_refused_for_encryption_up_front() {
+    if run_isolated(
+        "pkcs11::bad_input::an_aes_key_without_an_id_is_refused_for_encryption_up_front",
+    ) {
+        return;
+    }
+    // pkcs11-tool makes a secret key without a CKA_ID unless given one.
+    pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "no-id",
+        "--sensitive",
+    ]);
+    let kc = open().await;
+    let backend = kc.backend();
+    let key = KeyRef::parse("no-id").unwrap_or_else(|e| panic!("{e}"));
+    let info = backend
+        .describe_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(info.key_id, "", "the test needs a key with an empty CKA_ID");
+    let e = backend
+        .encrypt(
+            &key,
+            b"never decryptable",
+            EncryptionAlgorithm::SymmetricDefault,
+            &EncryptionContext::new(),
+        )
+        .await
+        .map(|c| format!("{} bytes of ciphertext", c.len()))
+        .expect_err("a key without an id encrypted");
+    assert!(
+        e.to_string().contains("give the key an id") && !e.to_string().contains('\n'),
+        "{e}"
+    );
+    let e = backend
+        .generate_data_key(
+            &key,
+            keychain::DataKeySpec::Aes256,
+            &EncryptionContext::new(),
+        )
+        .await
+        .map(|d| d.key_id)
+        .expect_err("a key without an id made a data key");
+    assert!(e.to_string().contains("give the key an id"), "{e}");
+}
+
+/// Reads a PIN file in a thread; `None` when it has not returned within five seconds.
+fn read_pin_within_a_while(path: &std::path::Path) -> Option<Result<(), Error>> {
+    let source = keychain::pkcs11::PinSource::File(path.to_path_buf());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(source.read().map(|_| ()));
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn a_pin_file_that_is_not_a_regular_file_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // A FIFO no one writes to: opening it would wait for a writer for ever.
+    let fifo = dir.path().join("pin-fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap_or_else(|e| panic!("mkfifo (coreutils) cannot run: {e}"));
+    assert!(made.success(), "mkfifo failed");
+    // /dev/zero: a file without end (read whole, it would eat the memory).
+    for path in [fifo.as_path(), std::path::Path::new("/dev/zero")] {
+        let e = read_pin_within_a_while(path)
+            .unwrap_or_else(|| panic!("reading the PIN file {} hangs", path.display()))
+            .expect_err("a PIN was read");
+        assert!(
+            e.to_string().contains("not a regular file") && !e.to_string().contains('\n'),
+            "{}: {e}",
+            path.display()
+        );
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    // A regular file over the bound is refused without reading it whole.
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![b'7'; 1 << 20]).unwrap_or_else(|e| panic!("{e}"));
+    let e = read_pin_within_a_while(&big)
+        .unwrap_or_else(|| panic!("reading a large PIN file hangs"))
+        .expect_err("a PIN was read");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_uri_naming_another_token_is_refused_not_used_on_this_one() {
+    if run_isolated(
+        "pkcs11::bad_input::a_key_uri_naming_another_token_is_refused_not_used_on_this_one",
+    ) {
+        return;
+    }
+    let kc = open().await;
+    kc.backend()
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("k1"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (uri, says) in [
+        ("pkcs11:token=OTHER;object=k1", "chosen by the backend URI"),
+        ("pkcs11:serial=0123;object=k1", "chosen by the backend URI"),
+        ("pkcs11:slot-id=7;object=k1", "chosen by the backend URI"),
+        ("pkcs11:object=k1?module-path=/x.so", "no query"),
+        ("pkcs11:object=k1;type=private;type=public", "given twice"),
+    ] {
+        // Refused as a reference, so no backend ever uses it on its own token.
+        let e = KeyRef::parse(uri)
+            .map(|k| k.to_string())
+            .expect_err(&format!("{uri} was taken"));
+        assert!(matches!(e, Error::InvalidInput { .. }), "{uri}: {e}");
+        assert!(
+            e.to_string().contains(says) && !e.to_string().contains('\n'),
+            "{uri}: {e}"
+        );
+    }
+    // The plain key URI still names k1 on the backend's token.
+    let key = KeyRef::parse("pkcs11:object=k1;type=private").unwrap_or_else(|e| panic!("{e}"));
+    kc.backend()
+        .describe_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+}

@@ -355,3 +355,87 @@ async fn pkcs11_tool_signs_with_our_key_and_decrypts_what_we_encrypt() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back.expose(), b"for pkcs11-tool");
 }
+
+/// Makes two P-256 key pairs with pkcs11-tool under one CKA_ID, labelled `a` and `b`.
+fn two_pairs_sharing_an_id(a: &str, b: &str) {
+    for label in [a, b] {
+        pkcs11_tool(&[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            label,
+            "--id",
+            "0c0c",
+        ]);
+    }
+}
+
+/// Signs with `name` through keychain and judges the signature with OpenSSL under the public
+/// key keychain gives for `name`.
+async fn signs_and_verifies_under_its_own_public_key(kc: &Keychain, name: &str) -> bool {
+    let key = KeyRef::parse(&format!("pkcs11:object={name}")).unwrap_or_else(|e| panic!("{e}"));
+    let message = b"whose public key is this".to_vec();
+    let algorithm = SigningAlgorithm::EcdsaSha256;
+    let signature = kc
+        .backend()
+        .sign(&key, Message::Raw(&message), algorithm)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let pem = kc
+        .backend()
+        .public_key(&key)
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+        .to_pem();
+    openssl_verify(&pem, algorithm, &message, &signature)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_pairs_sharing_an_id_each_get_their_own_public_key() {
+    if run_isolated("pkcs11::interop::key_pairs_sharing_an_id_each_get_their_own_public_key") {
+        return;
+    }
+    two_pairs_sharing_an_id("twin-a", "twin-b");
+    let kc = open().await;
+    for name in ["twin-a", "twin-b"] {
+        assert!(
+            signs_and_verifies_under_its_own_public_key(&kc, name).await,
+            "openssl: {name}'s signature does not verify under the public key keychain gives \
+             for it (another key's public key?)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn destroying_a_key_leaves_the_public_key_of_another_sharing_its_id() {
+    if run_isolated(
+        "pkcs11::interop::destroying_a_key_leaves_the_public_key_of_another_sharing_its_id",
+    ) {
+        return;
+    }
+    two_pairs_sharing_an_id("twin-a", "twin-b");
+    let backend = Pkcs11Backend::open_uri(&child_uri())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    backend
+        .destroy_key(&KeyRef::parse("pkcs11:object=twin-a").unwrap_or_else(|e| panic!("{e}")))
+        .await
+        .unwrap_or_else(|e| panic!("destroying twin-a: {e}"));
+    let blocks = objects(&pkcs11_tool(&["--list-objects"]));
+    let left = |class: &str, label: &str| {
+        blocks.iter().any(|b| {
+            b.starts_with(class)
+                && b.lines()
+                    .any(|l| l.trim() == format!("label:      {label}"))
+        })
+    };
+    assert!(!left("Private Key Object", "twin-a"), "{blocks:#?}");
+    assert!(!left("Public Key Object", "twin-a"), "{blocks:#?}");
+    assert!(
+        left("Public Key Object", "twin-b"),
+        "destroying twin-a destroyed twin-b's public key too:\n{blocks:#?}"
+    );
+    let kc = Keychain::new(backend);
+    assert!(signs_and_verifies_under_its_own_public_key(&kc, "twin-b").await);
+}
