@@ -102,3 +102,75 @@ async fn policies_grants_and_migrations_through_the_aws_backend() {
         assert!(!report.proofs.is_empty(), "{name}: no proof");
     }
 }
+
+/// Many clients racing for one name through keychain's AWS backend: exactly one key gets it;
+/// every other key made in the race (its client passed the name check before the winner's
+/// alias existed) is scheduled for deletion, never left behind silently, and its error says
+/// so. The server's CreateAlias is atomic, as KMS's is (LocalStack's is not: two racers can
+/// both create one alias there, so this race is judged here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_race_for_a_name_leaves_no_live_orphan() {
+    use keychain::{Error, KeyState, PageRequest};
+    use std::sync::Arc;
+    let served = support::serve().await;
+    let name = "race";
+    let racers = 6;
+    let barrier = Arc::new(tokio::sync::Barrier::new(racers));
+    let mut tasks = Vec::new();
+    for _ in 0..racers {
+        let aws = served.awskms().await;
+        let barrier = barrier.clone();
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            aws.create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name(name))
+                .await
+        }));
+    }
+    let mut winners = Vec::new();
+    let mut orphan_notes = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(info) => winners.push(info),
+            Err(Error::AlreadyExists { what }) => {
+                if what.contains("scheduled for deletion") {
+                    orphan_notes += 1;
+                }
+            }
+            Err(e) => panic!("a racer failed otherwise: {e:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one racer gets the name");
+    // The racers start together, so the losers pass the name check before the winner's
+    // alias exists: the CreateAlias race and its clean-up are really exercised.
+    assert!(
+        orphan_notes >= 1,
+        "no racer lost at CreateAlias; the race was not exercised"
+    );
+    let aws = served.awskms().await;
+    let owner = aws
+        .describe_key(&KeyRef::alias(name).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(owner.key_id, winners[0].key_id);
+    // Every key the keystore holds other than the winner is an orphan of the race: each was
+    // reported and is pending deletion.
+    let mut keys = Vec::new();
+    let mut page = PageRequest::default();
+    loop {
+        let listed = served.keychain.backend().list_keys(&page).await.unwrap();
+        keys.extend(listed.items);
+        match listed.next_marker {
+            Some(m) => page.marker = Some(m),
+            None => break,
+        }
+    }
+    let orphans: Vec<_> = keys.iter().filter(|k| k.key_id != owner.key_id).collect();
+    assert_eq!(orphans.len(), orphan_notes, "every orphan was reported");
+    for o in &orphans {
+        assert_eq!(
+            o.state,
+            KeyState::PendingDeletion,
+            "orphan left alive: {o:?}"
+        );
+    }
+}
