@@ -170,7 +170,24 @@ impl KeyRef {
 }
 
 impl fmt::Display for KeyRef {
+    /// The KMS KeyId form; a PKCS#11 CKA_ID (hex that is no KMS key id) as the
+    /// `pkcs11:id=%XX…` URI, so that what is shown parses back to the same key.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let KeyTarget::KeyId(id) = &self.target {
+            let hex = !id.is_empty()
+                && id.len() % 2 == 0
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if hex && !looks_like_key_id(id) && self.region.is_none() && self.endpoint.is_none() {
+                f.write_str("pkcs11:id=")?;
+                for pair in id.as_bytes().chunks(2) {
+                    f.write_str("%")?;
+                    f.write_str(&String::from_utf8_lossy(pair).to_ascii_uppercase())?;
+                }
+                return Ok(());
+            }
+        }
         f.write_str(&self.kms_key_id())
     }
 }
@@ -498,6 +515,17 @@ mod tests {
             parse("pkcs11:id=%01%AB").ok(),
             Some(KeyTarget::KeyId("01ab".into()))
         );
+        // What is shown parses back to the same key (found by the key_ref fuzz target: a
+        // bare hex id re-parsed as an alias name).
+        for uri in ["pkcs11:id=%01%AB", "pkcs11:id=wA%7C%00x", "pkcs11:id=05"] {
+            let key = KeyRef::parse(uri).unwrap();
+            let again = KeyRef::parse(&key.to_string()).unwrap();
+            assert_eq!(again.target(), key.target(), "{uri} shown as {key}");
+        }
+        let found = "pkcs11:id=wA|||||||\0\0|h\u{1}j-pkc\0\0\0\n11:arn:=a|||||||||\u{1}////////////////////+/////////////////\0------------////////////--";
+        let key = KeyRef::parse(found).unwrap();
+        let again = KeyRef::parse(&key.to_string()).unwrap();
+        assert_eq!(again.kms_key_id(), key.kms_key_id());
         for bad in [
             "pkcs11:",
             "pkcs11:token=t",
