@@ -32,6 +32,18 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!p.as_os_str().is_empty());
             }
         }
+        Ok(BackendUri::Pkcs11(uri)) => {
+            for s in [&uri.token, &uri.serial].into_iter().flatten() {
+                assert!(!s.chars().any(char::is_control), "{s:?}");
+            }
+            // Written back out (never with an inline PIN), it parses to the same settings.
+            let parsed = BackendUri::Pkcs11(uri);
+            if let Ok(written) = parsed.to_uri() {
+                let again = BackendUri::parse(&written)
+                    .unwrap_or_else(|e| panic!("{written:?} does not parse again: {e}"));
+                assert_eq!(again, parsed, "{written:?}");
+            }
+        }
         Ok(other) => panic!("unexpected variant {other:?}"),
         Err(keychain::Error::InvalidInput { message }) => {
             assert!(!message.chars().any(char::is_control), "{message:?}");

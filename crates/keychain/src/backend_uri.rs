@@ -159,15 +159,15 @@ fn pkcs11_to_uri(p11: &Pkcs11Uri) -> Result<String> {
     let text = |path: &std::path::Path, what: &str| {
         path.to_str()
             .filter(|t| !t.chars().any(is_control_or_invisible))
-            .map(percent_encode)
+            .map(pkcs11_encode)
             .ok_or_else(|| bad(format!("the {what} cannot be written in a URI")))
     };
     let mut path = Vec::new();
     if let Some(token) = &p11.token {
-        path.push(format!("token={}", percent_encode(token)));
+        path.push(format!("token={}", pkcs11_encode(token)));
     }
     if let Some(serial) = &p11.serial {
-        path.push(format!("serial={}", percent_encode(serial)));
+        path.push(format!("serial={}", pkcs11_encode(serial)));
     }
     if let Some(slot) = p11.slot_id {
         path.push(format!("slot-id={slot}"));
@@ -563,6 +563,20 @@ fn check_profile(profile: &str) -> Result<()> {
     Ok(())
 }
 
+/// Escapes every byte of a pkcs11 URI value but RFC 3986's unreserved characters and the
+/// `/` and `:` of paths, as `%XX` (RFC 7512 values are percent-encoded UTF-8).
+fn pkcs11_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/' | b':') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Escapes `%` and the characters that separate or introduce attributes (`&`, `;`, `#`,
 /// `=`, `?`) or that a URI may not hold (a space), as `%XX`; [`percent_decode`] undoes it.
 fn percent_encode(value: &str) -> String {
@@ -703,6 +717,9 @@ mod tests {
         let parsed = BackendUri::parse(uri).unwrap();
         let written = parsed.to_uri().unwrap();
         assert_eq!(BackendUri::parse(&written).unwrap(), parsed, "{written}");
+        let odd = "pkcs11:token=a%22b%C3%A9%2F%3B;serial=01%20ab?module-path=/m%20x.so";
+        let odd = BackendUri::parse(odd).unwrap();
+        assert_eq!(BackendUri::parse(&odd.to_uri().unwrap()).unwrap(), odd);
         let with_pin =
             BackendUri::parse("pkcs11:token=t?module-path=/m.so&pin-value=1234").unwrap();
         let e = with_pin.to_uri().unwrap_err().to_string();
