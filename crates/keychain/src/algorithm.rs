@@ -370,6 +370,31 @@ impl<'a> Message<'a> {
     }
 }
 
+/// Owned copy of a [`Message`], to move into a blocking task.
+pub(crate) enum OwnedMessage {
+    Digest(Vec<u8>),
+    Raw(Vec<u8>),
+    ExternalMu(Vec<u8>),
+}
+
+impl OwnedMessage {
+    pub(crate) fn new(m: Message<'_>) -> Self {
+        match m {
+            Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
+            Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
+            Message::ExternalMu(mu) => OwnedMessage::ExternalMu(mu.to_vec()),
+        }
+    }
+
+    pub(crate) fn borrow(&self) -> Message<'_> {
+        match self {
+            OwnedMessage::Digest(d) => Message::Digest(d),
+            OwnedMessage::Raw(r) => Message::Raw(r),
+            OwnedMessage::ExternalMu(mu) => Message::ExternalMu(mu),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

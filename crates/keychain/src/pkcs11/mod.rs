@@ -50,7 +50,7 @@ mod imp {
     use super::session::{CallResult, Token};
     use super::uri::Pkcs11Uri;
     use crate::algorithm::{
-        DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm,
+        DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, OwnedMessage, SigningAlgorithm,
     };
     use crate::backend::{Backend, Capabilities};
     use crate::data_key::{DataKey, EncryptionContext};
@@ -189,31 +189,6 @@ mod imp {
 
         fn unsupported(&self, what: &str) -> Error {
             Error::unsupported(BACKEND, what)
-        }
-    }
-
-    /// Owned copy of a [`Message`], to move into a blocking task.
-    enum OwnedMessage {
-        Digest(Vec<u8>),
-        Raw(Vec<u8>),
-        ExternalMu(Vec<u8>),
-    }
-
-    impl OwnedMessage {
-        fn new(m: Message<'_>) -> Self {
-            match m {
-                Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
-                Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
-                Message::ExternalMu(mu) => OwnedMessage::ExternalMu(mu.to_vec()),
-            }
-        }
-
-        fn borrow(&self) -> Message<'_> {
-            match self {
-                OwnedMessage::Digest(d) => Message::Digest(d),
-                OwnedMessage::Raw(r) => Message::Raw(r),
-                OwnedMessage::ExternalMu(mu) => Message::ExternalMu(mu),
-            }
         }
     }
 

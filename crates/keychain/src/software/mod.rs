@@ -31,7 +31,9 @@ pub use self::password_file::{
 };
 pub use self::pbes2::{DEFAULT_ITERATIONS, MIN_ITERATIONS};
 use crate::agreement::KeyAgreementAlgorithm;
-use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, SigningAlgorithm};
+use crate::algorithm::{
+    DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, OwnedMessage, SigningAlgorithm,
+};
 use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
@@ -330,31 +332,6 @@ impl SoftwareBackend {
         let result = self.run(f).await;
         self.cache.clear();
         result
-    }
-}
-
-/// Owned copy of a [`Message`], to move into a blocking task.
-enum OwnedMessage {
-    Digest(Vec<u8>),
-    Raw(Vec<u8>),
-    ExternalMu(Vec<u8>),
-}
-
-impl OwnedMessage {
-    fn new(m: Message<'_>) -> Self {
-        match m {
-            Message::Digest(d) => OwnedMessage::Digest(d.to_vec()),
-            Message::Raw(r) => OwnedMessage::Raw(r.to_vec()),
-            Message::ExternalMu(mu) => OwnedMessage::ExternalMu(mu.to_vec()),
-        }
-    }
-
-    fn borrow(&self) -> Message<'_> {
-        match self {
-            OwnedMessage::Digest(d) => Message::Digest(d),
-            OwnedMessage::Raw(r) => Message::Raw(r),
-            OwnedMessage::ExternalMu(mu) => Message::ExternalMu(mu),
-        }
     }
 }
 
