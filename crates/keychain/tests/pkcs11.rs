@@ -15,4 +15,5 @@ mod pkcs11 {
     pub mod bad_input;
     pub mod conformance;
     pub mod interop;
+    pub mod listing;
 }

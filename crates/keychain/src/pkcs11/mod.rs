@@ -15,7 +15,7 @@
 //!
 //! The pieces: `uri` (the URI), `session` (module, login, session pool), `keys` (objects ⇄
 //! keys), `crypto` (the mechanisms and the ciphertext format), `errors` (`CKR_*` ⇄
-//! [`Error`]).
+//! [`Error`]), `paging` (pages of a listing whose keys may share or lack an id).
 
 pub(crate) mod uri;
 
@@ -27,6 +27,8 @@ mod errors;
 mod import;
 #[cfg(feature = "pkcs11")]
 mod keys;
+#[cfg(feature = "pkcs11")]
+mod paging;
 #[cfg(feature = "pkcs11")]
 mod session;
 
@@ -254,16 +256,7 @@ mod imp {
                 )));
             }
             let all = self.blocking("C_FindObjects", None, keys::list).await?;
-            let start = match &page.marker {
-                None => 0,
-                Some(m) => all.iter().position(|k| &k.key_id > m).unwrap_or(all.len()),
-            };
-            let limit = limit as usize;
-            let items: Vec<KeyInfo> = all.iter().skip(start).take(limit).cloned().collect();
-            let next_marker = (start + items.len() < all.len())
-                .then(|| items.last().map(|k| k.key_id.clone()))
-                .flatten();
-            Ok(Page { items, next_marker })
+            super::paging::page(all, page.marker.as_deref(), limit as usize)
         }
 
         async fn sign(

@@ -357,7 +357,7 @@ async fn pkcs11_tool_signs_with_our_key_and_decrypts_what_we_encrypt() {
 }
 
 /// Makes two P-256 key pairs with pkcs11-tool under one CKA_ID, labelled `a` and `b`.
-fn two_pairs_sharing_an_id(a: &str, b: &str) {
+pub(crate) fn two_pairs_sharing_an_id(a: &str, b: &str) {
     for label in [a, b] {
         pkcs11_tool(&[
             "--keypairgen",
