@@ -16,4 +16,5 @@ mod pkcs11 {
     pub mod conformance;
     pub mod interop;
     pub mod listing;
+    pub mod races;
 }

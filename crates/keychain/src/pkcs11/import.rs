@@ -235,7 +235,9 @@ pub(crate) fn import(
             return Err(e.into());
         }
     }
-    keys::describe(session, handle)?.ok_or_else(|| {
-        Error::crypto("the token holds an imported key keychain cannot read back").into()
-    })
+    let found = keys::describe(session, handle)?.ok_or_else(|| {
+        Error::crypto("the token holds an imported key keychain cannot read back")
+    })?;
+    keys::keep_if_alone(session, &name, &found)?;
+    Ok(found)
 }

@@ -395,31 +395,79 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
             .into());
         }
     };
-    describe(session, handle)?.ok_or_else(|| {
+    let found = describe(session, handle)?.ok_or_else(|| {
         Error::crypto(format!(
             "the token created a {} key keychain cannot read back",
             request.spec
         ))
-        .into()
-    })
+    })?;
+    if let Some(name) = &request.name {
+        keep_if_alone(session, name, &found)?;
+    }
+    Ok(found)
 }
 
-/// Refuses a name (`CKA_LABEL`) a key already has. Two processes creating the same name at
-/// once can both pass: PKCS#11 has no unique constraint.
+/// Refuses a name (`CKA_LABEL`) a key already has. Within a process, the check and the
+/// creation after it run under one lock (`Token::run_creating`). Two processes creating the
+/// same name at once can both pass it (PKCS#11 has no unique constraint), which
+/// [`keep_if_alone`] catches after the creation.
 pub(crate) fn check_name_free(session: &Session, name: &str) -> CallResult<()> {
+    if labelled(session, name)?.is_empty() {
+        return Ok(());
+    }
+    Err(Error::AlreadyExists {
+        what: format!("alias/{name}"),
+    }
+    .into())
+}
+
+/// The key objects (private and secret) labelled `name`.
+fn labelled(session: &Session, name: &str) -> CallResult<Vec<ObjectHandle>> {
+    let mut handles = Vec::new();
     for class in KEY_CLASSES {
-        let taken = session.find_objects(&[
+        handles.extend(session.find_objects(&[
             Attribute::Class(class),
             Attribute::Label(name.as_bytes().to_vec()),
-        ])?;
-        if !taken.is_empty() {
-            return Err(Error::AlreadyExists {
-                what: format!("alias/{name}"),
-            }
-            .into());
-        }
+        ])?);
     }
-    Ok(())
+    Ok(handles)
+}
+
+/// Keeps a key just created under `name` only if no other key has that name: another
+/// process (or tool) may have created one between our check and our creation. Then ours
+/// is destroyed again and the call is [`Error::AlreadyExists`]; the first creator, which
+/// saw its key alone, keeps it. When two creators back off at once and no key is left, the
+/// error is a retryable [`Error::Backend`] rather than a claim that the name is taken.
+pub(crate) fn keep_if_alone(session: &Session, name: &str, ours: &Found) -> CallResult<()> {
+    let others = labelled(session, name)?
+        .into_iter()
+        .filter(|h| *h != ours.handle)
+        .count();
+    if others == 0 {
+        return Ok(());
+    }
+    tracing::warn!(
+        name,
+        "another key was created under this name at the same time; destroying ours"
+    );
+    destroy(session, ours)?;
+    if labelled(session, name)?.is_empty() {
+        return Err(Error::Backend {
+            backend: super::errors::BACKEND.to_string(),
+            operation: "C_GenerateKey".to_string(),
+            code: "NAME_RACE".to_string(),
+            message: format!(
+                "another process created a key named {name:?} at the same time and both \
+                 backed off; retry"
+            ),
+            retryable: true,
+        }
+        .into());
+    }
+    Err(Error::AlreadyExists {
+        what: format!("alias/{name}"),
+    }
+    .into())
 }
 
 /// The length of an HMAC key in bytes: the hash's output length, as AWS KMS's HMAC specs.

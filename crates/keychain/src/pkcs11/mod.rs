@@ -152,7 +152,7 @@ mod imp {
             let material = material.clone();
             let shown = request.name.clone();
             let result = self
-                .blocking("C_CreateObject", shown, move |s| {
+                .creating("C_CreateObject", shown, move |s| {
                     super::import::import(s, &request, &material).map(|f| f.info)
                 })
                 .await;
@@ -169,6 +169,21 @@ mod imp {
         ) -> Result<T> {
             let token = self.token.clone();
             tokio::task::spawn_blocking(move || token.run(operation, key.as_deref(), f))
+                .await
+                .map_err(|e| Error::crypto(format!("PKCS#11 task failed: {e}")))?
+        }
+
+        /// Runs a blocking call that creates a key under a name: one at a time per process
+        /// and module, so that two tasks cannot both find the name free (see
+        /// `keys::check_name_free` for what holds across processes).
+        async fn creating<T: Send + 'static>(
+            &self,
+            operation: &'static str,
+            key: Option<String>,
+            f: impl Fn(&cryptoki::session::Session) -> CallResult<T> + Send + 'static,
+        ) -> Result<T> {
+            let token = self.token.clone();
+            tokio::task::spawn_blocking(move || token.run_creating(operation, key.as_deref(), f))
                 .await
                 .map_err(|e| Error::crypto(format!("PKCS#11 task failed: {e}")))?
         }
@@ -235,7 +250,7 @@ mod imp {
             let request = request.clone();
             let shown = request.name.clone();
             let result = self
-                .blocking("C_GenerateKey", shown, move |s| {
+                .creating("C_GenerateKey", shown, move |s| {
                     keys::create(s, &request).map(|f| f.info)
                 })
                 .await;

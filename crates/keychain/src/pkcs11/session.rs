@@ -58,6 +58,10 @@ pub(crate) type CallResult<T> = std::result::Result<T, Failure>;
 struct Module {
     context: Pkcs11,
     logins: Mutex<HashMap<u64, Zeroizing<String>>>,
+    /// Held while a key is created: checking that a name is free and creating the key under
+    /// it is one step for every backend of the process on this module (PKCS#11 has no
+    /// unique constraint on `CKA_LABEL`).
+    creating: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -99,6 +103,7 @@ fn module(path: &Path) -> Result<Arc<Module>> {
     let module = Arc::new(Module {
         context,
         logins: Mutex::new(HashMap::new()),
+        creating: Mutex::new(()),
     });
     modules.insert(canonical, module.clone());
     Ok(module)
@@ -310,6 +315,18 @@ impl Token {
                 }
             };
         }
+    }
+
+    /// [`Token::run`] while no other backend of the process creates a key on this module:
+    /// for a call that checks that a name is free and then creates a key under it.
+    pub(crate) fn run_creating<T>(
+        &self,
+        operation: &str,
+        key: Option<&str>,
+        call: impl Fn(&Session) -> CallResult<T>,
+    ) -> Result<T> {
+        let _creating = lock(&self.module.creating);
+        self.run(operation, key, call)
     }
 
     fn logged_in_with_our_pin(&self) -> bool {
