@@ -140,12 +140,54 @@ fn curve_of(params: &[u8]) -> Option<Curve> {
 /// The objects that are keys we can use: private keys and secret keys.
 const KEY_CLASSES: [ObjectClass; 2] = [ObjectClass::PRIVATE_KEY, ObjectClass::SECRET_KEY];
 
-/// Finds the key a reference names. Names are `CKA_LABEL`s; ids are `CKA_ID`s. Two keys under
-/// one label are refused as ambiguous rather than one picked.
+/// Whether a name is also a `CKA_ID` written in hex (an even number of hex digits): such a
+/// name may mean either, see [`find`].
+fn hex_like(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 512
+        && name.len().is_multiple_of(2)
+        && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The key objects (private and secret) matching one attribute.
+fn keys_with(session: &Session, attr: &Attribute) -> CallResult<Vec<ObjectHandle>> {
+    let mut handles = Vec::new();
+    for class in KEY_CLASSES {
+        handles.extend(session.find_objects(&[Attribute::Class(class), attr.clone()])?);
+    }
+    Ok(handles)
+}
+
+/// Finds the key a reference names. Names are `CKA_LABEL`s; ids (a UUID, or
+/// `pkcs11:id=%01%02`) are `CKA_ID`s. A name made of hex digits (`0102ab`, as a key id of
+/// another tool's key is shown) is the key labelled so, else the key with that `CKA_ID`;
+/// when one key has it as label and another as id it is refused as ambiguous rather than one
+/// picked. Two keys under one label (or id) are refused as ambiguous too.
 pub(crate) fn find(session: &Session, key: &KeyRef) -> CallResult<Found> {
-    let (template_attr, shown) = match key.target() {
-        KeyTarget::Alias(name) => (Attribute::Label(name.as_bytes().to_vec()), key.to_string()),
-        KeyTarget::KeyId(id) => (Attribute::Id(id_bytes(id)?), id.clone()),
+    let (handles, shown) = match key.target() {
+        KeyTarget::Alias(name) => {
+            let by_label = keys_with(session, &Attribute::Label(name.as_bytes().to_vec()))?;
+            let by_id = if hex_like(name) {
+                keys_with(session, &Attribute::Id(id_bytes(name)?))?
+            } else {
+                Vec::new()
+            };
+            let others: Vec<_> = by_id.iter().filter(|h| !by_label.contains(h)).collect();
+            if !by_label.is_empty() && !others.is_empty() {
+                return Err(Error::invalid_input(format!(
+                    "{name:?} is the name of one key and the CKA_ID of another; say which: \
+                     pkcs11:id={} is the key with that id (the named key by its own id)",
+                    id_uri_value(&id_bytes(name)?)
+                ))
+                .into());
+            }
+            let handles = if by_label.is_empty() { by_id } else { by_label };
+            (handles, key.to_string())
+        }
+        KeyTarget::KeyId(id) => (
+            keys_with(session, &Attribute::Id(id_bytes(id)?))?,
+            id.clone(),
+        ),
         KeyTarget::KeyArn(_) | KeyTarget::AliasArn(_) => {
             return Err(Error::invalid_input(format!(
                 "{key} is an AWS KMS ARN; PKCS#11 keys are named by label or id"
@@ -153,10 +195,6 @@ pub(crate) fn find(session: &Session, key: &KeyRef) -> CallResult<Found> {
             .into());
         }
     };
-    let mut handles = Vec::new();
-    for class in KEY_CLASSES {
-        handles.extend(session.find_objects(&[Attribute::Class(class), template_attr.clone()])?);
-    }
     match handles.as_slice() {
         [] => Err(Error::NotFound { key: shown }.into()),
         [one] => describe(session, *one)?.ok_or_else(|| {
@@ -172,6 +210,11 @@ pub(crate) fn find(session: &Session, key: &KeyRef) -> CallResult<Found> {
         ))
         .into()),
     }
+}
+
+/// A `CKA_ID` as the value of `pkcs11:id=` (every byte percent-encoded).
+fn id_uri_value(id: &[u8]) -> String {
+    id.iter().map(|b| format!("%{b:02X}")).collect()
 }
 
 /// Reads a key object's attributes into what we know about it; `None` for a key of a type
@@ -412,25 +455,26 @@ pub(crate) fn create(session: &Session, request: &CreateKeyRequest) -> CallResul
 /// same name at once can both pass it (PKCS#11 has no unique constraint), which
 /// [`keep_if_alone`] catches after the creation.
 pub(crate) fn check_name_free(session: &Session, name: &str) -> CallResult<()> {
-    if labelled(session, name)?.is_empty() {
-        return Ok(());
+    if !labelled(session, name)?.is_empty() {
+        return Err(Error::AlreadyExists {
+            what: format!("alias/{name}"),
+        }
+        .into());
     }
-    Err(Error::AlreadyExists {
-        what: format!("alias/{name}"),
+    // A name that is another key's id in hex would make the name ambiguous (see `find`).
+    if hex_like(name) && !keys_with(session, &Attribute::Id(id_bytes(name)?))?.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "key name {name:?} is the CKA_ID of a key on the token (in hex); choose a name \
+             that is not"
+        ))
+        .into());
     }
-    .into())
+    Ok(())
 }
 
 /// The key objects (private and secret) labelled `name`.
 fn labelled(session: &Session, name: &str) -> CallResult<Vec<ObjectHandle>> {
-    let mut handles = Vec::new();
-    for class in KEY_CLASSES {
-        handles.extend(session.find_objects(&[
-            Attribute::Class(class),
-            Attribute::Label(name.as_bytes().to_vec()),
-        ])?);
-    }
-    Ok(handles)
+    keys_with(session, &Attribute::Label(name.as_bytes().to_vec()))
 }
 
 /// Keeps a key just created under `name` only if no other key has that name: another

@@ -4,8 +4,9 @@
 //! Open it with a backend URI (RFC 7512 shape, see [`Pkcs11Uri`]):
 //! `pkcs11:token=LABEL?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/run/pin`
 //! (or `pin-value=…`, or the PIN in `KEYCHAIN_PKCS11_PIN`). Keys are named by `CKA_LABEL`
-//! (`NAME`, `alias/NAME` or `pkcs11:object=NAME`) or by `CKA_ID` (the key id: a UUID for keys
-//! keychain made, hex for others).
+//! (`NAME`, `alias/NAME` or `pkcs11:object=NAME`) or by `CKA_ID` (a UUID for keys keychain
+//! made, `pkcs11:id=%01%02` for any); a name of hex digits that no key has as label is taken as
+//! a `CKA_ID`, and one that is one key's label and another's id is refused as ambiguous.
 //!
 //! The token is the only record; nothing is kept beside it. What PKCS#11 has no place for is
 //! refused with [`Error::Unsupported`] rather than faked: descriptions and tags, extra

@@ -1,7 +1,7 @@
 //! Listing a token that other tools wrote to: keys sharing a `CKA_ID` or having none are
 //! each listed once across pages.
 
-use keychain::{CreateKeyRequest, KeySpec, PageRequest};
+use keychain::{CreateKeyRequest, ErrorKind, KeyRef, KeySpec, PageRequest};
 use keychain_testkit::softhsm::run_isolated;
 
 use super::interop::{open, pkcs11_tool, two_pairs_sharing_an_id};
@@ -71,4 +71,83 @@ async fn keys_sharing_or_lacking_an_id_are_each_listed_once_across_pages() {
             "pages of {limit} do not list every key exactly once"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hex_reference_finds_the_key_id_and_never_silently_another_key() {
+    if run_isolated(
+        "pkcs11::listing::a_hex_reference_finds_the_key_id_and_never_silently_another_key",
+    ) {
+        return;
+    }
+    let kc = open().await;
+    let backend = kc.backend();
+    let describe = |reference: &str| {
+        let key = KeyRef::parse(reference).unwrap_or_else(|e| panic!("{reference}: {e}"));
+        async move { backend.describe_key(&key).await }
+    };
+    // A key pkcs11-tool made is listed with its id in hex; that id names it back.
+    pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "tool-key",
+        "--id",
+        "0102ab",
+    ]);
+    let listed = backend
+        .list_keys(&PageRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shown = listed
+        .items
+        .iter()
+        .find(|k| k.name.as_deref() == Some("tool-key"))
+        .map(|k| k.key_id.clone())
+        .unwrap_or_else(|| panic!("tool-key is not listed"));
+    assert_eq!(shown, "0102ab");
+    for reference in [shown.as_str(), "0102AB", "pkcs11:id=%01%02%ab", "tool-key"] {
+        let info = describe(reference)
+            .await
+            .unwrap_or_else(|e| panic!("{reference}: {e}"));
+        assert_eq!(info.name.as_deref(), Some("tool-key"), "{reference}");
+    }
+
+    // A key named like another key's id: the bare reference is refused, each key is still
+    // reachable one way that cannot mean the other.
+    let named = backend
+        .create_key(&CreateKeyRequest::new(KeySpec::Hmac256).name("0a0b0c"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "other",
+        "--id",
+        "0a0b0c",
+    ]);
+    let e = describe("0a0b0c")
+        .await
+        .map(|k| format!("{:?} ({})", k.name, k.spec))
+        .expect_err("a name that is also another key's id picked one of them");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("pkcs11:id=%0A%0B%0C"), "{e}");
+    let by_id = describe("pkcs11:id=%0a%0b%0c")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_id.name.as_deref(), Some("other"));
+    let by_own_id = describe(&named.key_id)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_own_id.name.as_deref(), Some("0a0b0c"));
+    // And a new key may not take a name that is already a key's id.
+    let e = backend
+        .create_key(&CreateKeyRequest::new(KeySpec::Hmac256).name("0102ab"))
+        .await
+        .map(|k| k.key_id)
+        .expect_err("a key was named after another key's id");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
