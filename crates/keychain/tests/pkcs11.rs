@@ -16,5 +16,6 @@ mod pkcs11 {
     pub mod conformance;
     pub mod interop;
     pub mod listing;
+    pub mod oaep;
     pub mod races;
 }

@@ -42,8 +42,8 @@ pub use self::imp::Pkcs11Backend;
 /// The backend itself; a module only so that one `cfg` covers it.
 #[cfg(feature = "pkcs11")]
 mod imp {
-    use std::collections::BTreeMap;
-    use std::sync::Arc;
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex};
 
     use async_trait::async_trait;
 
@@ -92,6 +92,8 @@ mod imp {
     pub struct Pkcs11Backend {
         token: Arc<Token>,
         cache: Arc<KeyCache>,
+        /// Whether the token decrypts each RSA-OAEP algorithm (see `check_oaep_decryptable`).
+        oaep: Arc<Mutex<HashMap<EncryptionAlgorithm, bool>>>,
     }
 
     impl Pkcs11Backend {
@@ -105,6 +107,7 @@ mod imp {
             Ok(Pkcs11Backend {
                 token: Arc::new(token),
                 cache: Arc::new(KeyCache::new()),
+                oaep: Arc::new(Mutex::new(HashMap::new())),
             })
         }
 
@@ -203,6 +206,50 @@ mod imp {
                 f(s, found)
             })
             .await
+        }
+
+        /// Refuses RSA-OAEP encryption with `algorithm` when the token cannot decrypt it:
+        /// encryption runs locally with the public key, so without this a token that
+        /// decrypts OAEP with SHA-1 only (SoftHSM 2.6) would hand out ciphertexts nothing can
+        /// decrypt. The first encryption with an algorithm decrypts a probe on the token
+        /// with this key; the answer is kept for the backend's life (it is the token's
+        /// mechanism support, the same for every key).
+        async fn check_oaep_decryptable(
+            &self,
+            key: &KeyRef,
+            public: &PublicKey,
+            algorithm: EncryptionAlgorithm,
+        ) -> Result<()> {
+            let known = super::session::lock(&self.oaep).get(&algorithm).copied();
+            let decryptable = match known {
+                Some(known) => known,
+                None => {
+                    let probe = b"keychain OAEP probe";
+                    let ciphertext = public.encrypt(probe, algorithm)?;
+                    let outcome = self
+                        .decrypt(Some(key), &ciphertext, algorithm, &EncryptionContext::new())
+                        .await;
+                    let decryptable = match outcome {
+                        Ok(back) if back.expose() == probe => true,
+                        Ok(_) => {
+                            return Err(Error::crypto(format!(
+                                "the token decrypted an {algorithm} probe to the wrong bytes"
+                            )));
+                        }
+                        Err(Error::Unsupported { .. }) => false,
+                        Err(e) => return Err(e),
+                    };
+                    super::session::lock(&self.oaep).insert(algorithm, decryptable);
+                    decryptable
+                }
+            };
+            if decryptable {
+                return Ok(());
+            }
+            Err(self.unsupported(&format!(
+                "{algorithm} encryption (this token cannot decrypt it, so the ciphertext would \
+                 be unusable; RSAES_OAEP_SHA_1 works)"
+            )))
         }
 
         fn unsupported(&self, what: &str) -> Error {
@@ -327,7 +374,9 @@ mod imp {
                 }
                 let info = self.describe_key(key).await?;
                 info.check_encryption(algorithm)?;
-                return self.public_key(key).await?.encrypt(plaintext, algorithm);
+                let public = self.public_key(key).await?;
+                self.check_oaep_decryptable(key, &public, algorithm).await?;
+                return public.encrypt(plaintext, algorithm);
             }
             let plaintext = Secret::new(plaintext.to_vec());
             let context = context.clone();

@@ -64,7 +64,9 @@ struct Module {
     creating: Mutex<()>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks a mutex; a poisoned one still holds consistent data here (no lock is held across
+/// a step that can leave it half-done), so its guard is taken.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
