@@ -160,7 +160,7 @@ impl Token {
             .get_slots_with_token()
             .map_err(|e| map("C_GetSlotList", None, e))?;
         let mut seen = Vec::new();
-        let mut found = None;
+        let mut fitting = Vec::new();
         for slot in slots {
             let info = module
                 .context
@@ -171,14 +171,31 @@ impl Token {
             let fits = uri.token.as_deref().is_none_or(|t| t == label)
                 && uri.serial.as_deref().is_none_or(|s| s == serial)
                 && uri.slot_id.is_none_or(|id| id == slot.id());
-            if fits && info.token_initialized() {
-                found = Some((slot, label));
-                break;
+            if !info.token_initialized() {
+                continue;
             }
-            if info.token_initialized() {
-                seen.push(format!("{label:?} (slot {}, serial {serial})", slot.id()));
+            let shown = format!("{label:?} (slot {}, serial {serial})", slot.id());
+            if fits {
+                fitting.push((slot, label, shown));
+            } else {
+                seen.push(shown);
             }
         }
+        // Two tokens answering to the URI (two with one label, say) are refused: taking the
+        // first would put keys on whichever token the module lists first.
+        if fitting.len() > 1 {
+            let all = fitting
+                .iter()
+                .map(|(_, _, shown)| shown.as_str())
+                .collect::<Vec<_>>()
+                .join(" and ");
+            return Err(Error::invalid_input(format!(
+                "{} PKCS#11 tokens answer to the backend URI: {all}; name one with slot-id= \
+                 or serial=",
+                fitting.len()
+            )));
+        }
+        let found = fitting.pop().map(|(slot, label, _)| (slot, label));
         let Some((slot, label)) = found else {
             let wanted = [
                 uri.token.as_deref().map(|t| format!("label {t:?}")),

@@ -532,3 +532,44 @@ async fn a_key_uri_naming_another_token_is_refused_not_used_on_this_one() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_tokens_with_one_label_are_refused_naming_both() {
+    if run_isolated("pkcs11::bad_input::two_tokens_with_one_label_are_refused_naming_both") {
+        return;
+    }
+    // A second token with the test token's label, in this child's SoftHSM configuration.
+    let out = std::process::Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", LABEL, "--pin", PIN])
+        .args(["--so-pin", keychain_testkit::softhsm::SO_PIN])
+        .output()
+        .unwrap_or_else(|e| panic!("softhsm2-util: {e}"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e = refused(&child_uri()).await;
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let message = e.to_string();
+    assert!(
+        message.contains("2 PKCS#11 tokens")
+            && message.contains("slot-id=")
+            && message.contains("serial="),
+        "{message}"
+    );
+    // Each slot the message names opens on its own.
+    let slots: Vec<&str> = message
+        .split("(slot ")
+        .skip(1)
+        .filter_map(|rest| rest.split(',').next())
+        .collect();
+    assert_eq!(slots.len(), 2, "{message}");
+    for slot in slots {
+        Pkcs11Backend::open_uri(&format!(
+            "pkcs11:token={LABEL};slot-id={slot}?module-path={MODULE}&pin-value={PIN}"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("slot {slot}: {e}"));
+    }
+}
