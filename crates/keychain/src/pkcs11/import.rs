@@ -52,10 +52,36 @@ fn pkcs8_inner(material: &[u8]) -> Result<Vec<u8>> {
     Ok(info.private_key.as_bytes().to_vec())
 }
 
-/// The attributes of the objects to create: (private or secret key, public key).
+/// The attributes of the objects to create: (private or secret key, public key). The
+/// private template holds copies of the key material (cryptoki attributes own plain
+/// `Vec<u8>`s); they are wiped when the templates are dropped, once `C_CreateObject` has
+/// copied them onto the token or failed.
 struct Templates {
     private: Vec<Attribute>,
     public: Option<Vec<Attribute>>,
+}
+
+impl Drop for Templates {
+    fn drop(&mut self) {
+        wipe(&mut self.private);
+    }
+}
+
+/// Overwrites with zeros every attribute value that is secret key material.
+fn wipe(attributes: &mut [Attribute]) {
+    use zeroize::Zeroize;
+    for a in attributes {
+        match a {
+            Attribute::Value(v)
+            | Attribute::PrivateExponent(v)
+            | Attribute::Prime1(v)
+            | Attribute::Prime2(v)
+            | Attribute::Exponent1(v)
+            | Attribute::Exponent2(v)
+            | Attribute::Coefficient(v) => v.as_mut_slice().zeroize(),
+            _ => {}
+        }
+    }
 }
 
 /// Takes the material apart for `request.spec` (the public half computed from it and
@@ -228,7 +254,7 @@ pub(crate) fn import(
         Attribute::Derive(false),
     ]);
     let handle = session.create_object(&t.private)?;
-    if let Some(mut public) = t.public {
+    if let Some(mut public) = t.public.take() {
         public.extend(common(false));
         if let Err(e) = session.create_object(&public) {
             let _ = session.destroy_object(handle);
@@ -240,4 +266,39 @@ pub(crate) fn import(
     })?;
     keys::keep_if_alone(session, &name, &found)?;
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::KeySpec;
+
+    /// Every attribute of the private template that carries key material is zeros once
+    /// wiped; the public attributes (modulus, exponent) are left as they were.
+    #[test]
+    fn the_private_template_is_wiped() {
+        let material = crate::software::generate_key_pair(KeySpec::Rsa2048)
+            .map(|(secret, _)| secret)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let request = CreateKeyRequest::new(KeySpec::Rsa2048).name("k");
+        let mut t = templates(&request, &material).unwrap_or_else(|e| panic!("{e}"));
+        wipe(&mut t.private);
+        let mut secret = 0;
+        for a in &t.private {
+            match a {
+                Attribute::PrivateExponent(v)
+                | Attribute::Prime1(v)
+                | Attribute::Prime2(v)
+                | Attribute::Exponent1(v)
+                | Attribute::Exponent2(v)
+                | Attribute::Coefficient(v) => {
+                    assert!(!v.is_empty() && v.iter().all(|b| *b == 0), "{a:?}");
+                    secret += 1;
+                }
+                Attribute::Modulus(v) => assert!(v.iter().any(|b| *b != 0)),
+                _ => {}
+            }
+        }
+        assert_eq!(secret, 6);
+    }
 }
