@@ -41,9 +41,12 @@ pub(crate) fn map(operation: &str, key: Option<&str>, error: CkError) -> Error {
             operation: operation.to_string(),
             message: format!("{code}: the token's user PIN is locked or expired"),
         },
-        RvError::UserNotLoggedIn | RvError::UserPinNotInitialized => Error::AccessDenied {
+        // Our login was dropped under us (a logout elsewhere in the process, raced with our
+        // one re-login): the next call logs in again, so the caller may retry.
+        RvError::UserNotLoggedIn => login_lost(operation, &code),
+        RvError::UserPinNotInitialized => Error::AccessDenied {
             operation: operation.to_string(),
-            message: format!("{code}: not logged in to the token"),
+            message: format!("{code}: the token's user PIN is not initialised"),
         },
         RvError::KeyTypeInconsistent | RvError::KeyFunctionNotPermitted => Error::key_usage(
             key_name(),
@@ -109,6 +112,20 @@ pub(crate) fn session_lost(error: &CkError) -> bool {
     )
 }
 
+/// The error for a call that failed because the token's login was lost while it ran (and
+/// again on the one repeat): retryable, since the next call logs in again. `code` is what
+/// the module answered (SoftHSM says `CKR_GENERAL_ERROR` when a logout lands between
+/// finding a key and signing with it).
+pub(crate) fn login_lost(operation: &str, code: &str) -> Error {
+    backend(
+        operation,
+        code,
+        "the token's login was lost while the call ran (a logout elsewhere in the process); \
+         retry",
+        true,
+    )
+}
+
 fn backend(operation: &str, code: &str, message: &str, retryable: bool) -> Error {
     Error::Backend {
         backend: BACKEND.to_string(),
@@ -159,5 +176,6 @@ mod tests {
         assert!(removed.is_retryable());
         assert!(removed.to_string().contains("CKR_DEVICE_REMOVED"));
         assert!(!err(RvError::GeneralError).is_retryable());
+        assert!(err(RvError::UserNotLoggedIn).is_retryable());
     }
 }

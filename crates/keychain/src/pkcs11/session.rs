@@ -24,7 +24,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
-use super::errors::{map, session_lost};
+use super::errors::{ckr_name, login_lost, map, session_lost};
 use super::uri::Pkcs11Uri;
 use crate::{Error, Result};
 
@@ -298,9 +298,12 @@ impl Token {
             };
             let outcome = call(&session);
             let lost = match &outcome {
-                Err(Failure::Module(e)) => session_lost(e),
+                // A module error on a session that lost its login may come from the logout
+                // alone (SoftHSM fails C_Sign with CKR_GENERAL_ERROR when a logout lands
+                // between finding the key and signing): ask the session before believing it.
+                Err(Failure::Module(e)) => session_lost(e) || !logged_in(&session),
                 // A logged-out session sees no private objects: a key that is "not found"
-                // may only be hidden. Ask the session before believing it.
+                // may only be hidden.
                 Err(Failure::Keychain(Error::NotFound { .. })) => !logged_in(&session),
                 _ => false,
             };
@@ -323,14 +326,28 @@ impl Token {
                 Err(Failure::Module(e)) => {
                     if !lost {
                         self.give_back(session);
+                        return Err(map(operation, key, e));
                     }
-                    Err(map(operation, key, e))
+                    // Lost again on the repeat: a login raced away twice, or a device that
+                    // comes and goes. Either way, trying again later may work.
+                    let code = match &e {
+                        CkError::Pkcs11(rv, _) => Some(ckr_name(*rv)),
+                        _ => None,
+                    };
+                    let mapped = map(operation, key, e);
+                    Err(match code {
+                        Some(code) if !mapped.is_retryable() => login_lost(operation, &code),
+                        _ => mapped,
+                    })
                 }
                 Err(Failure::Keychain(e)) => {
                     if !lost {
                         self.give_back(session);
+                        return Err(e);
                     }
-                    Err(e)
+                    // A key "not found" by a session whose login was lost again on the
+                    // repeat: hidden, not gone.
+                    Err(login_lost(operation, "CKR_USER_NOT_LOGGED_IN"))
                 }
             };
         }

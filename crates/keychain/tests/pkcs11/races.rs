@@ -148,3 +148,83 @@ async fn concurrent_creates_in_several_processes_leave_one_key() {
         );
     }
 }
+
+/// Another part of the process logs the token out again and again while the backend signs:
+/// each signature either works or fails with an error the caller may retry; never one that
+/// says the key is gone or access is denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_lost_again_and_again_gives_only_retryable_errors() {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use keychain::{KeyRef, Message, SigningAlgorithm};
+    use keychain_testkit::softhsm::{LABEL, MODULE};
+    if run_isolated("pkcs11::races::a_login_lost_again_and_again_gives_only_retryable_errors") {
+        return;
+    }
+    let backend = Pkcs11Backend::open_uri(&child_uri())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    backend
+        .create_key(&CreateKeyRequest::new(KeySpec::EccNistP256).name("k"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logouts = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let module = Pkcs11::new(MODULE).unwrap_or_else(|e| panic!("{e}"));
+            let _ = module.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK));
+            let slot = module
+                .get_slots_with_token()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_iter()
+                .find(|s| {
+                    module
+                        .get_token_info(*s)
+                        .is_ok_and(|i| i.label().trim_end() == LABEL)
+                })
+                .unwrap_or_else(|| panic!("no test token"));
+            let session = module
+                .open_ro_session(slot)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let mut n = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if session.logout().is_ok() {
+                    n += 1;
+                }
+                std::thread::yield_now();
+            }
+            // The module stays initialised for the backend: never finalised here.
+            std::mem::forget(module);
+            n
+        })
+    };
+    let key = KeyRef::parse("k").unwrap_or_else(|e| panic!("{e}"));
+    let digest = keychain::Hash::Sha256.digest(b"under fire");
+    let (mut ok, mut retryable) = (0, 0);
+    for _ in 0..400 {
+        match backend
+            .sign(
+                &key,
+                Message::Digest(&digest),
+                SigningAlgorithm::EcdsaSha256,
+            )
+            .await
+        {
+            Ok(_) => ok += 1,
+            Err(e) if e.is_retryable() => retryable += 1,
+            Err(e) => {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                panic!(
+                    "a lost login gave a non-retryable error: {e} ({:?})",
+                    e.kind()
+                );
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let logged_out = logouts
+        .join()
+        .unwrap_or_else(|_| panic!("the logout thread"));
+    assert!(logged_out > 0, "the token was never logged out");
+    println!("{ok} signatures, {retryable} retryable errors, {logged_out} logouts");
+}
