@@ -17,7 +17,9 @@ use der::Encode;
 use der::asn1::{ObjectIdentifier, OctetStringRef};
 
 use super::session::CallResult;
-use crate::key::{CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeySpec, KeyUsage};
+use crate::key::{
+    CreateKeyRequest, Curve, KeyFamily, KeyInfo, KeyOrigin, KeySpec, KeyState, KeyUsage,
+};
 use crate::key_ref::{KeyRef, KeyTarget};
 use crate::public_key::PublicKey;
 use crate::{Error, MacAlgorithm, Result};
@@ -235,6 +237,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
             AttributeType::Derive,
             AttributeType::Sensitive,
             AttributeType::Extractable,
+            AttributeType::Local,
         ],
     )?;
     let mut class = None;
@@ -246,7 +249,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
     let mut curve = None;
     let mut value_len = 0u64;
     let (mut sign, mut decrypt, mut derive) = (false, false, false);
-    let (mut sensitive, mut extractable) = (false, true);
+    let (mut sensitive, mut extractable, mut local) = (false, true, false);
     for a in attrs {
         match a {
             Attribute::Class(c) => class = Some(c),
@@ -267,6 +270,7 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
             Attribute::Derive(b) => derive = b,
             Attribute::Sensitive(b) => sensitive = b,
             Attribute::Extractable(b) => extractable = b,
+            Attribute::Local(b) => local = b,
             _ => {}
         }
     }
@@ -304,6 +308,16 @@ pub(crate) fn describe(session: &Session, handle: ObjectHandle) -> CallResult<Op
         _ => spec.default_usage(),
     };
     let mut info = KeyInfo::new(id_string(&id), spec, usage);
+    // A key whose secret can be read off the token is listed, but not as usable: keychain
+    // refuses it (see `Found::check_protected`).
+    if !sensitive || extractable {
+        info.state = KeyState::Unavailable;
+    }
+    // CKA_LOCAL: generated on the token. A key created from outside material
+    // (C_CreateObject, as a migration or `pkcs11-tool --write-object` does) is not.
+    if !local {
+        info.origin = KeyOrigin::External;
+    }
     info.name = label;
     info.aliases = info.name.iter().map(|n| format!("alias/{n}")).collect();
     // PKCS#11 records no creation time: the epoch says "unknown" rather than inventing one.

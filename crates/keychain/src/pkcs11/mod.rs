@@ -331,8 +331,8 @@ mod imp {
             message.check(algorithm)?;
             let message = OwnedMessage::new(message);
             self.call("C_Sign", key, move |s, found| {
-                found.info.check_signing(algorithm)?;
                 found.check_protected()?;
+                found.info.check_signing(algorithm)?;
                 crypto::sign(s, &found, message.borrow(), algorithm)
             })
             .await
@@ -381,8 +381,8 @@ mod imp {
             let plaintext = Secret::new(plaintext.to_vec());
             let context = context.clone();
             self.call("C_Encrypt", key, move |s, found| {
-                found.info.check_encryption(algorithm)?;
                 found.check_protected()?;
+                found.info.check_encryption(algorithm)?;
                 crypto::check_sealable(&found)?;
                 crypto::seal(s, &found, plaintext.expose(), &context)
             })
@@ -408,8 +408,8 @@ mod imp {
                 }
                 return self
                     .call("C_Decrypt", key, move |s, found| {
-                        found.info.check_encryption(algorithm)?;
                         found.check_protected()?;
+                        found.info.check_encryption(algorithm)?;
                         crypto::rsa_decrypt(s, &found, &ciphertext, algorithm).map(Secret::new)
                     })
                     .await;
@@ -431,8 +431,8 @@ mod imp {
                         .into());
                     }
                 }
-                found.info.check_encryption(algorithm)?;
                 found.check_protected()?;
+                found.info.check_encryption(algorithm)?;
                 let sealed = crypto::parse_sealed(&ciphertext).ok_or_else(|| {
                     Error::crypto("not a pkcs11 backend ciphertext (or it is cut short)")
                 })?;
@@ -453,10 +453,10 @@ mod imp {
         ) -> Result<DataKey> {
             let context = context.clone();
             self.call("C_Encrypt", key, move |s, found| {
+                found.check_protected()?;
                 found
                     .info
                     .check_encryption(EncryptionAlgorithm::SymmetricDefault)?;
-                found.check_protected()?;
                 crypto::check_sealable(&found)?;
                 let plaintext = Secret::new(s.generate_random_vec(spec.len() as u32)?);
                 let ciphertext = crypto::seal(s, &found, plaintext.expose(), &context)?;
@@ -477,8 +477,8 @@ mod imp {
         ) -> Result<Vec<u8>> {
             let message = message.to_vec();
             self.call("C_Sign", key, move |s, found| {
-                found.info.check_mac(algorithm)?;
                 found.check_protected()?;
+                found.info.check_mac(algorithm)?;
                 crypto::mac(s, &found, &message, algorithm)
             })
             .await

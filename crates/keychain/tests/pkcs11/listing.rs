@@ -1,7 +1,7 @@
 //! Listing a token that other tools wrote to: keys sharing a `CKA_ID` or having none are
 //! each listed once across pages.
 
-use keychain::{CreateKeyRequest, ErrorKind, KeyRef, KeySpec, PageRequest};
+use keychain::{CreateKeyRequest, ErrorKind, KeyOrigin, KeyRef, KeySpec, KeyState, PageRequest};
 use keychain_testkit::softhsm::run_isolated;
 
 use super::interop::{open, pkcs11_tool, two_pairs_sharing_an_id};
@@ -150,4 +150,58 @@ async fn a_hex_reference_finds_the_key_id_and_never_silently_another_key() {
         .map(|k| k.key_id)
         .expect_err("a key was named after another key's id");
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_keychain_will_not_use_are_not_listed_as_usable() {
+    if run_isolated("pkcs11::listing::keys_keychain_will_not_use_are_not_listed_as_usable") {
+        return;
+    }
+    // pkcs11-tool makes AES keys the token lets anyone read (not CKA_SENSITIVE).
+    pkcs11_tool(&[
+        "--keygen",
+        "--key-type",
+        "AES:32",
+        "--label",
+        "readable",
+        "--id",
+        "0d",
+    ]);
+    let kc = open().await;
+    kc.backend()
+        .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name("ours"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let listed = kc
+        .backend()
+        .list_keys(&PageRequest::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .items;
+    let state = |name: &str| {
+        listed
+            .iter()
+            .find(|k| k.name.as_deref() == Some(name))
+            .map(|k| (k.state, k.origin))
+            .unwrap_or_else(|| panic!("{name} is not listed: {listed:#?}"))
+    };
+    assert_eq!(
+        state("readable").0,
+        KeyState::Unavailable,
+        "a key keychain refuses to use is listed as usable"
+    );
+    assert_eq!(state("ours"), (KeyState::Enabled, KeyOrigin::Generated));
+    // And using it still says why.
+    let e = kc
+        .backend()
+        .encrypt(
+            &KeyRef::parse("readable").unwrap_or_else(|e| panic!("{e}")),
+            b"x",
+            keychain::EncryptionAlgorithm::SymmetricDefault,
+            &keychain::EncryptionContext::new(),
+        )
+        .await
+        .map(|c| c.len())
+        .expect_err("a readable key encrypted");
+    assert!(e.to_string().contains("not sensitive"), "{e}");
 }
