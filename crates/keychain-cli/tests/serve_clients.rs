@@ -144,11 +144,7 @@ impl Drop for Server {
 
 /// What `keychain serve` does not do yet, each listed under "Not yet" in docs/SERVER.md: the
 /// step must fail with this error (a gap that closes fails the test, so it is removed here).
-const SERVE_SESSION_GAPS: &[Gap] = &[
-    // The keystore records no rotation's date or kind: ListKeyRotations entries carry the
-    // KeyId only, never a RotationType it cannot know.
-    ("rotation/list", "judge: rotations [{'KeyId'"),
-];
+const SERVE_SESSION_GAPS: &[Gap] = &[];
 
 /// The whole boto3 session over every KMS spec: every signature judged by `cryptography` or
 /// PyCryptodome (Ed25519ph with KMS's double hash), ML-DSA's external μ by `cryptography`,

@@ -10,7 +10,10 @@ use std::collections::HashMap;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{DataKeySpec, EncryptionAlgorithmSpec, KeySpec, KeyUsageType};
+use aws_sdk_kms::types::{
+    DataKeySpec, EncryptionAlgorithmSpec, IncludeKeyMaterial, KeyMaterialState, KeySpec,
+    KeyUsageType, RotationType,
+};
 use keychain::{EncryptionAlgorithm, PublicKey};
 use keychain_testkit::python_oaep_encrypt_batch;
 
@@ -190,6 +193,60 @@ async fn symmetric_encryption_is_bound_to_key_and_context() {
         .await
         .expect("ListKeyRotations");
     assert_eq!(rotations.rotations().len(), 1);
+    let rotation = &rotations.rotations()[0];
+    assert_eq!(rotation.rotation_type(), Some(&RotationType::OnDemand));
+    assert_eq!(
+        rotation.key_material_state(),
+        Some(&KeyMaterialState::Current)
+    );
+    assert!(rotation.rotation_date().is_some(), "{rotation:?}");
+    let all = kms
+        .list_key_rotations()
+        .key_id(&id)
+        .include_key_material(IncludeKeyMaterial::AllKeyMaterial)
+        .send()
+        .await
+        .expect("ListKeyRotations ALL_KEY_MATERIAL");
+    let ids: Vec<Option<&str>> = all
+        .rotations()
+        .iter()
+        .map(|r| r.key_material_id())
+        .collect();
+    assert_eq!(ids.len(), 2, "{all:?}");
+    assert_eq!(ids[1], rotation.key_material_id());
+    assert_ne!(ids[0], ids[1]);
+    assert_eq!(
+        all.rotations()[0].rotation_type(),
+        None,
+        "the first material"
+    );
+    assert_eq!(
+        all.rotations()[0].key_material_state(),
+        Some(&KeyMaterialState::NonCurrent)
+    );
+    let described = kms
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("DescribeKey");
+    assert_eq!(
+        described
+            .key_metadata()
+            .and_then(|m| m.current_key_material_id()),
+        ids[1]
+    );
+    assert_eq!(
+        code(
+            kms.list_key_rotations()
+                .key_id(&id)
+                .include_key_material(IncludeKeyMaterial::from("EVERYTHING"))
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("ValidationException")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

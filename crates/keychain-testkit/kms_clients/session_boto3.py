@@ -19,6 +19,7 @@ Prints a JSON report (one record per step); exits 1 when a step failed.
 import hashlib
 import hmac
 import os
+import time
 import uuid
 
 import boto3
@@ -427,6 +428,18 @@ def rotation(s, kms, key_id):
     def versions():
         r = kms.list_key_rotations(KeyId=key_id)["Rotations"]
         check(len(r) == 1 and r[0].get("RotationType") == "ON_DEMAND", f"rotations {r}")
+        check(r[0].get("KeyMaterialState") == "CURRENT", f"rotations {r}")
+        when = r[0].get("RotationDate")
+        check(when is not None and abs(time.time() - when.timestamp()) < 600,
+              f"rotation date {when}")
+        every = kms.list_key_rotations(KeyId=key_id,
+                                       IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+        ids = [e.get("KeyMaterialId") for e in every]
+        check(len(every) == 2 and ids[1] == r[0].get("KeyMaterialId") and ids[0] != ids[1]
+              and "RotationType" not in every[0]
+              and every[0].get("KeyMaterialState") == "NON_CURRENT", f"all material {every}")
+        current = kms.describe_key(KeyId=key_id)["KeyMetadata"].get("CurrentKeyMaterialId")
+        check(current == ids[1], f"CurrentKeyMaterialId {current}, materials {ids}")
     s.run("rotation/list", versions)
 
     def old_ciphertext():

@@ -12,8 +12,8 @@ use crate::algorithm::{DataKeySpec, EncryptionAlgorithm, MacAlgorithm, Message, 
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
 use crate::key::{
-    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
-    RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyMaterial, KeySpec, Page,
+    PageRequest, RotationStatus,
 };
 use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
@@ -288,6 +288,15 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let _ = key;
         Err(Error::unsupported(self.name(), "RotateKeyOnDemand"))
+    }
+
+    /// The key's materials, oldest first: the first one and one per rotation, each with its
+    /// identifier, whether it is current, and when and how the rotation that made it happened
+    /// (KMS ListKeyRotations with `IncludeKeyMaterial=ALL_KEY_MATERIAL`). Only keys that
+    /// rotate (symmetric encryption keys) have a list; others are [`Error::Unsupported`].
+    async fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<KeyMaterial>> {
+        let _ = key;
+        Err(Error::unsupported(self.name(), "ListKeyRotations"))
     }
 
     /// Replaces the key's description (at most 8192 characters, as in KMS).

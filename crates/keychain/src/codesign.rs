@@ -27,6 +27,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::algorithm::{Message, SigningAlgorithm};
 use crate::handle::{Keychain, hash_reader};
 use crate::public_key::PublicKey;
+use crate::text::hex_lower;
 use crate::{Error, Result, Signed};
 
 mod streaming;
@@ -85,10 +86,6 @@ pub struct BundleVerdict {
     pub digest: String,
     /// The artifact's size in bytes as read.
     pub size: u64,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A digest of an artifact with its size, made in one streaming pass.
@@ -211,7 +208,7 @@ async fn bundle(
         artifact: artifact_name.to_string(),
         size,
         digest_algorithm: signed.algorithm.hash().to_string(),
-        digest: hex(&digest),
+        digest: hex_lower(&digest),
         algorithm: signed.algorithm,
         key: key.to_string(),
         public_key: public_key.to_pem(),
@@ -275,7 +272,7 @@ impl SignatureBundle {
             trusted_key,
             key_thumbprint: thumbprint.clone(),
             algorithm: self.algorithm,
-            digest: hex(&artifact.digest),
+            digest: hex_lower(&artifact.digest),
             size: artifact.size,
         };
         let (key, trusted_key) = if trusted.is_empty() {
@@ -287,7 +284,7 @@ impl SignatureBundle {
             }
         };
         let matches = artifact.size == self.size
-            && hex(&artifact.digest) == self.digest.to_ascii_lowercase()
+            && hex_lower(&artifact.digest) == self.digest.to_ascii_lowercase()
             && self.digest_algorithm == self.algorithm.hash().to_string();
         let valid = matches
             && match &artifact.bytes {

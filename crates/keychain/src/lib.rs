@@ -100,8 +100,9 @@ pub use crate::error::{Error, ErrorKind, Result};
 pub use crate::handle::{Keychain, Signed, hash_reader};
 pub use crate::kem::Encapsulation;
 pub use crate::key::{
-    AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyOrigin, KeyParams,
-    KeySpec, KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, Curve, DeletionSchedule, KeyFamily, KeyInfo, KeyMaterial,
+    KeyOrigin, KeyParams, KeySpec, KeyState, KeyType, KeyUsage, Page, PageRequest, RotationStatus,
+    RotationType,
 };
 pub use crate::key_cache::KeyCache;
 pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};

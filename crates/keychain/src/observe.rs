@@ -36,7 +36,8 @@ use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
 use crate::key::{
-    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, Page, PageRequest, RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyMaterial, Page, PageRequest,
+    RotationStatus,
 };
 use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
@@ -97,6 +98,7 @@ impl NamesKey for PublicKey {}
 impl NamesKey for Page<KeyInfo> {}
 impl NamesKey for Vec<AliasInfo> {}
 impl NamesKey for RotationStatus {}
+impl NamesKey for Vec<KeyMaterial> {}
 
 /// A backend whose every operation runs in a `keychain.backend` span (see the module's text).
 #[derive(Debug)]
@@ -410,6 +412,11 @@ impl Backend for Traced {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let call = self.inner.rotate_key(key);
         self.run("RotateKeyOnDemand", Some(key), None, call).await
+    }
+
+    async fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<KeyMaterial>> {
+        let call = self.inner.list_key_materials(key);
+        self.run("ListKeyRotations", Some(key), None, call).await
     }
 
     async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {

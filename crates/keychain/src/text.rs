@@ -1,6 +1,6 @@
 //! Text that reaches people: which characters may not appear in a value keychain stores or
 //! signs (a certificate subject, a backend URI) and must be escaped before a terminal shows
-//! them, so no line can be forged or hidden.
+//! them, so no line can be forged or hidden; and bytes written as lower-case hex digits.
 
 /// Whether `c` is a control character or an invisible formatting character: C0 and C1 controls
 /// and DEL (ESC sequences, CR, BEL…), and the characters that reorder or hide text
@@ -16,6 +16,16 @@ pub fn is_control_or_invisible(c: char) -> bool {
                 | '\u{2060}'..='\u{2069}'
                 | '\u{feff}'
         )
+}
+
+/// `bytes` as lower-case hex digits, two per byte.
+pub(crate) fn hex_lower(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ use keychain_testkit::{FakeClock, PASSWORD, assert_err, days, temp_keystore};
 
 #[path = "software_keystore/imported.rs"]
 mod imported;
+#[path = "software_keystore/rotation.rs"]
+mod rotation;
 
 fn key(reference: &str) -> KeyRef {
     KeyRef::parse(reference).unwrap()
@@ -367,101 +369,6 @@ async fn a_cancelled_deletion_outlives_its_date() {
 }
 
 /// The key version a software ciphertext names (bytes 20..24 of the header).
-fn ciphertext_version(ct: &[u8]) -> u32 {
-    u32::from_be_bytes(ct[20..24].try_into().unwrap())
-}
-
-#[tokio::test]
-async fn automatic_rotation_happens_when_due() {
-    let clock = FakeClock::new();
-    let (_dir, config) = temp_keystore();
-    let root = config.path.clone();
-    let backend = open(config.clock(clock.clock())).await;
-    let info = backend
-        .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name("rotating"))
-        .await
-        .unwrap();
-    let k = key("rotating");
-    let alg = EncryptionAlgorithm::SymmetricDefault;
-    let start = clock.now();
-    let c1 = backend.encrypt(&k, b"one", alg, &ctx()).await.unwrap();
-    assert_eq!(ciphertext_version(&c1), 1);
-    backend.enable_key_rotation(&k, Some(90)).await.unwrap();
-    let status = backend.key_rotation_status(&k).await.unwrap();
-    assert_eq!(status.next_rotation, Some(start + days(90)));
-
-    clock.advance(days(89));
-    assert_eq!(backend.describe_key(&k).await.unwrap().versions, 1);
-
-    clock.advance(days(2));
-    assert_eq!(
-        backend.describe_key(&k).await.unwrap().versions,
-        2,
-        "91 days after enabling a 90-day rotation there are two versions"
-    );
-    let status = backend.key_rotation_status(&k).await.unwrap();
-    assert_eq!(status.next_rotation, Some(start + days(180)));
-    let v2 = root.join("keys").join(&info.key_id).join("v2.pem");
-    assert!(v2.is_file());
-    assert_eq!(mode(&v2), 0o600);
-    let c2 = backend.encrypt(&k, b"two", alg, &ctx()).await.unwrap();
-    assert_eq!(
-        ciphertext_version(&c2),
-        2,
-        "new ciphertexts use the new version"
-    );
-    assert_eq!(
-        backend
-            .decrypt(None, &c1, alg, &ctx())
-            .await
-            .unwrap()
-            .expose(),
-        b"one"
-    );
-    assert_eq!(
-        backend
-            .decrypt(None, &c2, alg, &ctx())
-            .await
-            .unwrap()
-            .expose(),
-        b"two"
-    );
-
-    // A year after the start: rotations on days 180, 270 and 360 happened as well.
-    clock.advance(days(365 - 91));
-    assert_eq!(backend.describe_key(&k).await.unwrap().versions, 5);
-    let c5 = backend.encrypt(&k, b"five", alg, &ctx()).await.unwrap();
-    assert_eq!(ciphertext_version(&c5), 5);
-    for (ct, plain) in [(&c1, &b"one"[..]), (&c2, b"two"), (&c5, b"five")] {
-        assert_eq!(
-            backend
-                .decrypt(None, ct, alg, &ctx())
-                .await
-                .unwrap()
-                .expose(),
-            plain
-        );
-    }
-
-    // Turned off, nothing more happens.
-    backend.disable_key_rotation(&k).await.unwrap();
-    clock.advance(days(1000));
-    assert_eq!(backend.describe_key(&k).await.unwrap().versions, 5);
-
-    // On demand: the next version, used at once.
-    backend.rotate_key(&k).await.unwrap();
-    let c6 = backend.encrypt(&k, b"six", alg, &ctx()).await.unwrap();
-    assert_eq!(ciphertext_version(&c6), 6);
-    assert_eq!(
-        backend
-            .decrypt(None, &c1, alg, &ctx())
-            .await
-            .unwrap()
-            .expose(),
-        b"one"
-    );
-}
-
 // ---- files --------------------------------------------------------------------------------
 
 #[tokio::test]

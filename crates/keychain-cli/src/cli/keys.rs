@@ -121,6 +121,9 @@ pub enum RotationCommand {
     Disable(KeyName),
     /// Show whether automatic rotation is on.
     Status(KeyName),
+    /// List the key's materials: the first and one per rotation, with when and how each
+    /// rotation happened.
+    List(KeyName),
 }
 
 /// `keychain key rotation enable`

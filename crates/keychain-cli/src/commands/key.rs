@@ -181,6 +181,7 @@ async fn rotation(ctx: &Context, cmd: RotationCommand) -> Result<Outcome> {
             k.name
         }
         RotationCommand::Status(k) => k.name,
+        RotationCommand::List(k) => return rotation_list(ctx, &k.name).await,
     };
     let key = ctx.key_ref(&name)?;
     let status = backend.key_rotation_status(&key).await?;
@@ -202,6 +203,47 @@ async fn rotation(ctx: &Context, cmd: RotationCommand) -> Result<Outcome> {
         "enabled": status.enabled,
         "period_days": status.period_days,
         "next_rotation": status.next_rotation.map(rfc3339),
+    });
+    ctx.out.emit(&human, &value)?;
+    Ok(Outcome::Success)
+}
+
+/// `key rotation list`: one line per key material, oldest first.
+async fn rotation_list(ctx: &Context, name: &str) -> Result<Outcome> {
+    let key = ctx.key_ref(name)?;
+    let materials = ctx.keychain.backend().list_key_materials(&key).await?;
+    let info = ctx.keychain.describe(name).await?;
+    let mut human = String::new();
+    for m in &materials {
+        let made = match (m.rotation_date, m.rotation_type) {
+            (None, None) if m.version == 1 => "first material".to_string(),
+            (date, kind) => format!(
+                "rotated {} ({})",
+                kind.map_or("how unknown", |k| match k {
+                    keychain::RotationType::Automatic => "automatic",
+                    keychain::RotationType::OnDemand => "on demand",
+                }),
+                date.map_or_else(|| "date unknown".to_string(), rfc3339)
+            ),
+        };
+        let current = if m.current { "  current" } else { "" };
+        if !human.is_empty() {
+            human.push('\n');
+        }
+        human.push_str(&format!(
+            "v{}  {}  {made}{current}",
+            m.version, m.material_id
+        ));
+    }
+    let value = json!({
+        "key_id": info.key_id,
+        "materials": materials.iter().map(|m| json!({
+            "version": m.version,
+            "material_id": m.material_id,
+            "current": m.current,
+            "rotation_date": m.rotation_date.map(rfc3339),
+            "rotation_type": m.rotation_type.map(|k| k.as_str()),
+        })).collect::<Vec<_>>(),
     });
     ctx.out.emit(&human, &value)?;
     Ok(Outcome::Success)

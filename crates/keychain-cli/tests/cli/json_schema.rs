@@ -306,6 +306,11 @@ fn json_schema_every_command_matches() {
     assert_eq!(status["enabled"], true, "{status}");
     c.ok("key rotation disable", &["aes"]);
     c.ok("key rotate", &["aes"]);
+    let materials = c.ok("key rotation list", &["aes"]);
+    assert_eq!(
+        materials["materials"][1]["rotation_type"], "ON_DEMAND",
+        "{materials}"
+    );
     c.ok("key alias create", &["second", "ec"]);
     c.ok("key alias update", &["alias/second", "ec2"]);
     c.ok("key alias list", &[]);

@@ -156,9 +156,25 @@ fn rotation_keeps_old_ciphertexts_readable() {
     cli.ok(["decrypt", "--in", arg(&new_ct), "--out", arg(&out)]);
     assert_eq!(fs::read(&out).unwrap(), b"before rotation");
 
+    // The materials: the first, then the on-demand rotation's, which is current.
+    let human = cli.ok(["key", "rotation", "list", "data"]).text();
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(lines.len(), 2, "{human}");
+    assert!(
+        lines[0].starts_with("v1  ") && lines[0].ends_with("  first material"),
+        "{human}"
+    );
+    assert!(
+        lines[1].starts_with("v2  ")
+            && lines[1].contains("rotated on demand ")
+            && lines[1].ends_with("  current"),
+        "{human}"
+    );
+
     // Asymmetric keys do not rotate: unsupported (10).
     cli.create("sig", "p256", &[]);
     cli.fails(["key", "rotate", "sig"], 10);
+    cli.fails(["key", "rotation", "list", "sig"], 10);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::tags::{TagEntry, tag_error, tags_map};
 use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
-use crate::metadata::{algorithms, key_metadata};
+use crate::metadata::algorithms;
 use crate::wire::{b64, check_len, check_range, input, opt_enum, required};
 
 #[derive(Deserialize)]
@@ -87,14 +87,16 @@ pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsEr
     if let Some(policy) = i.policy {
         super::policies::store_policy(cx, &info.key_id, policy).await?;
     }
-    Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
+    let metadata = super::rotation::with_current_material(cx, &info).await;
+    Ok(json!({ "KeyMetadata": metadata }))
 }
 
 pub(super) async fn describe_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
     let key = key_ref(cx, i.key_id)?;
     let info = cx.backend.describe_key(&key).await?;
-    Ok(json!({ "KeyMetadata": key_metadata(&cx.caller, &info) }))
+    let metadata = super::rotation::with_current_material(cx, &info).await;
+    Ok(json!({ "KeyMetadata": metadata }))
 }
 
 #[derive(Deserialize)]

@@ -1,12 +1,13 @@
 //! Rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand,
-//! ListKeyRotations.
+//! ListKeyRotations, and the current key material's id in `KeyMetadata`.
 
+use keychain::{KeyInfo, KeyRef};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
-use crate::metadata::epoch;
+use crate::metadata::{epoch, key_metadata};
 use crate::wire::{check_range, input, page};
 
 #[derive(Deserialize)]
@@ -80,14 +81,28 @@ pub(super) async fn rotate_key_on_demand(cx: &Context, body: Value) -> Result<Va
 #[serde(rename_all = "PascalCase")]
 struct ListRotationsInput {
     key_id: Option<String>,
+    include_key_material: Option<String>,
     limit: Option<i64>,
     marker: Option<String>,
 }
 
-/// One entry per rotation of the key material (the key's versions after the first). The
-/// backend keeps no rotation dates, so the entries carry none.
+/// The key's materials: by default one entry per rotation (the materials after the first);
+/// with `IncludeKeyMaterial=ALL_KEY_MATERIAL` the first material too. Each names its
+/// material, whether it is current, and when and how its rotation happened.
 pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: ListRotationsInput = input(body)?;
+    let include_first = match i.include_key_material.as_deref() {
+        None | Some("ROTATIONS_ONLY") => false,
+        Some("ALL_KEY_MATERIAL") => true,
+        Some(other) => {
+            return Err(KmsError::validation(format!(
+                "1 validation error detected: Value '{}' at 'includeKeyMaterial' failed to \
+                 satisfy constraint: Member must satisfy enum value set: [ALL_KEY_MATERIAL, \
+                 ROTATIONS_ONLY]",
+                crate::wire::clip(other)
+            )));
+        }
+    };
     let (key, _) = resolve(cx, i.key_id).await?;
     let info = cx.backend.describe_key(&key).await?;
     if info.spec != keychain::KeySpec::SymmetricDefault {
@@ -97,8 +112,33 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
         )));
     }
     let arn = cx.caller.key_arn(&info.key_id);
-    let all: Vec<Value> = (1..info.versions)
-        .map(|_| json!({ "KeyId": arn }))
+    let materials = cx.backend.list_key_materials(&key).await?;
+    let all: Vec<Value> = materials
+        .iter()
+        .filter(|m| include_first || m.version > 1)
+        .map(|m| {
+            let mut entry = json!({
+                "KeyId": arn,
+                "KeyMaterialId": m.material_id,
+                "KeyMaterialState": if m.current { "CURRENT" } else { "NON_CURRENT" },
+            });
+            if let Some(date) = m.rotation_date {
+                entry["RotationDate"] = json!(epoch(date));
+            }
+            if let Some(kind) = m.rotation_type {
+                entry["RotationType"] = json!(kind.as_str());
+            }
+            if info.origin == keychain::KeyOrigin::External {
+                let imported = info.state != keychain::KeyState::PendingImport;
+                entry["ImportState"] = json!(if imported {
+                    "IMPORTED"
+                } else {
+                    "PENDING_IMPORT"
+                });
+                entry["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+            }
+            entry
+        })
         .collect();
     let (items, next) = page(&all, i.limit, i.marker.as_deref(), 100, 1000)?;
     let mut out = json!({ "Rotations": items, "Truncated": next.is_some() });
@@ -106,4 +146,21 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
         out["NextMarker"] = json!(m);
     }
     Ok(out)
+}
+
+/// `KeyMetadata` with `CurrentKeyMaterialId`, which KMS gives for the keys that rotate
+/// (symmetric encryption keys) once they have material. A backend that cannot list a key's
+/// materials leaves it out.
+pub(super) async fn with_current_material(cx: &Context, info: &KeyInfo) -> Value {
+    let mut m = key_metadata(&cx.caller, info);
+    if info.spec == keychain::KeySpec::SymmetricDefault && info.versions > 0 {
+        let key = KeyRef::key_id(&info.key_id).ok();
+        if let Some(key) = key
+            && let Ok(materials) = cx.backend.list_key_materials(&key).await
+            && let Some(current) = materials.iter().find(|m| m.current)
+        {
+            m["CurrentKeyMaterialId"] = json!(current.material_id);
+        }
+    }
+    m
 }

@@ -331,6 +331,9 @@ impl Backend for Probe {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         self.inner.rotate_key(key).await
     }
+    async fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<keychain::KeyMaterial>> {
+        self.inner.list_key_materials(key).await
+    }
     async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
         self.inner.update_key_description(key, description).await
     }

@@ -38,7 +38,7 @@ use keychain::signature::{ecdsa_der_to_raw, is_low_s};
 use keychain::{
     Capabilities, CreateKeyRequest, DataKeySpec, EncryptionAlgorithm, EncryptionContext, Error,
     Hash, KeyFamily, KeyInfo, KeyRef, KeySpec, KeyState, KeyUsage, Keychain, MacAlgorithm, Message,
-    PageRequest, PublicKey, Secret, SignatureScheme, SigningAlgorithm,
+    PageRequest, PublicKey, RotationType, Secret, SignatureScheme, SigningAlgorithm,
 };
 
 use crate::{SignatureCase, days, openssl_verify, python_oaep_encrypt_batch, python_verify_batch};
@@ -178,6 +178,7 @@ macro_rules! __conformance_checks {
             agreement_disabled_key,
             rotation_automatic,
             rotation_on_demand,
+            rotation_history,
             rotation_asymmetric_unsupported,
         );
     };

@@ -209,3 +209,119 @@ pub async fn rotation_asymmetric_unsupported(kc: &Keychain, prefix: &str) {
         );
     }
 }
+
+/// The key's materials (if on-demand rotation is offered): a new symmetric key has one, the
+/// first (current, no rotation date); each on-demand rotation adds one that is current, made
+/// `ON_DEMAND` about now, with an id distinct from every earlier one and stable between calls.
+/// Asymmetric keys have no list.
+pub async fn rotation_history(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let caps = backend.capabilities();
+    let Some((name, _)) = named(
+        kc,
+        prefix,
+        "history",
+        KeySpec::SymmetricDefault,
+        KeyUsage::EncryptDecrypt,
+    )
+    .await
+    else {
+        return;
+    };
+    let key = key_ref(&name);
+    if !caps.on_demand_rotation {
+        assert_err!(
+            "ListKeyRotations without on-demand rotation",
+            backend.list_key_materials(&key).await,
+            Error::Unsupported { .. }
+        );
+        return;
+    }
+    let first = backend
+        .list_key_materials(&key)
+        .await
+        .must("listing the materials of a new key");
+    assert_eq!(first.len(), 1, "a new key's materials: {first:?}");
+    assert_eq!(first[0].version, 1, "the first material's version");
+    assert!(first[0].current, "the only material is not current");
+    assert_eq!(
+        (first[0].rotation_date, first[0].rotation_type),
+        (None, None),
+        "the first material has a rotation"
+    );
+    let hex_id = |id: &str| id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit());
+    assert!(
+        hex_id(&first[0].material_id),
+        "a material id is not 64 hex digits: {:?}",
+        first[0].material_id
+    );
+    let mut seen = vec![first[0].material_id.clone()];
+    for round in 2..=3u32 {
+        let before = SystemTime::now();
+        backend.rotate_key(&key).await.must("RotateKeyOnDemand");
+        let materials = backend
+            .list_key_materials(&key)
+            .await
+            .must("listing the materials after a rotation");
+        let versions: Vec<u32> = materials.iter().map(|m| m.version).collect();
+        assert_eq!(
+            versions,
+            (1..=round).collect::<Vec<u32>>(),
+            "versions after {round} materials"
+        );
+        let ids: Vec<String> = materials.iter().map(|m| m.material_id.clone()).collect();
+        assert_eq!(
+            &ids[..seen.len()],
+            &seen[..],
+            "an earlier material's id changed"
+        );
+        let newest = &materials[materials.len() - 1];
+        assert!(hex_id(&newest.material_id), "{:?}", newest.material_id);
+        assert!(
+            !seen.contains(&newest.material_id),
+            "a rotation reused a material id"
+        );
+        seen.push(newest.material_id.clone());
+        let current: Vec<u32> = materials
+            .iter()
+            .filter(|m| m.current)
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(current, vec![round], "which material is current");
+        assert_eq!(
+            newest.rotation_type,
+            Some(RotationType::OnDemand),
+            "how the rotation happened"
+        );
+        let date = newest
+            .rotation_date
+            .unwrap_or_else(|| panic!("an on-demand rotation has no date"));
+        assert_near(
+            "an on-demand rotation's date",
+            date,
+            before,
+            Duration::from_secs(300),
+            Duration::from_secs(300),
+        );
+        assert_eq!(
+            backend.describe_key(&key).await.must("describe").versions,
+            round,
+            "the version count disagrees with the materials"
+        );
+    }
+    if let Some((p256, _)) = named(
+        kc,
+        prefix,
+        "history-p256",
+        KeySpec::EccNistP256,
+        KeyUsage::SignVerify,
+    )
+    .await
+    {
+        assert_err!(
+            "ListKeyRotations of a P-256 key",
+            backend.list_key_materials(&key_ref(&p256)).await,
+            Error::Unsupported { .. }
+        );
+    }
+}

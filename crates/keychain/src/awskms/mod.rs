@@ -69,8 +69,8 @@ use crate::backend::{Backend, Capabilities};
 use crate::backend_uri::{AwsKmsUri, BackendUri};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::key::{
-    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
-    RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyMaterial, KeySpec, Page,
+    PageRequest, RotationStatus,
 };
 use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
@@ -379,6 +379,10 @@ impl Backend for AwsKmsBackend {
 
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         rotation::rotate_key(self, key).await
+    }
+
+    async fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<KeyMaterial>> {
+        self.key_materials(key).await
     }
 
     async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {

@@ -366,11 +366,11 @@ mod unix_seconds {
     }
 }
 
-mod unix_seconds_opt {
+pub(in crate::key) mod unix_seconds_opt {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::SystemTime;
 
-    pub(super) fn serialize<S: Serializer>(
+    pub(in crate::key) fn serialize<S: Serializer>(
         t: &Option<SystemTime>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
@@ -380,7 +380,7 @@ mod unix_seconds_opt {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(in crate::key) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<SystemTime>, D::Error> {
         Ok(Option::<i64>::deserialize(d)?.map(super::unix_seconds::from_secs))

@@ -69,12 +69,8 @@ impl Found {
 pub(crate) fn id_string(id: &[u8]) -> String {
     match uuid::Uuid::from_slice(id) {
         Ok(u) => u.hyphenated().to_string(),
-        Err(_) => hex_string(id),
+        Err(_) => crate::text::hex_lower(id),
     }
-}
-
-fn hex_string(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `CKA_ID` a key id string names (a UUID, or hex digits).

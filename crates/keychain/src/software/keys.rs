@@ -70,6 +70,7 @@ impl Keystore {
             },
             file_macs,
             material_check: None,
+            rotations: BTreeMap::new(),
         };
 
         let lock = self.lock()?;

@@ -38,7 +38,7 @@ use super::fs::{
 };
 use super::material::{Material, generate};
 use super::pbes2::{Kek, LABEL_PRIVATE, LABEL_SECRET};
-use crate::key::{KeyInfo, KeySpec, KeyState, RotationStatus};
+use crate::key::{KeyInfo, KeySpec, KeyState, RotationStatus, RotationType};
 use crate::key_ref::{KeyRef, KeyTarget};
 use crate::random::random_bytes;
 use crate::secret::Secret;
@@ -72,6 +72,35 @@ pub(super) struct StoredKey {
     /// `imported`), so that only the same material is imported again once deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) material_check: Option<String>,
+    /// Per material version after the first, when and how the rotation that made it happened
+    /// (absent for versions written before rotations were recorded).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) rotations: BTreeMap<u32, RotationRecord>,
+}
+
+/// When and how one rotation happened.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Copy)]
+pub(super) struct RotationRecord {
+    /// When it completed (for an automatic rotation applied late, when it was due).
+    #[serde(with = "unix_seconds")]
+    pub(super) at: SystemTime,
+    pub(super) kind: RotationType,
+}
+
+/// Seconds since the Unix epoch in `meta.json`.
+mod unix_seconds {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        s.serialize_u64(secs)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_secs(u64::deserialize(d)?))
+    }
 }
 
 /// An open keystore.
@@ -407,7 +436,8 @@ impl Keystore {
             && stored.info.state == KeyState::Enabled
             && stored.rotation.next_rotation.is_some_and(|t| t <= now)
         {
-            self.add_version(&mut stored, lock)?;
+            let due = stored.rotation.next_rotation.unwrap_or(now);
+            self.add_version(&mut stored, (due, RotationType::Automatic), lock)?;
             let period = DAY * stored.rotation.period_days.unwrap_or(DEFAULT_ROTATION_DAYS);
             stored.rotation.next_rotation = stored.rotation.next_rotation.map(|t| t + period);
             self.write_stored(&stored, lock)?;
@@ -504,8 +534,14 @@ impl Keystore {
         self.key_dir(id).join(format!("v{version}.pem"))
     }
 
-    /// Writes a new material version and bumps the count (the caller writes the metadata).
-    pub(super) fn add_version(&self, stored: &mut StoredKey, _lock: &LockGuard) -> Result<()> {
+    /// Writes a new material version made by a rotation (`made`: when and how) and bumps the
+    /// count (the caller writes the metadata).
+    pub(super) fn add_version(
+        &self,
+        stored: &mut StoredKey,
+        made: (SystemTime, RotationType),
+        _lock: &LockGuard,
+    ) -> Result<()> {
         let spec = stored.info.spec;
         let material = generate(spec)?;
         let pem = self.kek.seal_pem(material.expose(), Self::label(spec))?;
@@ -517,6 +553,8 @@ impl Keystore {
         )?;
         stored.info.versions = next;
         stored.file_macs.insert(next, B64.encode(mac));
+        let (at, kind) = made;
+        stored.rotations.insert(next, RotationRecord { at, kind });
         Ok(())
     }
 

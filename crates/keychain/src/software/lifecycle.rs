@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use super::keystore::{DAY, DEFAULT_ROTATION_DAYS, Keystore};
 use crate::key::{
-    DeletionSchedule, KeyInfo, KeySpec, KeyState, RotationStatus, check_pending_window,
-    check_rotation_period, check_tag_count, validate_description, validate_tag,
+    DeletionSchedule, KeyInfo, KeyMaterial, KeySpec, KeyState, RotationStatus, RotationType,
+    check_pending_window, check_rotation_period, check_tag_count, validate_description,
+    validate_tag,
 };
 use crate::key_ref::KeyRef;
 use crate::{Error, Result};
@@ -162,8 +163,35 @@ impl Keystore {
     pub(crate) fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         self.update(key, |s, lock| {
             Self::check_rotatable(&s.info)?;
-            self.add_version(s, lock)
+            self.add_version(s, (self.now(), RotationType::OnDemand), lock)
         })
+    }
+
+    /// The key's materials, oldest first (see [`crate::Backend::list_key_materials`]).
+    pub(crate) fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<KeyMaterial>> {
+        let stored = self.current(key)?;
+        let info = &stored.info;
+        if info.spec != KeySpec::SymmetricDefault {
+            return Err(Error::unsupported(
+                "software",
+                format!(
+                    "listing the rotations of {} keys (only symmetric encryption keys rotate)",
+                    info.spec
+                ),
+            ));
+        }
+        Ok((1..=info.versions)
+            .map(|version| {
+                let record = stored.rotations.get(&version);
+                KeyMaterial {
+                    version,
+                    material_id: material_id(&info.key_id, version),
+                    current: version == info.versions,
+                    rotation_date: record.map(|r| r.at),
+                    rotation_type: record.map(|r| r.kind),
+                }
+            })
+            .collect())
     }
 
     pub(crate) fn tag_key(&self, key: &KeyRef, tags: &BTreeMap<String, String>) -> Result<()> {
@@ -213,4 +241,14 @@ impl Keystore {
             Ok(())
         })
     }
+}
+
+/// A key material's identifier: a hash of the key id and version, so it is stable, distinct per
+/// material, and tells nothing about the material.
+fn material_id(key_id: &str, version: u32) -> String {
+    let mut input = Vec::with_capacity(key_id.len() + 32);
+    input.extend_from_slice(b"keychain key material\0");
+    input.extend_from_slice(key_id.as_bytes());
+    input.extend_from_slice(&version.to_be_bytes());
+    crate::text::hex_lower(&crate::algorithm::Hash::Sha256.digest(&input))
 }

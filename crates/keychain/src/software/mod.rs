@@ -38,8 +38,8 @@ use crate::backend::{Backend, Capabilities};
 use crate::data_key::{DataKey, EncryptionContext};
 use crate::kem::Encapsulation;
 use crate::key::{
-    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeySpec, Page, PageRequest,
-    RotationStatus,
+    AliasInfo, CreateKeyRequest, DeletionSchedule, KeyInfo, KeyMaterial, KeySpec, Page,
+    PageRequest, RotationStatus,
 };
 use crate::key_cache::KeyCache;
 use crate::key_ref::KeyRef;
@@ -587,6 +587,11 @@ impl Backend for SoftwareBackend {
     async fn rotate_key(&self, key: &KeyRef) -> Result<()> {
         let key = key.clone();
         self.change(move |s| s.rotate_key(&key)).await
+    }
+
+    async fn list_key_materials(&self, key: &KeyRef) -> Result<Vec<KeyMaterial>> {
+        let key = key.clone();
+        self.run(move |s| s.list_key_materials(&key)).await
     }
 
     async fn update_key_description(&self, key: &KeyRef, description: &str) -> Result<()> {
