@@ -138,6 +138,9 @@ fn flip(body: &mut [u8], at: isize) {
 
 const NOT_OURS: &str = "does not open with this key";
 
+/// A change to a stanza body.
+type Change = fn(&mut Vec<u8>);
+
 #[tokio::test]
 async fn changed_bytes_anywhere_in_the_body_fail_the_tag() {
     let setup = Setup::new();
@@ -163,7 +166,7 @@ async fn changed_bytes_anywhere_in_the_body_fail_the_tag() {
 async fn bodies_of_the_wrong_length_are_refused() {
     let setup = Setup::new();
     let (identity, sealed) = sealed_to(&setup, "kem", KeySpec::MlKem768).await;
-    let resize: [(&str, fn(&mut Vec<u8>), &str); 5] = [
+    let resize: [(&str, Change, &str); 5] = [
         (
             "one-short",
             |b| b.truncate(b.len() - 1),

@@ -26,7 +26,7 @@ const MLKEM_STANZA: &str = "-> keychain mlkem-hkdf-sha256-chacha20poly1305 ";
 
 /// Deterministic, not all-equal bytes.
 fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| (i * 31 ^ (i >> 8)) as u8).collect()
+    (0..len).map(|i| ((i * 31) ^ (i >> 8)) as u8).collect()
 }
 
 /// The binary as the server's client; the run must succeed.
