@@ -1,14 +1,15 @@
 //! Hostile ML-KEM stanzas, rewritten byte by byte in files age sealed: a changed byte in the
 //! KEM ciphertext, in the sealed file key and in its tag; bodies one byte short, one byte
 //! long, without the sealed key and past the size limit; an ML-KEM-512 stanza handed to an
-//! ML-KEM-768 identity; and another key's stanza relabelled for ours (a wrong identity).
+//! ML-KEM-768 identity; and another key's stanza relabelled for ours (a wrong identity) or
+//! for a symmetric key's.
 //! Each fails with one line from the plugin, writes nothing, and panics nowhere.
 
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use keychain::{CreateKeyRequest, KeySpec};
+use keychain::{CreateKeyRequest, KeyParams, KeySpec};
 
 use crate::support::{Setup, assert_ok, assert_refused, decrypt, encrypt, pattern};
 
@@ -119,6 +120,7 @@ fn assert_one_plugin_line(setup: &Setup, identity: &Path, file: &Path, expected:
         .filter(|l| !l.trim().is_empty() && !l.starts_with("age: report "))
         .collect();
     assert_eq!(lines.len(), 1, "{}: {stderr}", file.display());
+
     assert!(
         lines[0].starts_with("age: error: keychain plugin: "),
         "{}: {stderr}",
@@ -229,6 +231,18 @@ async fn another_keys_stanza_relabelled_for_ours_does_not_open() {
     let path = setup.path("theirs-relabelled.age");
     file.write(&path);
     assert_one_plugin_line(&setup, &identity, &path, NOT_OURS);
+    // Relabelled for a symmetric key's identity: that key does not decapsulate.
+    let (sym_recipient, sym_identity) = setup.key("sym", &KeyParams::symmetric()).await;
+    let sym_sealed = setup.path("sym.age");
+    assert_ok(
+        &encrypt(&setup, &[&sym_recipient], &setup.path("mine"), &sym_sealed),
+        "age -e",
+    );
+    let mut file = AgeFile::read(&theirs);
+    file.ours().0[2] = AgeFile::read(&sym_sealed).ours().0[2].clone();
+    let path = setup.path("theirs-for-sym.age");
+    file.write(&path);
+    assert_one_plugin_line(&setup, &sym_identity, &path, "ML-KEM");
     // The rewriting itself is faithful: the untouched file written back opens.
     let mut same = AgeFile::read(&theirs);
     let _ = same.ours();
