@@ -135,7 +135,7 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
                 } else {
                     "PENDING_IMPORT"
                 });
-                entry["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+                crate::metadata::expiration(&mut entry, &info);
             }
             entry
         })
