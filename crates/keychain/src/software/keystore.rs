@@ -103,6 +103,19 @@ mod unix_seconds {
     }
 }
 
+/// Whether `id` names a key directory: a UUID, or for a multi-Region key `mrk-` and 32
+/// lower-case hex digits (KMS's form). Anything else under `keys/` (a staging leftover) is
+/// not a key.
+pub(super) fn is_key_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok() || mrk_hex(id).is_some()
+}
+
+/// The 32 hex digits of a multi-Region key id.
+pub(super) fn mrk_hex(id: &str) -> Option<&str> {
+    let hex = id.strip_prefix("mrk-")?;
+    (hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
+}
+
 /// An open keystore.
 pub(crate) struct Keystore {
     pub(super) root: PathBuf,
@@ -343,8 +356,8 @@ impl Keystore {
             KeyTarget::KeyId(id) => id.clone(),
             KeyTarget::KeyArn(arn) => arn.resource.clone(),
         };
-        // Ids are UUIDs we made; anything else cannot name a key directory.
-        if uuid::Uuid::parse_str(&id).is_err() || !self.key_exists(&id) {
+        // Ids are the UUIDs and mrk- ids we made; anything else cannot name a key directory.
+        if !is_key_id(&id) || !self.key_exists(&id) {
             return Err(not_found());
         }
         Ok(id)

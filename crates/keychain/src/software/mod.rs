@@ -352,7 +352,7 @@ impl Backend for SoftwareBackend {
             automatic_rotation: true,
             on_demand_rotation: true,
             import: true,
-            multi_region: false,
+            multi_region: true,
             ed25519ph: true,
         }
     }
