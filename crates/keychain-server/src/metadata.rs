@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keychain::{KeyInfo, KeySpec, KeyState, KeyUsage};
+use keychain::{KeyInfo, KeyOrigin, KeySpec, KeyState, KeyUsage};
 use serde_json::{Value, json};
 
 use crate::arn::Caller;
@@ -75,7 +75,22 @@ pub(crate) fn key_metadata(caller: &Caller, info: &KeyInfo) -> Value {
     if let Some(date) = info.deletion_date {
         m["DeletionDate"] = json!(epoch(date));
     }
+    if info.origin == KeyOrigin::External {
+        expiration(&mut m, info);
+    }
     let (member, list) = algorithms(info.spec, info.usage);
     m[member] = list;
     m
+}
+
+/// `ExpirationModel` and, for material that expires, `ValidTo`: what KMS gives for keys of
+/// imported material (in `KeyMetadata` and in ListKeyRotations entries).
+pub(crate) fn expiration(out: &mut Value, info: &KeyInfo) {
+    match info.valid_to {
+        Some(t) => {
+            out["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+            out["ValidTo"] = json!(epoch(t));
+        }
+        None => out["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+    }
 }

@@ -81,6 +81,15 @@ pub struct KeyInfo {
     pub multi_region: bool,
     /// The number of key material versions (grows with each rotation of a symmetric key).
     pub versions: u32,
+    /// When the imported material of an `EXTERNAL` key expires (KMS `ValidTo`): it is then
+    /// deleted and the key waits in `PendingImport` for the same material again. `None` when
+    /// it does not expire, and for keys of other origins.
+    #[serde(
+        with = "unix_seconds_opt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub valid_to: Option<SystemTime>,
 }
 
 impl KeyInfo {
@@ -101,6 +110,7 @@ impl KeyInfo {
             tags: BTreeMap::new(),
             multi_region: false,
             versions: 1,
+            valid_to: None,
         }
     }
 
