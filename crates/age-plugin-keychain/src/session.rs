@@ -102,6 +102,9 @@ impl Session {
                 } else if std::env::var_os(PASSWORD_ENV).is_none() {
                     config.password = Some(self.ask(&config.path, prompt)?);
                 }
+                // Unwrapping draws randomness (AES-GCM nonces, RSA blinding): seed the
+                // generator while the keystore's key derivation runs.
+                keychain::warm_up_random();
                 Keychain::new(self.block_on(SoftwareBackend::open(config))?)
             }
             other => self.block_on(Keychain::open_parsed(other, OpenMode::Open))?,
