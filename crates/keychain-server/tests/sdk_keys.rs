@@ -10,6 +10,8 @@ mod support;
 mod access;
 #[path = "sdk_keys/regions.rs"]
 mod regions;
+#[path = "sdk_keys/regions_hostile.rs"]
+mod regions_hostile;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;

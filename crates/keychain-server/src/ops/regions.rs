@@ -91,13 +91,16 @@ pub(crate) async fn check_visible(cx: &Context, info: &KeyInfo) -> Result<(), Km
     }
 }
 
-/// As [`check_visible`] for a reference not yet resolved: only a multi-Region key id
-/// (`mrk-…`) can name a key that is absent from a region, so other references cost nothing.
+/// As [`check_visible`] for a reference not yet resolved. A key id that is not a
+/// multi-Region key id (`mrk-…`) cannot name a key absent from a region, so it costs nothing;
+/// an alias can name any key (aliases are seen from every region), so it is looked up.
 pub(crate) async fn check_ref_visible(cx: &Context, key: &KeyRef) -> Result<(), KmsError> {
-    let KeyTarget::KeyId(id) = key.target() else {
-        return Ok(());
+    let id = match key.target() {
+        KeyTarget::KeyId(id) => Some(id),
+        KeyTarget::KeyArn(arn) => Some(&arn.resource),
+        _ => None,
     };
-    if !id.starts_with("mrk-") {
+    if id.is_some_and(|id| !id.starts_with("mrk-")) {
         return Ok(());
     }
     let info = cx.backend.key_metadata(key).await?;

@@ -1,0 +1,88 @@
+//! Multi-Region keys attacked: an alias naming a key that is not in the caller's region.
+
+use aws_sdk_kms::types::KeyState;
+
+use super::{code, support};
+
+const OTHER: &str = "eu-west-1";
+
+/// An alias is seen from every region (the keystore keeps one per name), but the key it names
+/// is not: through the alias, as through the key's id, a multi-Region key absent from the
+/// caller's region is no key there, whichever operation is asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alias_does_not_reach_a_key_absent_from_the_region() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    home.create_alias()
+        .alias_name("alias/mrk-home")
+        .target_key_id(&id)
+        .send()
+        .await
+        .expect("CreateAlias");
+    let alias_arn = format!("arn:aws:kms:{OTHER}:000000000000:alias/mrk-home");
+    for name in ["alias/mrk-home", alias_arn.as_str()] {
+        assert_eq!(
+            code(away.describe_key().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "DescribeKey {name}"
+        );
+        assert_eq!(
+            code(away.disable_key().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "DisableKey {name}"
+        );
+        assert_eq!(
+            code(away.enable_key().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "EnableKey {name}"
+        );
+        assert_eq!(
+            code(away.get_key_rotation_status().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "GetKeyRotationStatus {name}"
+        );
+        assert_eq!(
+            code(away.list_resource_tags().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "ListResourceTags {name}"
+        );
+        assert_eq!(
+            code(away.list_aliases().key_id(name).send().await).as_deref(),
+            Some("NotFoundException"),
+            "ListAliases {name}"
+        );
+    }
+    // Nothing asked from the other region changed the key.
+    let here = home
+        .describe_key()
+        .key_id("alias/mrk-home")
+        .send()
+        .await
+        .expect("DescribeKey at home");
+    assert_eq!(
+        here.key_metadata().and_then(|m| m.key_state()),
+        Some(&KeyState::Enabled)
+    );
+    // Once replicated there, the alias reaches it.
+    home.replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .send()
+        .await
+        .expect("ReplicateKey");
+    let there = away
+        .describe_key()
+        .key_id("alias/mrk-home")
+        .send()
+        .await
+        .expect("DescribeKey through the alias in the replica's region");
+    assert_eq!(there.key_metadata().map(|m| m.key_id()), Some(id.as_str()));
+}
