@@ -121,29 +121,47 @@ pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsErr
     if let Some(m) = &i.marker {
         check_len("Marker", m.chars().count(), 1, 1024)?;
     }
-    let page = cx
-        .backend
-        .list_keys(&PageRequest {
-            limit: u32::try_from(limit).ok(),
-            marker: i.marker,
-        })
-        .await
-        .map_err(|e| match e {
-            keychain::Error::InvalidInput { message } => {
-                KmsError::bad("InvalidMarkerException", message)
+    let limit = usize::try_from(limit).unwrap_or(100);
+    // A multi-Region key is listed only in its primary's and replicas' regions. The backend's
+    // pages are read on until this one is full or the keys end, so that hidden keys never
+    // leave a page empty (or short) while it says more follow.
+    let mut keys: Vec<Value> = Vec::with_capacity(limit);
+    let mut marker = i.marker;
+    let next_marker = loop {
+        let want = limit.saturating_sub(keys.len());
+        let page = cx
+            .backend
+            .list_keys(&PageRequest {
+                limit: u32::try_from(want).ok(),
+                marker: marker.clone(),
+            })
+            .await
+            .map_err(|e| match e {
+                keychain::Error::InvalidInput { message } => {
+                    KmsError::bad("InvalidMarkerException", message)
+                }
+                other => other.into(),
+            })?;
+        for k in &page.items {
+            if k.multi_region && super::regions::check_visible(cx, k).await.is_err() {
+                continue;
             }
-            other => other.into(),
-        })?;
-    let mut keys: Vec<Value> = Vec::with_capacity(page.items.len());
-    for k in &page.items {
-        // A multi-Region key is listed only in its primary's and replicas' regions.
-        if k.multi_region && super::regions::check_visible(cx, k).await.is_err() {
-            continue;
+            keys.push(json!({ "KeyId": k.key_id, "KeyArn": cx.caller.key_arn(&k.key_id) }));
         }
-        keys.push(json!({ "KeyId": k.key_id, "KeyArn": cx.caller.key_arn(&k.key_id) }));
-    }
-    let mut out = json!({ "Keys": keys, "Truncated": page.next_marker.is_some() });
-    if let Some(m) = page.next_marker {
+        match page.next_marker {
+            // A backend page that does not move on ends the loop rather than spinning.
+            Some(next)
+                if keys.len() < limit
+                    && !page.items.is_empty()
+                    && Some(&next) != marker.as_ref() =>
+            {
+                marker = Some(next);
+            }
+            other => break other,
+        }
+    };
+    let mut out = json!({ "Keys": keys, "Truncated": next_marker.is_some() });
+    if let Some(m) = next_marker {
         out["NextMarker"] = json!(m);
     }
     Ok(out)

@@ -1,4 +1,5 @@
-//! Multi-Region keys attacked: an alias naming a key that is not in the caller's region.
+//! Multi-Region keys attacked: an alias naming a key that is not in the caller's region, and a
+//! region where every multi-Region key is hidden from ListKeys.
 
 use aws_sdk_kms::types::KeyState;
 
@@ -85,4 +86,54 @@ async fn an_alias_does_not_reach_a_key_absent_from_the_region() {
         .await
         .expect("DescribeKey through the alias in the replica's region");
     assert_eq!(there.key_metadata().map(|m| m.key_id()), Some(id.as_str()));
+}
+
+/// Keys hidden from a region do not make ListKeys answer empty pages that say more follow:
+/// each truncated page has keys, and paging ends having listed every key of the region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_keys_pages_are_not_emptied_by_hidden_keys() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    for _ in 0..6 {
+        home.create_key()
+            .multi_region(true)
+            .send()
+            .await
+            .expect("CreateKey");
+    }
+    let mut visible = Vec::new();
+    for _ in 0..2 {
+        let k = away.create_key().send().await.expect("CreateKey away");
+        visible.push(k.key_metadata().expect("meta").key_id().to_string());
+    }
+    let mut listed = Vec::new();
+    let mut marker: Option<String> = None;
+    for _ in 0..20 {
+        let page = away
+            .list_keys()
+            .limit(2)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .expect("ListKeys");
+        let ids: Vec<String> = page
+            .keys()
+            .iter()
+            .filter_map(|k| k.key_id().map(str::to_string))
+            .collect();
+        assert!(ids.len() <= 2, "more than Limit: {ids:?}");
+        if page.truncated() {
+            assert!(!ids.is_empty(), "an empty page with Truncated=true");
+        }
+        listed.extend(ids);
+        marker = page.next_marker().map(str::to_string);
+        if !page.truncated() {
+            break;
+        }
+    }
+    assert!(marker.is_none(), "paging did not end");
+    listed.sort();
+    visible.sort();
+    assert_eq!(listed, visible);
 }
