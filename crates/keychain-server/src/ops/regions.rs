@@ -341,6 +341,16 @@ pub(crate) async fn change_own_here(
     if !regions.replicas.contains(&cx.caller.region) {
         return Ok(false);
     }
+    // As the keystore refuses for the primary: a key pending deletion keeps what it has.
+    if matches!(
+        info.state,
+        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
+    ) {
+        return Err(KmsError::bad(
+            "KMSInvalidStateException",
+            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
+        ));
+    }
     let region = cx.caller.region.clone();
     let mut own = regions.own.get(&region).cloned().unwrap_or_default();
     change(&mut own)?;

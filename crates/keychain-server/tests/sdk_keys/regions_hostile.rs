@@ -1,9 +1,10 @@
-//! Multi-Region keys attacked: an alias naming a key that is not in the caller's region, and a
-//! region where every multi-Region key is hidden from ListKeys.
+//! Multi-Region keys attacked: an alias naming a key that is not in the caller's region, a
+//! region where every multi-Region key is hidden from ListKeys, and a replica changed while
+//! its key is pending deletion.
 
 use aws_sdk_kms::types::KeyState;
 
-use super::{code, support};
+use super::{code, support, tag};
 
 const OTHER: &str = "eu-west-1";
 
@@ -136,4 +137,65 @@ async fn list_keys_pages_are_not_emptied_by_hidden_keys() {
     listed.sort();
     visible.sort();
     assert_eq!(listed, visible);
+}
+
+/// A replica's own description, tags and policy are refused while its key is pending
+/// deletion, as the primary's are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_of_a_key_pending_deletion_does_not_change() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    home.replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .send()
+        .await
+        .expect("ReplicateKey");
+    home.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    assert_eq!(
+        code(
+            away.tag_resource()
+                .key_id(&id)
+                .tags(tag("a", "b"))
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("KMSInvalidStateException")
+    );
+    assert_eq!(
+        code(away.untag_resource().key_id(&id).tag_keys("a").send().await).as_deref(),
+        Some("KMSInvalidStateException")
+    );
+    assert_eq!(
+        code(
+            away.update_key_description()
+                .key_id(&id)
+                .description("late")
+                .send()
+                .await
+        )
+        .as_deref(),
+        Some("KMSInvalidStateException")
+    );
+    let tags = away
+        .list_resource_tags()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("ListResourceTags");
+    assert!(tags.tags().is_empty());
 }
