@@ -378,6 +378,14 @@ pub(super) async fn update_primary_region(cx: &Context, body: Value) -> Result<V
     let region = required(i.primary_region, "PrimaryRegion")?;
     check_region("PrimaryRegion", &region)?;
     let (info, regions) = multi_region_key(cx, i.key_id).await?;
+    // KeyId names the current primary key: in any other region the key is a replica.
+    if regions.primary != cx.caller.region {
+        return Err(KmsError::unsupported(format!(
+            "{} is a replica key: its primary key, in {}, changes the primary region",
+            cx.caller.key_arn(&info.key_id),
+            regions.primary
+        )));
+    }
     if regions.primary == region {
         return Ok(json!({}));
     }

@@ -199,3 +199,52 @@ async fn a_replica_of_a_key_pending_deletion_does_not_change() {
         .expect("ListResourceTags");
     assert!(tags.tags().is_empty());
 }
+
+/// UpdatePrimaryRegion names the current primary key: in a replica's region the key is a
+/// replica, and the primary does not move from there (as ReplicateKey does not replicate it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_moves_only_from_its_own_region() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    home.replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .send()
+        .await
+        .expect("ReplicateKey");
+    for region in [OTHER, support::REGION] {
+        assert_eq!(
+            code(
+                away.update_primary_region()
+                    .key_id(&id)
+                    .primary_region(region)
+                    .send()
+                    .await
+            )
+            .as_deref(),
+            Some("UnsupportedOperationException"),
+            "UpdatePrimaryRegion to {region} called in the replica's region"
+        );
+    }
+    let config = home
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("DescribeKey")
+        .key_metadata()
+        .and_then(|m| m.multi_region_configuration().cloned())
+        .expect("configuration");
+    assert_eq!(
+        config.primary_key().and_then(|p| p.region()),
+        Some(support::REGION)
+    );
+}
