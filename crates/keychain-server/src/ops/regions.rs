@@ -405,14 +405,27 @@ pub(super) async fn update_primary_region(cx: &Context, body: Value) -> Result<V
     let new_primary_own = regions.own.get(&region).cloned().unwrap_or_default();
     let fallback = regions;
     let moved = region.clone();
+    let (from, key_id) = (cx.caller.region.clone(), info.key_id.clone());
     write(cx, &info, move |old| {
         let mut r = old.unwrap_or(fallback);
-        if let Some(at) = r.replicas.iter().position(|x| *x == moved) {
-            let old_primary = std::mem::replace(&mut r.primary, moved.clone());
-            r.own.remove(&moved);
-            r.own.insert(old_primary.clone(), old_primary_own);
-            r.replicas[at] = old_primary;
+        // Read again under the lock: another move may have gone first, and what was read
+        // above (the old primary's own things) is then no longer the primary's.
+        if r.primary != from {
+            return Err(keychain::Error::InvalidKeyState {
+                key: key_id,
+                state: "Updating".into(),
+                message: format!("its primary region changed meanwhile, to {}", r.primary),
+            });
         }
+        let Some(at) = r.replicas.iter().position(|x| *x == moved) else {
+            return Err(keychain::Error::NotFound {
+                key: format!("{key_id} in {moved}"),
+            });
+        };
+        let old_primary = std::mem::replace(&mut r.primary, moved.clone());
+        r.own.remove(&moved);
+        r.own.insert(old_primary.clone(), old_primary_own);
+        r.replicas[at] = old_primary;
         Ok(r)
     })
     .await?;

@@ -7,6 +7,7 @@ use aws_sdk_kms::types::KeyState;
 use super::{code, support, tag};
 
 const OTHER: &str = "eu-west-1";
+const THIRD: &str = "ap-southeast-2";
 
 /// An alias is seen from every region (the keystore keeps one per name), but the key it names
 /// is not: through the alias, as through the key's id, a multi-Region key absent from the
@@ -247,4 +248,76 @@ async fn the_primary_moves_only_from_its_own_region() {
         config.primary_key().and_then(|p| p.region()),
         Some(support::REGION)
     );
+}
+
+/// Two UpdatePrimaryRegion calls racing from the primary's region, to two replicas: the
+/// primary moves once (the second call finds its region no longer the primary's), and every
+/// region keeps its own description.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn racing_primary_moves_move_once_and_lose_nothing() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let clients = [
+        (support::REGION, home.clone()),
+        (OTHER, served.sdk_as("test", "test", OTHER)),
+        (THIRD, served.sdk_as("test", "test", THIRD)),
+    ];
+    for round in 0..8 {
+        let created = home
+            .create_key()
+            .multi_region(true)
+            .description(support::REGION)
+            .send()
+            .await
+            .expect("CreateKey");
+        let id = created.key_metadata().expect("meta").key_id().to_string();
+        for region in [OTHER, THIRD] {
+            home.replicate_key()
+                .key_id(&id)
+                .replica_region(region)
+                .description(region)
+                .send()
+                .await
+                .expect("ReplicateKey");
+        }
+        let (a, b) = tokio::join!(
+            home.update_primary_region()
+                .key_id(&id)
+                .primary_region(OTHER)
+                .send(),
+            home.update_primary_region()
+                .key_id(&id)
+                .primary_region(THIRD)
+                .send(),
+        );
+        assert_eq!(
+            usize::from(a.is_ok()) + usize::from(b.is_ok()),
+            1,
+            "round {round}: both moves or neither went through: {a:?} {b:?}"
+        );
+        let mut primaries = 0;
+        for (region, kms) in &clients {
+            let meta = kms
+                .describe_key()
+                .key_id(&id)
+                .send()
+                .await
+                .expect("DescribeKey")
+                .key_metadata()
+                .cloned()
+                .expect("meta");
+            assert_eq!(
+                meta.description(),
+                Some(*region),
+                "round {round}: the description seen in {region}"
+            );
+            let kind = meta
+                .multi_region_configuration()
+                .and_then(|c| c.multi_region_key_type().cloned());
+            if kind == Some(aws_sdk_kms::types::MultiRegionKeyType::Primary) {
+                primaries += 1;
+            }
+        }
+        assert_eq!(primaries, 1, "round {round}: one primary");
+    }
 }
