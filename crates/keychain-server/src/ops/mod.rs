@@ -46,12 +46,35 @@ const KEY_STORES: &[&str] = &[
     "DisconnectCustomKeyStore",
 ];
 
+/// The operations that change a multi-Region key's regions or what a region has of its own
+/// (description, tags, policy). Each reads the regions, then writes the annex and the key
+/// record in separate steps, so two at once could each work from what the other is
+/// changing (a tag added in a replica's region while that replica becomes the primary was
+/// lost): they run one at a time in this process. They are management calls, few and short.
+const REGION_CHANGES: &[&str] = &[
+    "ReplicateKey",
+    "UpdatePrimaryRegion",
+    "ScheduleKeyDeletion",
+    "TagResource",
+    "UntagResource",
+    "UpdateKeyDescription",
+    "PutKeyPolicy",
+];
+
+/// Held while one of [`REGION_CHANGES`] runs.
+static CHANGING_REGIONS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `operation` (the part of `X-Amz-Target` after `TrentService.`).
 pub(crate) async fn dispatch(
     cx: &Context,
     operation: &str,
     input: Value,
 ) -> Result<Value, KmsError> {
+    let _one_at_a_time = if REGION_CHANGES.contains(&operation) {
+        Some(CHANGING_REGIONS.lock().await)
+    } else {
+        None
+    };
     match operation {
         "CreateKey" => keys::create_key(cx, input).await,
         "DescribeKey" => keys::describe_key(cx, input).await,

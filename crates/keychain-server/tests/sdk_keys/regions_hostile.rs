@@ -321,3 +321,49 @@ async fn racing_primary_moves_move_once_and_lose_nothing() {
         assert_eq!(primaries, 1, "round {round}: one primary");
     }
 }
+
+/// TagResource in a replica's region racing with UpdatePrimaryRegion to that region: a tag
+/// that was answered as added is the region's tag afterwards, whichever went first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_tag_racing_a_primary_move_is_not_lost() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    for round in 0..8 {
+        let created = home
+            .create_key()
+            .multi_region(true)
+            .send()
+            .await
+            .expect("CreateKey");
+        let id = created.key_metadata().expect("meta").key_id().to_string();
+        home.replicate_key()
+            .key_id(&id)
+            .replica_region(OTHER)
+            .send()
+            .await
+            .expect("ReplicateKey");
+        let (moved, tagged) = tokio::join!(
+            home.update_primary_region()
+                .key_id(&id)
+                .primary_region(OTHER)
+                .send(),
+            away.tag_resource()
+                .key_id(&id)
+                .tags(tag("raced", "yes"))
+                .send(),
+        );
+        moved.expect("UpdatePrimaryRegion");
+        let tags = away
+            .list_resource_tags()
+            .key_id(&id)
+            .send()
+            .await
+            .expect("ListResourceTags");
+        if tagged.is_ok() {
+            assert_eq!(tags.tags(), [tag("raced", "yes")], "round {round}");
+        } else {
+            assert!(tags.tags().is_empty(), "round {round}");
+        }
+    }
+}
