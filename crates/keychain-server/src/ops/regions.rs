@@ -107,6 +107,24 @@ pub(crate) async fn check_ref_visible(cx: &Context, key: &KeyRef) -> Result<(), 
     check_visible(cx, &info).await
 }
 
+/// UnsupportedOperationException when `info` is a multi-Region key that is a replica in the
+/// caller's region: what the primary decides for every region (its rotation) is asked of the
+/// primary, in its region, as KMS requires.
+pub(crate) async fn check_primary_here(
+    cx: &Context,
+    info: &KeyInfo,
+    operation: &str,
+) -> Result<(), KmsError> {
+    match regions_of(cx, info).await? {
+        Some(r) if r.primary != cx.caller.region => Err(KmsError::unsupported(format!(
+            "{operation}: {} is a replica key; call it on its primary key, in {}",
+            cx.caller.key_arn(&info.key_id),
+            r.primary
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn not_here(caller: &Caller, key_id: &str) -> KmsError {
     KmsError::not_found(format!("Key '{}' does not exist", caller.key_arn(key_id)))
 }

@@ -22,7 +22,8 @@ pub(super) async fn enable_key_rotation(cx: &Context, body: Value) -> Result<Val
     if let Some(days) = i.rotation_period_in_days {
         check_range("RotationPeriodInDays", days, 90, 2560)?;
     }
-    let (key, _) = resolve(cx, i.key_id).await?;
+    let (key, info) = resolve(cx, i.key_id).await?;
+    super::regions::check_primary_here(cx, &info, "EnableKeyRotation").await?;
     let days = i
         .rotation_period_in_days
         .and_then(|d| u32::try_from(d).ok());
@@ -32,7 +33,8 @@ pub(super) async fn enable_key_rotation(cx: &Context, body: Value) -> Result<Val
 
 pub(super) async fn disable_key_rotation(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
-    let (key, _) = resolve(cx, i.key_id).await?;
+    let (key, info) = resolve(cx, i.key_id).await?;
+    super::regions::check_primary_here(cx, &info, "DisableKeyRotation").await?;
     cx.backend.disable_key_rotation(&key).await?;
     Ok(json!({}))
 }
@@ -73,6 +75,7 @@ pub(super) async fn get_key_rotation_status(cx: &Context, body: Value) -> Result
 pub(super) async fn rotate_key_on_demand(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
     let (key, info) = resolve(cx, i.key_id).await?;
+    super::regions::check_primary_here(cx, &info, "RotateKeyOnDemand").await?;
     cx.backend.rotate_key(&key).await?;
     Ok(json!({ "KeyId": cx.caller.key_arn(&info.key_id) }))
 }

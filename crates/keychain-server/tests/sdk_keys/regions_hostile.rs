@@ -367,3 +367,57 @@ async fn a_tag_racing_a_primary_move_is_not_lost() {
         }
     }
 }
+
+/// A replica rotates with its primary: rotation is enabled, disabled and started on demand on
+/// the primary key, in its region, and a replica's region is refused (as KMS refuses it),
+/// while the status is read anywhere the key is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_is_the_primarys_to_change() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    home.replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .send()
+        .await
+        .expect("ReplicateKey");
+    assert_eq!(
+        code(away.enable_key_rotation().key_id(&id).send().await).as_deref(),
+        Some("UnsupportedOperationException")
+    );
+    assert_eq!(
+        code(away.rotate_key_on_demand().key_id(&id).send().await).as_deref(),
+        Some("UnsupportedOperationException")
+    );
+    home.enable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("EnableKeyRotation on the primary");
+    assert_eq!(
+        code(away.disable_key_rotation().key_id(&id).send().await).as_deref(),
+        Some("UnsupportedOperationException")
+    );
+    let status = away
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus in the replica's region");
+    assert!(status.key_rotation_enabled());
+    let rotations = away
+        .list_key_rotations()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("ListKeyRotations in the replica's region");
+    assert!(rotations.rotations().is_empty());
+}
