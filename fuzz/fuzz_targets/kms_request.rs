@@ -1,7 +1,8 @@
 //! KMS requests to `keychain serve`'s request handler: any target, content type, headers and
-//! body, signed with the test credentials (so the JSON and every operation's input checks are
-//! reached) or carrying a fuzzed `Authorization`. Every answer is a well-formed KMS answer:
-//! 200, or a 4xx with a JSON `__type`; never a panic, never a 5xx.
+//! body, signed with the test credentials for one of two regions (so the JSON and every
+//! operation's input checks are reached, multi-Region keys in and out of their regions) or
+//! carrying a fuzzed `Authorization`. Every answer is a well-formed KMS answer: 200, or a 4xx
+//! with a JSON `__type`; never a panic, never a 5xx.
 #![no_main]
 use std::sync::OnceLock;
 use std::time::SystemTime;
@@ -24,8 +25,14 @@ const OPERATIONS: &[&str] = &[
     "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
     "GetKeyPolicy", "PutKeyPolicy", "ListKeyPolicies", "CreateGrant", "ListGrants",
     "RevokeGrant", "RetireGrant", "ListRetirableGrants", "GetParametersForImport",
-    "ImportKeyMaterial", "DeleteImportedKeyMaterial", "Nonsense",
+    "ImportKeyMaterial", "DeleteImportedKeyMaterial", "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext", "Encapsulate", "Decapsulate", "DeriveSharedSecret",
+    "ReplicateKey", "UpdatePrimaryRegion", "Nonsense",
 ];
+
+/// The regions a request is signed for: multi-Region keys made in one are absent from the
+/// other until replicated there, so both the found and the not-found paths are reached.
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
 struct World {
     runtime: tokio::runtime::Runtime,
@@ -91,7 +98,7 @@ fuzz_target!(|data: &[u8]| {
         let identity: Identity = Credentials::new("test", "test", None, None, "fuzz").into();
         let params = v4::SigningParams::builder()
             .identity(&identity)
-            .region("us-east-1")
+            .region(REGIONS[usize::from(mode & 0x20 != 0)])
             .name("kms")
             .time(SystemTime::now())
             .settings(SigningSettings::default())
