@@ -54,6 +54,29 @@ impl Regions {
     fn has(&self, region: &str) -> bool {
         self.primary == region || self.replicas.iter().any(|r| r == region)
     }
+
+    /// The regions as this server writes them, from an annex that may have been edited by
+    /// hand: a replica region is listed once and is not the primary's, and only replicas have
+    /// things of their own (the primary's are the key record's).
+    fn normalized(mut self) -> Self {
+        let mut seen = std::collections::BTreeSet::new();
+        let primary = self.primary.clone();
+        self.replicas
+            .retain(|r| *r != primary && seen.insert(r.clone()));
+        self.own.retain(|region, _| seen.contains(region));
+        self
+    }
+
+    /// Reads the annex; `None` (and the cause in the server's log) when it is not one.
+    fn parse(key_id: &str, bytes: &[u8]) -> Option<Self> {
+        match serde_json::from_slice::<Self>(bytes) {
+            Ok(r) => Some(r.normalized()),
+            Err(e) => {
+                tracing::error!(key_id = %key_id, error = %e, "unreadable regions annex");
+                None
+            }
+        }
+    }
 }
 
 /// The regions of `info` when it is a multi-Region key: recorded, or (no record, or a
@@ -69,12 +92,10 @@ pub(crate) async fn regions_of(cx: &Context, info: &KeyInfo) -> Result<Option<Re
         Err(e) => return Err(e.into()),
     };
     match recorded {
-        Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-            KmsError::internal(format!(
-                "the regions of {} are unreadable: {e}",
-                info.key_id
-            ))
-        }),
+        // The keystore's damage is the server's fault, told in its log, not in the answer.
+        Some(bytes) => Regions::parse(&info.key_id, &bytes)
+            .map(Some)
+            .ok_or_else(|| KmsError::internal("the key store failed; see the server log")),
         None => Ok(Some(Regions {
             primary: cx.caller.region.clone(),
             replicas: Vec::new(),
@@ -182,14 +203,18 @@ async fn write(
     change: impl FnOnce(Option<Regions>) -> keychain::Result<Regions> + Send + 'static,
 ) -> Result<(), KmsError> {
     let key = KeyRef::key_id(&info.key_id)?;
+    let key_id = info.key_id.clone();
     cx.backend
         .update_key_annex(
             &key,
             REGIONS_ANNEX,
             Box::new(move |old| {
                 let old = match old {
-                    Some(bytes) => Some(serde_json::from_slice(bytes).map_err(|e| {
-                        keychain::Error::invalid_input(format!("unreadable regions: {e}"))
+                    Some(bytes) => Some(Regions::parse(&key_id, bytes).ok_or_else(|| {
+                        keychain::Error::Corrupted {
+                            what: format!("the {REGIONS_ANNEX} annex of {key_id}"),
+                            message: "unreadable".into(),
+                        }
                     })?),
                     None => None,
                 };

@@ -421,3 +421,59 @@ async fn rotation_is_the_primarys_to_change() {
         .expect("ListKeyRotations in the replica's region");
     assert!(rotations.rotations().is_empty());
 }
+
+/// The regions annex edited by hand: one that lists the primary among its replicas, a replica
+/// twice, and things of its own for the primary is read as this server would have written it;
+/// one that is not JSON is the server's failure (KMSInternalException, without the parser's
+/// words), and ListKeys still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hand_edited_regions_annex_is_read_sanely() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .description("the record's")
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    let annex = served
+        .keystore
+        .join("keys")
+        .join(&id)
+        .join("kms-regions.annex");
+    assert!(annex.is_file(), "no annex at {}", annex.display());
+    let own = r#"{"description":"forged","tags":{},"policy":null}"#;
+    let edited = format!(
+        r#"{{"primary":"{home}","replicas":["{home}","{OTHER}","{OTHER}"],"own":{{"{home}":{own}}}}}"#,
+        home = support::REGION
+    );
+    std::fs::write(&annex, edited).expect("edit the annex");
+    let meta = home
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("DescribeKey")
+        .key_metadata()
+        .cloned()
+        .expect("meta");
+    assert_eq!(meta.description(), Some("the record's"));
+    let config = meta.multi_region_configuration().expect("configuration");
+    let replicas: Vec<Option<&str>> = config.replica_keys().iter().map(|r| r.region()).collect();
+    assert_eq!(replicas, [Some(OTHER)]);
+
+    std::fs::write(&annex, b"{not json").expect("break the annex");
+    let err = home.describe_key().key_id(&id).send().await.err();
+    let err = err.as_ref().and_then(|e| e.as_service_error());
+    assert_eq!(
+        err.and_then(|e| aws_sdk_kms::error::ProvideErrorMetadata::code(e)),
+        Some("KMSInternalException")
+    );
+    let message = err
+        .and_then(|e| aws_sdk_kms::error::ProvideErrorMetadata::message(e))
+        .unwrap_or_default();
+    assert!(!message.contains("line 1"), "{message}");
+    home.list_keys().send().await.expect("ListKeys");
+}
