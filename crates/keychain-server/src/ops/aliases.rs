@@ -37,13 +37,15 @@ struct AliasInput {
 
 /// A `TargetKeyId`: a key id or key ARN, never an alias.
 async fn target(cx: &Context, value: Option<String>) -> Result<keychain::KeyRef, KmsError> {
-    let key = key_ref(cx, value).await?;
-    if key.alias_name().is_some() {
+    let value = crate::wire::required(value, "TargetKeyId")?;
+    // An alias is refused before anything is looked up: it is the wrong kind of reference,
+    // whether or not it exists.
+    if cx.caller.key_ref(&value)?.alias_name().is_some() {
         return Err(KmsError::validation(
             "TargetKeyId must be a key id or key ARN, not an alias",
         ));
     }
-    Ok(key)
+    key_ref(cx, Some(value)).await
 }
 
 pub(super) async fn create_alias(cx: &Context, body: Value) -> Result<Value, KmsError> {

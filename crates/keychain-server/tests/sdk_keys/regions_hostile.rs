@@ -63,6 +63,21 @@ async fn an_alias_does_not_reach_a_key_absent_from_the_region() {
             "ListAliases {name}"
         );
     }
+    // An alias is never a TargetKeyId, whether it exists or not: refused before any lookup.
+    for target in ["alias/mrk-home", "alias/never-made"] {
+        assert_eq!(
+            code(
+                away.create_alias()
+                    .alias_name("alias/second")
+                    .target_key_id(target)
+                    .send()
+                    .await
+            )
+            .as_deref(),
+            Some("ValidationException"),
+            "CreateAlias to {target}"
+        );
+    }
     // Nothing asked from the other region changed the key.
     let here = home
         .describe_key()
