@@ -114,6 +114,9 @@ struct ListInput {
     marker: Option<String>,
 }
 
+/// The most backend pages one ListKeys answer reads.
+const MAX_LIST_READS: usize = 32;
+
 pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: ListInput = input(body)?;
     let limit = i.limit.unwrap_or(100);
@@ -123,11 +126,14 @@ pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsErr
     }
     let limit = usize::try_from(limit).unwrap_or(100);
     // A multi-Region key is listed only in its primary's and replicas' regions. The backend's
-    // pages are read on until this one is full or the keys end, so that hidden keys never
-    // leave a page empty (or short) while it says more follow.
+    // pages are read on until this one is full or the keys end, so that hidden keys do not
+    // leave a page empty (or short) while it says more follow; but at most
+    // MAX_LIST_READS of them, so that one call does not read a whole keystore of hidden keys.
     let mut keys: Vec<Value> = Vec::with_capacity(limit);
     let mut marker = i.marker;
+    let mut reads = 0;
     let next_marker = loop {
+        reads += 1;
         let want = limit.saturating_sub(keys.len());
         let page = cx
             .backend
@@ -152,6 +158,7 @@ pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsErr
             // A backend page that does not move on ends the loop rather than spinning.
             Some(next)
                 if keys.len() < limit
+                    && reads < MAX_LIST_READS
                     && !page.items.is_empty()
                     && Some(&next) != marker.as_ref() =>
             {
