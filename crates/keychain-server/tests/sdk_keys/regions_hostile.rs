@@ -1,6 +1,8 @@
 //! Multi-Region keys attacked: an alias naming a key that is not in the caller's region, a
-//! region where every multi-Region key is hidden from ListKeys, and a replica changed while
-//! its key is pending deletion.
+//! region where every multi-Region key is hidden from ListKeys, a replica changed while its
+//! key is pending deletion or after it is deleted, the primary moved from a replica's region
+//! or by two calls at once, a tag racing a move, a replica's region changing the rotation,
+//! and a regions annex edited by hand.
 
 use aws_sdk_kms::types::KeyState;
 
@@ -8,6 +10,7 @@ use super::{code, support, tag};
 
 const OTHER: &str = "eu-west-1";
 const THIRD: &str = "ap-southeast-2";
+const EU_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[]}"#;
 
 /// An alias is seen from every region (the keystore keeps one per name), but the key it names
 /// is not: through the alias, as through the key's id, a multi-Region key absent from the
@@ -491,4 +494,88 @@ async fn a_hand_edited_regions_annex_is_read_sanely() {
         .unwrap_or_default();
     assert!(!message.contains("line 1"), "{message}");
     home.list_keys().send().await.expect("ListKeys");
+}
+
+/// After its replica is deleted a region has nothing of the key: its policy, tags and
+/// description are NotFoundException there, and a new replica starts from KMS's defaults.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_replica_leaves_nothing_behind() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let created = home
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .expect("CreateKey");
+    let id = created.key_metadata().expect("meta").key_id().to_string();
+    home.replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .tags(tag("old", "1"))
+        .description("old replica")
+        .send()
+        .await
+        .expect("ReplicateKey");
+    away.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion of the replica");
+    let not_found = Some("NotFoundException");
+    assert_eq!(
+        code(away.get_key_policy().key_id(&id).send().await).as_deref(),
+        not_found
+    );
+    assert_eq!(
+        code(
+            away.put_key_policy()
+                .key_id(&id)
+                .policy(EU_POLICY)
+                .send()
+                .await
+        )
+        .as_deref(),
+        not_found
+    );
+    assert_eq!(
+        code(
+            away.tag_resource()
+                .key_id(&id)
+                .tags(tag("a", "b"))
+                .send()
+                .await
+        )
+        .as_deref(),
+        not_found
+    );
+    assert_eq!(
+        code(away.list_resource_tags().key_id(&id).send().await).as_deref(),
+        not_found
+    );
+    assert_eq!(
+        code(
+            away.update_key_description()
+                .key_id(&id)
+                .description("x")
+                .send()
+                .await
+        )
+        .as_deref(),
+        not_found
+    );
+    let again = home
+        .replicate_key()
+        .key_id(&id)
+        .replica_region(OTHER)
+        .send()
+        .await
+        .expect("ReplicateKey again");
+    assert!(again.replica_tags().is_empty());
+    assert_eq!(
+        again.replica_key_metadata().and_then(|m| m.description()),
+        Some("")
+    );
 }
