@@ -579,3 +579,57 @@ async fn a_deleted_replica_leaves_nothing_behind() {
         Some("")
     );
 }
+
+/// A multi-Region key made without this server (no regions annex) is found in every region as
+/// its primary; replicated through the server from one region, that region becomes its
+/// primary on record and the key is then where the record says, as the server's own are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_made_outside_the_server_is_replicated_from_where_it_is_asked() {
+    let served = support::serve().await;
+    let home = served.sdk();
+    let away = served.sdk_as("test", "test", OTHER);
+    let third = served.sdk_as("test", "test", THIRD);
+    let mut request = keychain::CreateKeyRequest::new(keychain::KeySpec::SymmetricDefault);
+    request.multi_region = true;
+    let info = served
+        .keychain
+        .backend()
+        .create_key(&request)
+        .await
+        .expect("create through the library");
+    let id = info.key_id;
+    for kms in [&home, &away, &third] {
+        let meta = kms
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .expect("DescribeKey of a key without regions");
+        assert_eq!(
+            meta.key_metadata()
+                .and_then(|m| m.multi_region_configuration())
+                .and_then(|c| c.multi_region_key_type()),
+            Some(&aws_sdk_kms::types::MultiRegionKeyType::Primary)
+        );
+    }
+    away.replicate_key()
+        .key_id(&id)
+        .replica_region(THIRD)
+        .send()
+        .await
+        .expect("ReplicateKey from the region asked");
+    let config = third
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .expect("DescribeKey in the replica's region")
+        .key_metadata()
+        .and_then(|m| m.multi_region_configuration().cloned())
+        .expect("configuration");
+    assert_eq!(config.primary_key().and_then(|p| p.region()), Some(OTHER));
+    assert_eq!(
+        code(home.describe_key().key_id(&id).send().await).as_deref(),
+        Some("NotFoundException")
+    );
+}
