@@ -11,9 +11,10 @@
 //! - every write through a backend of this process on the token (create, import, destroy)
 //!   drops all of them at once, for every backend on that token (the cache belongs to the
 //!   module and slot, not to one backend);
-//! - a call that fails on a remembered handle looks the key up again: when the reference now
+//! - a call that fails on a remembered lookup looks the key up again: when the reference now
 //!   leads elsewhere (another object, or none: the key was destroyed or replaced by another
-//!   process) the call is made once more on what the lookup found, else the error stands;
+//!   process) the call is made once more on what the lookup found (or the key is not
+//!   found), else the error stands;
 //! - an entry older than [`MAX_AGE`] is not used: the next call looks the key up again, so
 //!   what another process or tool changed without destroying the object (a label moved, a
 //!   usage flag, a second key under the name) is seen within that time.
@@ -89,10 +90,12 @@ impl Handles {
         }
     }
 
-    /// Runs `call` on the key `key` leads to. When it fails with a module error on a
-    /// remembered handle, the key is looked up again; if it now leads to another object (or
-    /// to none), `call` runs once more on that one, else the first error stands. Never is a
-    /// call made on an object the lookup did not just find for `key`.
+    /// Runs `call` on the key `key` leads to. When it fails on a remembered lookup (a module
+    /// error such as `CKR_KEY_HANDLE_INVALID`, or one of ours such as a public key object
+    /// that is no longer there), the key is looked up again; if it now leads to another
+    /// object, `call` runs once more on that one; if it leads nowhere, that is the answer;
+    /// else the first error stands. Never is a call made on an object the latest lookup did
+    /// not find for `key`.
     pub(crate) fn with_key<T>(
         &self,
         session: &Session,
@@ -101,11 +104,11 @@ impl Handles {
     ) -> CallResult<T> {
         let (found, remembered) = self.resolve(session, key)?;
         match call(&found) {
-            Err(Failure::Module(e)) if remembered => {
+            Err(first) if remembered => {
                 self.forget(key);
                 let fresh = self.look_up(session, key)?;
                 if same_object(&fresh, &found) {
-                    return Err(Failure::Module(e));
+                    return Err(first);
                 }
                 tracing::debug!(%key, "a remembered PKCS#11 handle was stale; looked again");
                 call(&fresh)

@@ -175,6 +175,33 @@ async fn a_key_another_process_destroys_or_remakes_is_seen_at_the_next_call() {
     let newest = public(&backend, "shared").await;
     assert!(verifies(&newest, &signature), "signed with the newest key");
     assert!(!verifies(&new, &signature));
+
+    // The public key, asked first after the key is destroyed, is not found; asked first
+    // after it is remade, it is the new key's (it is read from the public object paired
+    // with the key, which a stale lookup would look for under the old id).
+    for kind in ["privkey", "pubkey"] {
+        pkcs11_tool(&["--delete-object", "--type", kind, "--label", "shared"]);
+    }
+    let gone = backend.public_key(&named("shared")).await;
+    assert_eq!(gone.map_err(|e| e.kind()).err(), Some(ErrorKind::NotFound));
+    sign(&backend, "shared")
+        .await
+        .expect_err("signing with a destroyed key");
+    pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "shared",
+        "--id",
+        "5353",
+    ]);
+    let remade = public(&backend, "shared").await;
+    assert_ne!(remade.to_pem(), newest.to_pem());
+    let signature = sign(&backend, "shared")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(verifies(&remade, &signature));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
