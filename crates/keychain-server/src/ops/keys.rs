@@ -175,7 +175,8 @@ pub(super) async fn get_public_key(cx: &Context, body: Value) -> Result<Value, K
         "KeyUsage": info.usage.as_str(),
     });
     // An asymmetric key's usage is never GENERATE_VERIFY_MAC, so a MAC list never shows.
-    let (member, list) = algorithms(info.spec, info.usage);
+    let ed25519ph = cx.backend.capabilities().ed25519ph;
+    let (member, list) = algorithms(info.spec, info.usage, ed25519ph);
     out[member] = list;
     Ok(out)
 }

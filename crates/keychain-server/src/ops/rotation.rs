@@ -152,7 +152,7 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
 /// (symmetric encryption keys) once they have material. A backend that cannot list a key's
 /// materials leaves it out.
 pub(super) async fn with_current_material(cx: &Context, info: &KeyInfo) -> Value {
-    let mut m = key_metadata(&cx.caller, info);
+    let mut m = key_metadata(&cx.caller, info, cx.backend.capabilities().ed25519ph);
     if info.spec == keychain::KeySpec::SymmetricDefault && info.versions > 0 {
         let key = KeyRef::key_id(&info.key_id).ok();
         if let Some(key) = key
