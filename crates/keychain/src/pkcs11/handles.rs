@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use cryptoki::session::Session;
 
 use super::keys::{self, Found};
-use super::session::{CallResult, Failure, lock};
+use super::session::{CallResult, lock};
 use crate::key_ref::KeyRef;
 
 /// How long a remembered lookup is used before the key is looked up again.
