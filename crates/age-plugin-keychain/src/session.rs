@@ -10,7 +10,7 @@ use keychain::software::{
     OpenMode, PASSWORD_ENV, PASSWORD_FILE_ENV, SoftwareBackend, SoftwareConfig,
     password_from_env_file,
 };
-use keychain::{BackendUri, Error, Keychain, Result, Secret};
+use keychain::{BackendUri, Error, Keychain, Result, Secret, is_control_or_invisible};
 
 /// Asks the user for the keystore password through age (the plugin protocol's
 /// `request-secret`): `Ok(None)` when age cannot ask.
@@ -28,13 +28,35 @@ pub fn ask_age<E>(
 }
 
 /// An error as the plugin reports it to age, which prints it after `keychain plugin:`: the
-/// error's one line, without the `invalid input:` kind prefix (age's user gets what is
-/// wrong, not our error taxonomy).
+/// error's message without the `invalid input:` kind prefix (age's user gets what is
+/// wrong, not our error taxonomy), as one line.
 pub fn plugin_message(e: &Error) -> String {
     match e {
-        Error::InvalidInput { message } => message.clone(),
-        other => other.to_string(),
+        Error::InvalidInput { message } => one_line(message),
+        other => one_line(&other.to_string()),
     }
+}
+
+/// `message` as one printable line. age prints a plugin's message as it gets it, and some
+/// messages span lines (the AWS SDK lists every credential provider it tried, one a line)
+/// or carry text from elsewhere (a server's error message): line breaks and other runs of
+/// whitespace become one space, and control or invisible characters are shown escaped
+/// (`\u{1b}`) so nothing reaches the terminal raw.
+fn one_line(message: &str) -> String {
+    let mut line = String::with_capacity(message.len());
+    for word in message.split_whitespace() {
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        for c in word.chars() {
+            if is_control_or_invisible(c) {
+                line.extend(c.escape_unicode());
+            } else {
+                line.push(c);
+            }
+        }
+    }
+    line
 }
 
 /// The opened backends, by backend URI.
@@ -80,6 +102,9 @@ impl Session {
                 } else if std::env::var_os(PASSWORD_ENV).is_none() {
                     config.password = Some(self.ask(&config.path, prompt)?);
                 }
+                // Unwrapping draws randomness (AES-GCM nonces, RSA blinding): seed the
+                // generator while the keystore's key derivation runs.
+                keychain::warm_up_random();
                 Keychain::new(self.block_on(SoftwareBackend::open(config))?)
             }
             other => self.block_on(Keychain::open_parsed(other, OpenMode::Open))?,
@@ -126,5 +151,28 @@ impl Session {
 impl Drop for Session {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_messages_are_one_printable_line() {
+        let e = Error::invalid_input(
+            "no credentials found in chain. Attempted:\n  Environment: not set\r\n\tProfile: none\n",
+        );
+        assert_eq!(
+            plugin_message(&e),
+            "no credentials found in chain. Attempted: Environment: not set Profile: none"
+        );
+        let e = Error::crypto("a server said \u{1b}[2J and \u{202e}this");
+        let line = plugin_message(&e);
+        assert!(!line.chars().any(is_control_or_invisible), "{line:?}");
+        assert!(
+            line.contains("\\u{1b}[2J") && line.contains("\\u{202e}this"),
+            "{line}"
+        );
     }
 }

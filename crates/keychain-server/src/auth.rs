@@ -137,7 +137,7 @@ fn parse_amz_date(s: &str) -> Option<SystemTime> {
 /// Whether `region` has the shape of an AWS region: a two-letter area, words, and a number
 /// (`us-east-1`, `ap-southeast-2`, `us-gov-west-1`, `us-isob-east-1`). AWS refuses a scope
 /// whose region is none (`nowhere-1`).
-fn valid_region(region: &str) -> bool {
+pub(crate) fn valid_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     let [area, words @ .., number] = &parts[..] else {
         return false;

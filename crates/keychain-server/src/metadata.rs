@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use keychain::{KeyInfo, KeySpec, KeyState, KeyUsage, SigningAlgorithm};
+use keychain::{KeyInfo, KeyOrigin, KeySpec, KeyState, KeyUsage, SigningAlgorithm};
 use serde_json::{Value, json};
 
 use crate::arn::Caller;
@@ -83,9 +83,24 @@ pub(crate) fn key_metadata(caller: &Caller, info: &KeyInfo, ed25519ph: bool) -> 
     if let Some(date) = info.deletion_date {
         m["DeletionDate"] = json!(epoch(date));
     }
+    if info.origin == KeyOrigin::External {
+        expiration(&mut m, info);
+    }
     let (member, list) = algorithms(info.spec, info.usage, ed25519ph);
     m[member] = list;
     m
+}
+
+/// `ExpirationModel` and, for material that expires, `ValidTo`: what KMS gives for keys of
+/// imported material (in `KeyMetadata` and in ListKeyRotations entries).
+pub(crate) fn expiration(out: &mut Value, info: &KeyInfo) {
+    match info.valid_to {
+        Some(t) => {
+            out["ExpirationModel"] = json!("KEY_MATERIAL_EXPIRES");
+            out["ValidTo"] = json!(epoch(t));
+        }
+        None => out["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE"),
+    }
 }
 
 #[cfg(test)]

@@ -174,3 +174,90 @@ async fn a_lost_race_for_a_name_leaves_no_live_orphan() {
         );
     }
 }
+
+/// keychain's AWS backend replicates a multi-Region key through the server: the replica has
+/// the primary's id and key material (it verifies the primary's signature, judged also by
+/// `openssl` under the replica's public key) and its own description; a single-Region key is
+/// refused before the call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multi_region_keys_replicate_through_the_aws_backend() {
+    use keychain::awskms::{AwsKmsBackend, AwsKmsConfig};
+    use keychain::{Hash, Message, SigningAlgorithm};
+
+    let served = support::serve().await;
+    let aws = served.awskms().await;
+    let mut request = CreateKeyRequest::new(KeySpec::EccNistP256)
+        .name("mrk")
+        .description("primary");
+    request.multi_region = true;
+    let primary = aws.create_key(&request).await.unwrap();
+    assert!(primary.key_id.starts_with("mrk-") && primary.multi_region);
+    let key = KeyRef::alias("mrk").unwrap();
+    let replica = aws
+        .replicate_key(&key, "eu-west-1", Some("EU replica"))
+        .await
+        .unwrap();
+    assert_eq!(replica.key_id, primary.key_id);
+    assert!(
+        replica
+            .arn
+            .as_deref()
+            .is_some_and(|a| a.contains(":eu-west-1:"))
+    );
+
+    let eu = AwsKmsBackend::new(
+        AwsKmsConfig::new()
+            .region("eu-west-1")
+            .endpoint(served.endpoint())
+            .static_credentials("test", "test", None),
+    )
+    .await
+    .unwrap();
+    let by_id = KeyRef::key_id(&primary.key_id).unwrap();
+    let described = eu.describe_key(&by_id).await.unwrap();
+    assert!(described.multi_region);
+    assert_eq!(described.description, "EU replica");
+    assert_eq!(aws.describe_key(&key).await.unwrap().description, "primary");
+
+    let digest = Hash::Sha256.digest(b"signed in us-east-1");
+    let sig = aws
+        .sign(
+            &key,
+            Message::Digest(&digest),
+            SigningAlgorithm::EcdsaSha256,
+        )
+        .await
+        .unwrap();
+    assert!(
+        eu.verify(
+            &by_id,
+            Message::Digest(&digest),
+            &sig,
+            SigningAlgorithm::EcdsaSha256
+        )
+        .await
+        .unwrap()
+    );
+    let replica_key = eu.public_key(&by_id).await.unwrap();
+    assert_eq!(replica_key, aws.public_key(&key).await.unwrap());
+    let pem = replica_key.to_pem();
+    assert!(
+        keychain_testkit::openssl_verify(
+            &pem,
+            SigningAlgorithm::EcdsaSha256,
+            b"signed in us-east-1",
+            &sig
+        ),
+        "openssl refuses the primary's signature under the replica's public key"
+    );
+
+    let single = aws
+        .create_key(&CreateKeyRequest::new(KeySpec::SymmetricDefault).name("single"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        aws.replicate_key(&KeyRef::key_id(&single.key_id).unwrap(), "eu-west-1", None)
+            .await,
+        Err(keychain::Error::InvalidInput { .. })
+    ));
+}

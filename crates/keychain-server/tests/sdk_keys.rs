@@ -8,6 +8,8 @@ mod support;
 
 #[path = "sdk_keys/access.rs"]
 mod access;
+#[path = "sdk_keys/regions.rs"]
+mod regions;
 
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::primitives::Blob;

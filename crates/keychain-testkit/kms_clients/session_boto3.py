@@ -543,6 +543,28 @@ def import_cycle(s, kms):
     s.expect_error("import/token-of-another-key", "InvalidImportTokenException",
                    token_of_another_key)
 
+    def expires():
+        key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        valid_to = int(time.time()) + 86400
+        token, wrapped = wrap(kms, key_id, os.urandom(32))
+        kms.import_key_material(KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+        md = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        check(md.get("ExpirationModel") == "KEY_MATERIAL_EXPIRES"
+              and abs(md["ValidTo"].timestamp() - valid_to) < 2
+              and md["KeyState"] == "Enabled", f"after an import that expires: {md}")
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"for a day")["CiphertextBlob"]
+        check(kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"for a day", "roundtrip")
+    s.run("import/expires", expires)
+
+    def expires_too_late():
+        key_id = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["KeyId"]
+        token, wrapped = wrap(kms, key_id, os.urandom(32))
+        kms.import_key_material(KeyId=key_id, ImportToken=token, EncryptedKeyMaterial=wrapped,
+                                ExpirationModel="KEY_MATERIAL_EXPIRES",
+                                ValidTo=int(time.time()) + 400 * 86400)
+    s.expect_error("import/expires-over-365-days", "ValidationException", expires_too_late)
+
     def not_external():
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256",

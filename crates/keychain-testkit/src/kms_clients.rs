@@ -298,6 +298,13 @@ pub const LOCALSTACK_SESSION_GAPS: &[Gap] = &[
     ),
     // ListKeyRotations is not implemented (501).
     ("rotation/list", "InternalFailure"),
+    // Material imported with KEY_MATERIAL_EXPIRES: DescribeKey has no ValidTo.
+    ("import/expires", "KeyError: 'ValidTo'"),
+    // ValidTo 400 days ahead is accepted (KMS: at most 365 days from the request).
+    (
+        "import/expires-over-365-days",
+        "expected ValidationException, the request succeeded",
+    ),
     // Decrypt under a key whose imported material was deleted: HTTP 500 (a Python TypeError)
     // where the key state table has KMSInvalidStateException.
     ("import/delete-and-reimport", "InternalError"),

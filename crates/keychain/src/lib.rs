@@ -107,6 +107,7 @@ pub use crate::key::{
 pub use crate::key_cache::KeyCache;
 pub use crate::key_ref::{Arn, KeyRef, KeyTarget, validate_alias_name, validate_key_name};
 pub use crate::public_key::{PublicKey, PublicKeyKind};
+pub use crate::random::warm_up_random;
 pub use crate::secret::Secret;
 pub use crate::software::default_keystore_path;
 pub use crate::stream::{MAX_BUFFERED_MESSAGE, MessageSource, ReadSeek};

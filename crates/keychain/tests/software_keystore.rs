@@ -23,6 +23,8 @@ use keychain_testkit::{FakeClock, PASSWORD, assert_err, days, temp_keystore};
 
 #[path = "software_keystore/imported.rs"]
 mod imported;
+#[path = "software_keystore/multi_region.rs"]
+mod multi_region;
 #[path = "software_keystore/rotation.rs"]
 mod rotation;
 

@@ -10,6 +10,7 @@ mod attacks;
 #[cfg(feature = "aws")]
 mod awskms;
 mod mlkem;
+mod mlkem_hostile;
 mod prompt;
 mod rage;
 mod software;

@@ -1,14 +1,14 @@
 //! rage, the Rust implementation of age (from crates.io: `cargo install rage`, which
 //! scripts/test.sh does when it is missing), runs the same plugin: files it encrypts to our
-//! recipients open with Debian's age and the reverse, for a symmetric and an RSA key, and a
-//! refusal reaches rage's user as the plugin's message. sops is in none of the package
+//! recipients open with Debian's age and the reverse, for a symmetric, an RSA and an ML-KEM
+//! key, and a refusal reaches rage's user as the plugin's message. sops is in none of the package
 //! sources here (docs/AGE.md), so rage is the second client judging the plugin.
 
 use std::process::Command;
 
-use keychain::{KeyParams, KeyUsage};
+use keychain::{CreateKeyRequest, KeyParams, KeySpec, KeyUsage};
 
-use crate::support::{Setup, assert_ok, assert_refused, decrypt, encrypt, pattern};
+use crate::support::{Setup, assert_ok, assert_refused, decrypt, encrypt, pattern, stanzas};
 
 /// `rage` (`KEYCHAIN_TEST_RAGE`, else the one on `PATH`, else cargo's bin directory) with the
 /// plugin on `PATH` and the keystore password, as [`Setup::age`] runs age.
@@ -49,14 +49,23 @@ fn output(cmd: &mut Command) -> std::process::Output {
 #[tokio::test]
 async fn rage_and_age_open_each_others_files() {
     let setup = Setup::new();
-    for (name, params) in [
-        ("sym", KeyParams::symmetric()),
+    let params = |name: &str, params: &KeyParams| {
+        CreateKeyRequest::from_params(name, params).unwrap_or_else(|e| panic!("{name}: {e}"))
+    };
+    for (name, request) in [
+        ("sym", params("sym", &KeyParams::symmetric())),
         (
             "rsa",
-            KeyParams::rsa(2048).with_usage(KeyUsage::EncryptDecrypt),
+            params(
+                "rsa",
+                &KeyParams::rsa(2048).with_usage(KeyUsage::EncryptDecrypt),
+            ),
         ),
+        // The ML-KEM stanza: rage runs the plugin's local encapsulation when encrypting and
+        // its backend decapsulation when decrypting.
+        ("kem", CreateKeyRequest::new(KeySpec::MlKem768).name("kem")),
     ] {
-        let (recipient, identity) = setup.key(name, &params).await;
+        let (recipient, identity) = setup.create(name, &request).await;
         let input = setup.path(&format!("{name}.in"));
         let data = pattern(70_000);
         std::fs::write(&input, &data).unwrap_or_else(|e| panic!("{e}"));
@@ -72,6 +81,19 @@ async fn rage_and_age_open_each_others_files() {
             ),
             "rage -e",
         );
+        // rage wrote one stanza of ours, of the key's kind (and a random "grease" stanza,
+        // which identities skip).
+        let found: Vec<_> = stanzas(&by_rage)
+            .into_iter()
+            .filter(|(args, _)| args[0] == "keychain")
+            .collect();
+        let kind = match name {
+            "sym" => "aes",
+            "rsa" => "rsa-oaep-sha256",
+            _ => "mlkem-hkdf-sha256-chacha20poly1305",
+        };
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        assert_eq!(found[0].0[..2], ["keychain", kind], "{name}");
         let opened = setup.path(&format!("{name}.by-age"));
         assert_ok(&decrypt(&setup, &identity, &by_rage, &opened), "age -d");
         assert!(std::fs::read(&opened).unwrap_or_default() == data, "{name}");

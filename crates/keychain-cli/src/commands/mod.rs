@@ -174,6 +174,21 @@ async fn open(
 }
 
 /// Runs the command line.
+/// Whether `command` may draw randomness: signatures (ECDSA nonces, RSA blinding), new keys,
+/// encryption, certificates, tokens, the server and the agent.
+fn draws_randomness(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::Verify(_)
+            | Command::Pubkey(_)
+            | Command::Mac(_)
+            | Command::VerifyMac(_)
+            | Command::VerifyBundle(_)
+            | Command::Completion(_)
+            | Command::Man
+    )
+}
+
 pub async fn run(cli: Cli) -> Result<Outcome> {
     // No output may overwrite an input or a keystore file: refused before the backend opens
     // or a file is read.
@@ -202,6 +217,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         _ => cli,
     };
+    // Commands that draw randomness seed the generator while the backend opens (a software
+    // keystore's key derivation takes as long), not after.
+    if draws_randomness(&cli.command) {
+        keychain::warm_up_random();
+    }
     let (keychain, backend) = open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?;
     let ctx = Context {
         keychain,

@@ -11,7 +11,7 @@ use crate::support::{Cli, arg, run_tool};
 
 /// The plugin built next to the binary (`cargo build` and `cargo test --workspace` build
 /// both; this crate's tests alone cannot ask cargo for another crate's binary).
-fn plugin_dir() -> PathBuf {
+pub(crate) fn plugin_dir() -> PathBuf {
     let keychain = PathBuf::from(env!("CARGO_BIN_EXE_keychain"));
     let dir = keychain
         .parent()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod age;
+mod age_serve;
 mod agreement;
 mod awskms;
 mod boundaries;

@@ -7,14 +7,15 @@ use std::process::{Child, Command, Stdio};
 
 use crate::support::{Cli, Run, assert_one_error_line};
 
-/// A running `keychain serve` over the test's keystore.
-struct Serving {
+/// A running `keychain serve` over the test's keystore (the age tests serve their keys with it
+/// too).
+pub struct Serving {
     child: Child,
     endpoint: String,
 }
 
 impl Serving {
-    fn start(cli: &Cli) -> Self {
+    pub fn start(cli: &Cli) -> Self {
         let mut child = cli
             .command()
             .args(["serve", "--listen", "127.0.0.1:0"])
@@ -43,12 +44,12 @@ impl Serving {
     }
 
     /// The AWS KMS backend URI of this server.
-    fn uri(&self) -> String {
+    pub fn uri(&self) -> String {
         format!("awskms://{}/?region=us-east-1", self.endpoint)
     }
 
     /// Sends `signal` and waits: the exit status and what the server wrote on stderr.
-    fn stop(mut self, signal: &str) -> (Option<i32>, String) {
+    pub fn stop(mut self, signal: &str) -> (Option<i32>, String) {
         let status = Command::new("kill")
             .args([format!("-{signal}"), self.child.id().to_string()])
             .status()
@@ -71,7 +72,7 @@ impl Drop for Serving {
 }
 
 /// The binary as a client of the server: our AWS KMS backend with the test credentials.
-fn client(cli: &Cli, serving: &Serving, args: &[&str]) -> Run {
+pub fn client(cli: &Cli, serving: &Serving, args: &[&str]) -> Run {
     let mut c = cli.command();
     c.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")

@@ -36,8 +36,8 @@ struct AliasInput {
 }
 
 /// A `TargetKeyId`: a key id or key ARN, never an alias.
-fn target(cx: &Context, value: Option<String>) -> Result<keychain::KeyRef, KmsError> {
-    let key = key_ref(cx, value)?;
+async fn target(cx: &Context, value: Option<String>) -> Result<keychain::KeyRef, KmsError> {
+    let key = key_ref(cx, value).await?;
     if key.alias_name().is_some() {
         return Err(KmsError::validation(
             "TargetKeyId must be a key id or key ARN, not an alias",
@@ -49,7 +49,7 @@ fn target(cx: &Context, value: Option<String>) -> Result<keychain::KeyRef, KmsEr
 pub(super) async fn create_alias(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: AliasInput = input(body)?;
     let alias = alias_name(i.alias_name)?;
-    let key = target(cx, i.target_key_id)?;
+    let key = target(cx, i.target_key_id).await?;
     cx.backend.create_alias(&alias, &key).await?;
     Ok(json!({}))
 }
@@ -57,7 +57,7 @@ pub(super) async fn create_alias(cx: &Context, body: Value) -> Result<Value, Kms
 pub(super) async fn update_alias(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: AliasInput = input(body)?;
     let alias = alias_name(i.alias_name)?;
-    let key = target(cx, i.target_key_id)?;
+    let key = target(cx, i.target_key_id).await?;
     cx.backend.update_alias(&alias, &key).await?;
     Ok(json!({}))
 }
@@ -80,7 +80,7 @@ struct ListAliasesInput {
 pub(super) async fn list_aliases(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: ListAliasesInput = input(body)?;
     let key = match i.key_id {
-        Some(k) => Some(key_ref(cx, Some(k))?),
+        Some(k) => Some(key_ref(cx, Some(k)).await?),
         None => None,
     };
     let all = cx.backend.list_aliases(key.as_ref()).await?;

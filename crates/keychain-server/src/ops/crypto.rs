@@ -98,7 +98,11 @@ async fn decryption_key(
                 info
             }
             None => match cx.backend.key_metadata(&KeyRef::key_id(&named)?).await {
-                Ok(info) => info,
+                Ok(info) => {
+                    // A multi-Region key's ciphertext decrypts only where the key is.
+                    super::regions::check_visible(cx, &info).await?;
+                    info
+                }
                 // The ciphertext names a key that does not exist (any more).
                 Err(keychain::Error::NotFound { .. }) => return Err(invalid_ciphertext()),
                 Err(e) => return Err(e.into()),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use keychain::{CreateKeyRequest, KeyOrigin, KeySpec, KeyUsage, PageRequest};
+use keychain::{CreateKeyRequest, KeyInfo, KeyOrigin, KeySpec, KeyUsage, PageRequest};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -87,16 +87,25 @@ pub(super) async fn create_key(cx: &Context, body: Value) -> Result<Value, KmsEr
     if let Some(policy) = i.policy {
         super::policies::store_policy(cx, &info.key_id, policy).await?;
     }
-    let metadata = super::rotation::with_current_material(cx, &info).await;
-    Ok(json!({ "KeyMetadata": metadata }))
+    super::regions::record_primary(cx, &info).await?;
+    Ok(json!({ "KeyMetadata": metadata(cx, &info).await? }))
 }
 
 pub(super) async fn describe_key(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let key = key_ref(cx, i.key_id).await?;
     let info = cx.backend.describe_key(&key).await?;
-    let metadata = super::rotation::with_current_material(cx, &info).await;
-    Ok(json!({ "KeyMetadata": metadata }))
+    Ok(json!({ "KeyMetadata": metadata(cx, &info).await? }))
+}
+
+/// `KeyMetadata` as CreateKey and DescribeKey answer it: seen from the caller's region (a
+/// multi-Region key's configuration), with the current key material of a key that rotates.
+async fn metadata(cx: &Context, info: &KeyInfo) -> Result<Value, KmsError> {
+    let regions = super::regions::regions_of(cx, info).await?;
+    let ed25519ph = cx.backend.capabilities().ed25519ph;
+    let mut m = super::regions::metadata_in(&cx.caller, info, regions.as_ref(), ed25519ph);
+    super::rotation::add_current_material(cx, info, &mut m).await;
+    Ok(m)
 }
 
 #[derive(Deserialize)]
@@ -126,11 +135,14 @@ pub(super) async fn list_keys(cx: &Context, body: Value) -> Result<Value, KmsErr
             }
             other => other.into(),
         })?;
-    let keys: Vec<Value> = page
-        .items
-        .iter()
-        .map(|k| json!({ "KeyId": k.key_id, "KeyArn": cx.caller.key_arn(&k.key_id) }))
-        .collect();
+    let mut keys: Vec<Value> = Vec::with_capacity(page.items.len());
+    for k in &page.items {
+        // A multi-Region key is listed only in its primary's and replicas' regions.
+        if k.multi_region && super::regions::check_visible(cx, k).await.is_err() {
+            continue;
+        }
+        keys.push(json!({ "KeyId": k.key_id, "KeyArn": cx.caller.key_arn(&k.key_id) }));
+    }
     let mut out = json!({ "Keys": keys, "Truncated": page.next_marker.is_some() });
     if let Some(m) = page.next_marker {
         out["NextMarker"] = json!(m);
@@ -147,12 +159,20 @@ struct UpdateDescriptionInput {
 
 pub(super) async fn update_key_description(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: UpdateDescriptionInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let (key, info) = resolve(cx, i.key_id).await?;
     let description = required(i.description, "Description")?;
     check_len("Description", description.chars().count(), 0, 8192)?;
-    cx.backend
-        .update_key_description(&key, &description)
-        .await?;
+    let text = description.clone();
+    let replica = super::regions::change_own_here(cx, &info, move |own| {
+        own.description = text;
+        Ok(())
+    })
+    .await?;
+    if !replica {
+        cx.backend
+            .update_key_description(&key, &description)
+            .await?;
+    }
     Ok(json!({}))
 }
 

@@ -11,6 +11,7 @@ mod kem;
 mod keys;
 mod lifecycle;
 mod policies;
+mod regions;
 mod rotation;
 mod signing;
 mod tags;
@@ -34,9 +35,6 @@ pub(crate) struct Context {
 pub(crate) struct KeyIdInput {
     pub(crate) key_id: Option<String>,
 }
-
-/// KMS operations the server knows but does not do yet.
-const NOT_YET: &[&str] = &["ReplicateKey", "UpdatePrimaryRegion"];
 
 /// Custom key store operations: this server has no custom key stores.
 const KEY_STORES: &[&str] = &[
@@ -104,9 +102,8 @@ pub(crate) async fn dispatch(
         "GetParametersForImport" => import::get_parameters_for_import(cx, input).await,
         "ImportKeyMaterial" => import::import_key_material(cx, input).await,
         "DeleteImportedKeyMaterial" => import::delete_imported_key_material(cx, input).await,
-        op if NOT_YET.contains(&op) => Err(KmsError::unsupported(format!(
-            "{op} is not supported by this server yet"
-        ))),
+        "ReplicateKey" => regions::replicate_key(cx, input).await,
+        "UpdatePrimaryRegion" => regions::update_primary_region(cx, input).await,
         op if KEY_STORES.contains(&op) => Err(KmsError::unsupported(format!(
             "{op}: this server has no custom key stores"
         ))),
@@ -126,11 +123,18 @@ pub(crate) async fn resolve(
     let key_id = crate::wire::required(key_id, "KeyId")?;
     let key = cx.caller.key_ref(&key_id)?;
     let info = cx.backend.key_metadata(&key).await?;
+    regions::check_visible(cx, &info).await?;
     Ok((key, info))
 }
 
-/// The key a `KeyId` member names, without asking the backend.
-pub(crate) fn key_ref(cx: &Context, key_id: Option<String>) -> Result<keychain::KeyRef, KmsError> {
+/// The key a `KeyId` member names, asking the backend only when a multi-Region key id may
+/// name a key that is not in the caller's region.
+pub(crate) async fn key_ref(
+    cx: &Context,
+    key_id: Option<String>,
+) -> Result<keychain::KeyRef, KmsError> {
     let key_id = crate::wire::required(key_id, "KeyId")?;
-    cx.caller.key_ref(&key_id)
+    let key = cx.caller.key_ref(&key_id)?;
+    regions::check_ref_visible(cx, &key).await?;
+    Ok(key)
 }

@@ -113,17 +113,28 @@ struct GetInput {
 
 pub(super) async fn get_key_policy(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: GetInput = input(body)?;
-    let (key, info) = resolve(cx, i.key_id).await?;
+    let (_, info) = resolve(cx, i.key_id).await?;
     check_policy_name(i.policy_name.as_deref())?;
-    let stored = cx.backend.read_key_annex(&key, POLICY_ANNEX).await?;
-    let policy = match stored {
-        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
-            tracing::error!(key_id = %info.key_id, "a stored key policy is not UTF-8");
-            KmsError::internal("the key store failed; see the server log")
-        })?,
-        None => default_policy(&cx.caller.account),
+    let policy = match super::regions::own_here(cx, &info).await? {
+        Some(own) => own
+            .policy
+            .unwrap_or_else(|| default_policy(&cx.caller.account)),
+        None => policy_of(cx, &info.key_id).await?,
     };
     Ok(json!({ "Policy": policy, "PolicyName": DEFAULT }))
+}
+
+/// The key's policy: the one stored, or KMS's default for the caller's account.
+pub(super) async fn policy_of(cx: &Context, key_id: &str) -> Result<String, KmsError> {
+    let key = keychain::KeyRef::key_id(key_id)?;
+    let stored = cx.backend.read_key_annex(&key, POLICY_ANNEX).await?;
+    match stored {
+        Some(bytes) => String::from_utf8(bytes).map_err(|_| {
+            tracing::error!(key_id = %key_id, "a stored key policy is not UTF-8");
+            KmsError::internal("the key store failed; see the server log")
+        }),
+        None => Ok(default_policy(&cx.caller.account)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -152,7 +163,15 @@ pub(super) async fn put_key_policy(cx: &Context, body: Value) -> Result<Value, K
             format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
         ));
     }
-    store_policy(cx, &info.key_id, policy).await?;
+    let text = policy.clone();
+    let replica = super::regions::change_own_here(cx, &info, move |own| {
+        own.policy = Some(text);
+        Ok(())
+    })
+    .await?;
+    if !replica {
+        store_policy(cx, &info.key_id, policy).await?;
+    }
     Ok(json!({}))
 }
 

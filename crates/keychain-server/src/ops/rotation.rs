@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Context, KeyIdInput, key_ref, resolve};
 use crate::errors::KmsError;
-use crate::metadata::{epoch, key_metadata};
+use crate::metadata::epoch;
 use crate::wire::{check_range, input, page};
 
 #[derive(Deserialize)]
@@ -39,7 +39,7 @@ pub(super) async fn disable_key_rotation(cx: &Context, body: Value) -> Result<Va
 
 pub(super) async fn get_key_rotation_status(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: KeyIdInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let key = key_ref(cx, i.key_id).await?;
     // A key id or key ARN (what KMS takes here) names the key without a lookup: the backend
     // reads the key once, for its rotation status. An alias, which this server also takes,
     // is resolved first for the id the answer names.
@@ -135,7 +135,7 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
                 } else {
                     "PENDING_IMPORT"
                 });
-                entry["ExpirationModel"] = json!("KEY_MATERIAL_DOES_NOT_EXPIRE");
+                crate::metadata::expiration(&mut entry, &info);
             }
             entry
         })
@@ -148,19 +148,17 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
     Ok(out)
 }
 
-/// `KeyMetadata` with `CurrentKeyMaterialId`, which KMS gives for the keys that rotate
+/// Adds `CurrentKeyMaterialId` to `metadata`, which KMS gives for the keys that rotate
 /// (symmetric encryption keys) once they have material. A backend that cannot list a key's
 /// materials leaves it out.
-pub(super) async fn with_current_material(cx: &Context, info: &KeyInfo) -> Value {
-    let mut m = key_metadata(&cx.caller, info, cx.backend.capabilities().ed25519ph);
+pub(super) async fn add_current_material(cx: &Context, info: &KeyInfo, metadata: &mut Value) {
     if info.spec == keychain::KeySpec::SymmetricDefault && info.versions > 0 {
         let key = KeyRef::key_id(&info.key_id).ok();
         if let Some(key) = key
             && let Ok(materials) = cx.backend.list_key_materials(&key).await
             && let Some(current) = materials.iter().find(|m| m.current)
         {
-            m["CurrentKeyMaterialId"] = json!(current.material_id);
+            metadata["CurrentKeyMaterialId"] = json!(current.material_id);
         }
     }
-    m
 }

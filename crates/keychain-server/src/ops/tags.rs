@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Context, key_ref};
+use super::{Context, key_ref, resolve};
 use crate::errors::KmsError;
 use crate::wire::{check_len, input, page, required};
 
@@ -47,9 +47,17 @@ struct TagInput {
 
 pub(super) async fn tag_resource(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: TagInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let (key, info) = resolve(cx, i.key_id).await?;
     let tags = tags_map(required(i.tags, "Tags")?)?;
-    cx.backend.tag_key(&key, &tags).await.map_err(tag_error)?;
+    let added = tags.clone();
+    let replica = super::regions::change_own_here(cx, &info, move |own| {
+        own.tags.extend(added);
+        Ok(())
+    })
+    .await?;
+    if !replica {
+        cx.backend.tag_key(&key, &tags).await.map_err(tag_error)?;
+    }
     Ok(json!({}))
 }
 
@@ -62,15 +70,23 @@ struct UntagInput {
 
 pub(super) async fn untag_resource(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: UntagInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let (key, info) = resolve(cx, i.key_id).await?;
     let tag_keys = required(i.tag_keys, "TagKeys")?;
     for k in &tag_keys {
         check_len("TagKeys", k.chars().count(), 1, 128)?;
     }
-    cx.backend
-        .untag_key(&key, &tag_keys)
-        .await
-        .map_err(tag_error)?;
+    let removed = tag_keys.clone();
+    let replica = super::regions::change_own_here(cx, &info, move |own| {
+        own.tags.retain(|k, _| !removed.contains(k));
+        Ok(())
+    })
+    .await?;
+    if !replica {
+        cx.backend
+            .untag_key(&key, &tag_keys)
+            .await
+            .map_err(tag_error)?;
+    }
     Ok(json!({}))
 }
 
@@ -84,9 +100,13 @@ struct ListTagsInput {
 
 pub(super) async fn list_resource_tags(cx: &Context, body: Value) -> Result<Value, KmsError> {
     let i: ListTagsInput = input(body)?;
-    let key = key_ref(cx, i.key_id)?;
+    let key = key_ref(cx, i.key_id).await?;
     let info = cx.backend.describe_key(&key).await?;
-    let all: Vec<(String, String)> = info.tags.into_iter().collect();
+    let tags = match super::regions::own_here(cx, &info).await? {
+        Some(own) => own.tags,
+        None => info.tags,
+    };
+    let all: Vec<(String, String)> = tags.into_iter().collect();
     let (items, next) = page(&all, i.limit, i.marker.as_deref(), 50, 50)?;
     let tags: Vec<Value> = items
         .iter()

@@ -1,5 +1,5 @@
 //! Lifecycle checks: create and describe, list pages, aliases, tags, enable and disable,
-//! scheduled deletion.
+//! scheduled deletion, multi-Region keys.
 
 use super::support::*;
 use super::*;
@@ -574,6 +574,73 @@ pub async fn lifecycle_scheduled_deletion(kc: &Keychain, prefix: &str) {
         assert_eq!(
             backend.describe_key(&key).await.must("describe").state,
             KeyState::PendingDeletion
+        );
+    }
+}
+
+/// A multi-Region key (if the capabilities say so): its id is KMS's `mrk-` and 32 hex digits,
+/// it is described as multi-Region, found by id and name, listed, and encrypts and decrypts
+/// (the ciphertext naming it, so Decrypt needs no key); a backend without them refuses to
+/// create one.
+pub async fn lifecycle_multi_region(kc: &Keychain, prefix: &str) {
+    let backend = kc.backend();
+    let name = key_name(prefix, "mrk");
+    let mut request = CreateKeyRequest::new(KeySpec::SymmetricDefault).name(&name);
+    request.multi_region = true;
+    if !backend.capabilities().multi_region {
+        assert_err!(
+            "creating a multi-Region key without the capability",
+            backend.create_key(&request).await,
+            Error::Unsupported { .. }
+        );
+        return;
+    }
+    let info = backend
+        .create_key(&request)
+        .await
+        .must("creating a multi-Region key");
+    let hex = info.key_id.strip_prefix("mrk-").unwrap_or_default();
+    assert!(
+        hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "a multi-Region key id is not mrk- and 32 hex digits: {}",
+        info.key_id
+    );
+    assert!(info.multi_region, "the created key is not multi-Region");
+    for key in [key_ref(&name), KeyRef::key_id(&info.key_id).must("key id")] {
+        let described = backend.describe_key(&key).await.must("describing it");
+        assert_eq!(described.key_id, info.key_id);
+        assert!(described.multi_region, "described as single-Region");
+    }
+    let mut found = false;
+    let mut page = PageRequest {
+        limit: Some(1000),
+        marker: None,
+    };
+    loop {
+        let listed = backend.list_keys(&page).await.must("ListKeys");
+        found |= listed.items.iter().any(|k| k.key_id == info.key_id);
+        match listed.next_marker {
+            Some(m) => page.marker = Some(m),
+            None => break,
+        }
+    }
+    assert!(found, "the multi-Region key is not listed");
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let ctx = context(&[("mrk", "yes")]);
+    let ct = backend
+        .encrypt(&key_ref(&name), b"everywhere", alg, &ctx)
+        .await
+        .must("Encrypt");
+    let back = backend
+        .decrypt(None, &ct, alg, &ctx)
+        .await
+        .must("Decrypt without naming the key");
+    assert_eq!(back.expose(), b"everywhere");
+    if let Some(named) = backend.ciphertext_key_id(&ct) {
+        assert!(
+            named == info.key_id || named.ends_with(&format!("key/{}", info.key_id)),
+            "the ciphertext names {named}, not its multi-Region key {}",
+            info.key_id
         );
     }
 }

@@ -161,6 +161,7 @@ macro_rules! __conformance_checks {
             lifecycle_tags,
             lifecycle_enable_disable,
             lifecycle_scheduled_deletion,
+            lifecycle_multi_region,
             encrypt_symmetric,
             encrypt_data_keys,
             encrypt_rsa_oaep_2048,

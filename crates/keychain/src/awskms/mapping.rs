@@ -208,6 +208,7 @@ pub(crate) fn key_info_from_metadata(m: &sdk::KeyMetadata) -> Result<KeyInfo> {
         .unwrap_or(SystemTime::UNIX_EPOCH);
     info.deletion_date = m.deletion_date().map(time_from_sdk);
     info.multi_region = m.multi_region().unwrap_or(false);
+    info.valid_to = m.valid_to().map(time_from_sdk);
     Ok(info)
 }
 

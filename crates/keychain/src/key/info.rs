@@ -81,6 +81,15 @@ pub struct KeyInfo {
     pub multi_region: bool,
     /// The number of key material versions (grows with each rotation of a symmetric key).
     pub versions: u32,
+    /// When the imported material of an `EXTERNAL` key expires (KMS `ValidTo`): it is then
+    /// deleted and the key waits in `PendingImport` for the same material again. `None` when
+    /// it does not expire, and for keys of other origins.
+    #[serde(
+        with = "unix_seconds_opt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub valid_to: Option<SystemTime>,
 }
 
 impl KeyInfo {
@@ -101,6 +110,7 @@ impl KeyInfo {
             tags: BTreeMap::new(),
             multi_region: false,
             versions: 1,
+            valid_to: None,
         }
     }
 
@@ -204,7 +214,7 @@ impl KeyInfo {
             return Err(Error::key_usage(
                 self.display_name(),
                 format!(
-                    "{} keys cannot encapsulate; only ML-KEM keys can",
+                    "{} keys neither encapsulate nor decapsulate; only ML-KEM keys do",
                     self.spec
                 ),
             ));
@@ -213,7 +223,8 @@ impl KeyInfo {
             return Err(Error::key_usage(
                 self.display_name(),
                 format!(
-                    "usage is {}, encapsulation needs ENCAPSULATE_DECAPSULATE",
+                    "usage is {}; encapsulation and decapsulation need \
+                     ENCAPSULATE_DECAPSULATE",
                     self.usage
                 ),
             ));

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::keystore::{Keystore, StoredKey};
+use super::keystore::{Keystore, StoredKey, mrk_hex};
 use super::material::Material;
 use crate::agreement::KeyAgreementAlgorithm;
 use crate::algorithm::{
@@ -22,6 +22,39 @@ use crate::{Error, Result};
 /// The first bytes of a symmetric ciphertext of this keystore (then the key's UUID and the
 /// material version, all bound into the AEAD's associated data).
 const CIPHERTEXT_MAGIC: &[u8; 4] = b"KCS\x01";
+/// The same for a multi-Region key: its 16 bytes are the 32 hex digits after `mrk-`.
+const CIPHERTEXT_MAGIC_MRK: &[u8; 4] = b"KCM\x01";
+
+/// The header of a symmetric ciphertext under `key_id`: magic and the id's 16 bytes.
+fn id_header(key_id: &str) -> Result<Vec<u8>> {
+    if let Some(hex) = mrk_hex(key_id) {
+        let mut header = CIPHERTEXT_MAGIC_MRK.to_vec();
+        for pair in hex.as_bytes().chunks(2) {
+            let digits = std::str::from_utf8(pair).map_err(Error::crypto)?;
+            header.push(u8::from_str_radix(digits, 16).map_err(Error::crypto)?);
+        }
+        return Ok(header);
+    }
+    let uuid = uuid::Uuid::parse_str(key_id).map_err(Error::crypto)?;
+    let mut header = CIPHERTEXT_MAGIC.to_vec();
+    header.extend_from_slice(uuid.as_bytes());
+    Ok(header)
+}
+
+/// The key id a ciphertext's header names, if it is a header of ours.
+fn header_key_id(ciphertext: &[u8]) -> Option<String> {
+    if ciphertext.len() < 24 {
+        return None;
+    }
+    let (magic, id) = (&ciphertext[..4], &ciphertext[4..20]);
+    if magic == CIPHERTEXT_MAGIC {
+        return uuid::Uuid::from_slice(id).ok().map(|u| u.to_string());
+    }
+    if magic == CIPHERTEXT_MAGIC_MRK {
+        return Some(format!("mrk-{}", crate::text::hex_lower(id)));
+    }
+    None
+}
 /// The longest message a MAC is computed over (the AWS KMS limit).
 const MAX_MAC_MESSAGE: usize = 4096;
 
@@ -187,9 +220,7 @@ impl Keystore {
         context: &EncryptionContext,
     ) -> Result<Vec<u8>> {
         let info = &stored.info;
-        let uuid = uuid::Uuid::parse_str(&info.key_id).map_err(Error::crypto)?;
-        let mut header = CIPHERTEXT_MAGIC.to_vec();
-        header.extend_from_slice(uuid.as_bytes());
+        let mut header = id_header(&info.key_id)?;
         header.extend_from_slice(&info.versions.to_be_bytes());
         let sealed = self
             .material(stored, info.versions)?
@@ -233,11 +264,7 @@ impl Keystore {
 
     /// The key id a symmetric ciphertext's header names, if it is one of ours.
     pub(crate) fn ciphertext_key_id(ciphertext: &[u8]) -> Option<String> {
-        if ciphertext.len() < 24 || &ciphertext[..4] != CIPHERTEXT_MAGIC {
-            return None;
-        }
-        let uuid = uuid::Uuid::from_slice(&ciphertext[4..20]).ok()?;
-        Some(uuid.to_string())
+        header_key_id(ciphertext)
     }
 
     pub(crate) fn decrypt(
@@ -250,12 +277,9 @@ impl Keystore {
         match algorithm {
             EncryptionAlgorithm::SymmetricDefault => {
                 let bad = || Error::invalid_input("not a ciphertext of this keystore (bad header)");
-                if ciphertext.len() < 24 || &ciphertext[..4] != CIPHERTEXT_MAGIC {
-                    return Err(bad());
-                }
-                let uuid = uuid::Uuid::from_slice(&ciphertext[4..20]).map_err(|_| bad())?;
+                let id = header_key_id(ciphertext).ok_or_else(bad)?;
                 let version = u32::from_be_bytes(ciphertext[20..24].try_into().map_err(|_| bad())?);
-                let blob_key = KeyRef::key_id(&uuid.to_string())?;
+                let blob_key = KeyRef::key_id(&id)?;
                 let stored = self.current(&blob_key)?;
                 if let Some(k) = key {
                     let wanted = self.resolve(k)?;

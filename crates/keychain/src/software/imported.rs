@@ -5,7 +5,8 @@
 //! removes the material file and takes the key back to `PendingImport`; the metadata keeps a
 //! check value of the material (SHA-256 over a fixed label and the material), so that only the
 //! same material can be imported again, as KMS requires: ciphertexts made before stay
-//! decryptable, and a public key already handed out stays the key's.
+//! decryptable, and a public key already handed out stays the key's. Material imported with
+//! an expiry is deleted the same way when the key is next read after that time.
 //!
 //! A key annex (`keys/ID/NAME.annex`) is a small document kept beside a key for a program
 //! that serves it, written by rename under the keystore lock and deleted with the key.
@@ -13,6 +14,7 @@
 use std::fs;
 use std::io::ErrorKind as IoKind;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest::{Context, SHA256};
 use base64::Engine;
@@ -26,6 +28,9 @@ use crate::key::{KeyOrigin, KeyState};
 use crate::key_ref::KeyRef;
 use crate::secret::Secret;
 use crate::{Error, Result};
+
+/// The longest an imported material may live (KMS: `ValidTo` at most 365 days ahead).
+const MAX_MATERIAL_LIFE: Duration = Duration::from_secs(365 * 86_400);
 
 /// The longest annex accepted (a KMS key policy is at most 32 KiB; grants are small).
 const MAX_ANNEX: usize = 1 << 20;
@@ -101,8 +106,23 @@ impl Keystore {
     }
 
     /// Imports `material` into an `EXTERNAL` key: version 1, and the key enabled if it was
-    /// waiting for it.
-    pub(crate) fn import_material(&self, key: &KeyRef, material: &Secret) -> Result<()> {
+    /// waiting for it. With `expires` (in the future, at most 365 days ahead, as in KMS) the
+    /// material is deleted once that time comes; without, it stays.
+    pub(crate) fn import_material(
+        &self,
+        key: &KeyRef,
+        material: &Secret,
+        expires: Option<SystemTime>,
+    ) -> Result<()> {
+        if let Some(at) = expires {
+            let now = self.now();
+            if at <= now || at > now + MAX_MATERIAL_LIFE {
+                return Err(Error::invalid_input(
+                    "imported key material must expire in the future and at most 365 days \
+                     from now",
+                ));
+            }
+        }
         let probe = self.current(key)?;
         Self::check_external(&probe)?;
         let spec = probe.info.spec;
@@ -139,6 +159,7 @@ impl Keystore {
             write_atomic(&self.version_path(&id, 1), pem.as_bytes())?;
             stored.file_macs.insert(1, B64.encode(mac));
             stored.info.versions = 1;
+            stored.info.valid_to = expires;
             stored.material_check = Some(check.clone());
             if stored.info.state == KeyState::PendingImport {
                 stored.info.state = KeyState::Enabled;
@@ -171,23 +192,35 @@ impl Keystore {
                     ));
                 }
             }
-            // The metadata is written after the files go: a crash in between leaves a key
-            // whose metadata names a missing file, refused as damaged rather than served.
-            let id = stored.info.key_id.clone();
-            for version in 1..=stored.info.versions {
-                match fs::remove_file(self.version_path(&id, version)) {
-                    Err(e) if e.kind() != IoKind::NotFound => {
-                        return Err(Error::io(format!("deleting material of {id}"), e));
-                    }
-                    _ => {}
-                }
-            }
-            sync_dir(&self.key_dir(&id))?;
-            stored.file_macs.clear();
-            stored.info.versions = 0;
-            stored.info.state = KeyState::PendingImport;
-            Ok(id)
+            self.remove_material(stored)?;
+            Ok(stored.info.key_id.clone())
         })?;
+        // Again after the metadata is written: a reader may have loaded it meanwhile.
+        self.forget_materials(&id);
+        Ok(())
+    }
+
+    /// Removes the material files of an imported key and takes it back to `PendingImport`
+    /// (a key pending deletion stays so); the caller writes the metadata, after the files
+    /// go: a crash in between leaves a key whose metadata names a missing file, refused as
+    /// damaged rather than served.
+    pub(super) fn remove_material(&self, stored: &mut StoredKey) -> Result<()> {
+        let id = stored.info.key_id.clone();
+        for version in 1..=stored.info.versions {
+            match fs::remove_file(self.version_path(&id, version)) {
+                Err(e) if e.kind() != IoKind::NotFound => {
+                    return Err(Error::io(format!("deleting material of {id}"), e));
+                }
+                _ => {}
+            }
+        }
+        sync_dir(&self.key_dir(&id))?;
+        stored.file_macs.clear();
+        stored.info.versions = 0;
+        stored.info.valid_to = None;
+        if stored.info.state != KeyState::PendingDeletion {
+            stored.info.state = KeyState::PendingImport;
+        }
         self.forget_materials(&id);
         Ok(())
     }

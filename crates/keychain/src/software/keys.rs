@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::fs::{Staging, io_err, sync_dir, write_atomic, write_new_file};
-use super::keystore::{FORMAT, Keystore, StoredKey};
+use super::keystore::{FORMAT, Keystore, StoredKey, is_key_id};
 use super::material::generate;
 use crate::key::{CreateKeyRequest, KeyInfo, KeyOrigin, Page, PageRequest, RotationStatus};
 use crate::key_ref::KeyRef;
@@ -27,10 +27,12 @@ impl Keystore {
                 ));
             }
         };
-        if req.multi_region {
-            return Err(Error::unsupported("software", "multi-region keys"));
-        }
-        let id = uuid::Uuid::new_v4().to_string();
+        // A multi-Region key has KMS's form of id, `mrk-` and 32 hex digits.
+        let id = if req.multi_region {
+            format!("mrk-{}", uuid::Uuid::new_v4().simple())
+        } else {
+            uuid::Uuid::new_v4().to_string()
+        };
         // Generate before taking the lock: RSA-4096 generation can take a while. A key for
         // imported material has none until the import.
         let pem = if external {
@@ -43,6 +45,7 @@ impl Keystore {
             )
         };
         let mut info = KeyInfo::new(id.clone(), req.spec, req.usage);
+        info.multi_region = req.multi_region;
         let mut file_macs = BTreeMap::new();
         if let Some(pem) = &pem {
             let mac = self.kek.file_mac(&id, 1, pem.as_bytes());
@@ -121,7 +124,7 @@ impl Keystore {
             .map_err(io_err(format!("listing {}", dir.display())))?
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
-            .filter(|n| uuid::Uuid::parse_str(n).is_ok())
+            .filter(|n| is_key_id(n))
             .collect();
         ids.sort();
         let start = match &page.marker {

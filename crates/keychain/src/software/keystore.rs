@@ -103,6 +103,19 @@ mod unix_seconds {
     }
 }
 
+/// Whether `id` names a key directory: a UUID, or for a multi-Region key `mrk-` and 32
+/// lower-case hex digits (KMS's form). Anything else under `keys/` (a staging leftover) is
+/// not a key.
+pub(super) fn is_key_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok() || mrk_hex(id).is_some()
+}
+
+/// The 32 hex digits of a multi-Region key id.
+pub(super) fn mrk_hex(id: &str) -> Option<&str> {
+    let hex = id.strip_prefix("mrk-")?;
+    (hex.len() == 32 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(hex)
+}
+
 /// An open keystore.
 pub(crate) struct Keystore {
     pub(super) root: PathBuf,
@@ -343,8 +356,8 @@ impl Keystore {
             KeyTarget::KeyId(id) => id.clone(),
             KeyTarget::KeyArn(arn) => arn.resource.clone(),
         };
-        // Ids are UUIDs we made; anything else cannot name a key directory.
-        if uuid::Uuid::parse_str(&id).is_err() || !self.key_exists(&id) {
+        // Ids are the UUIDs and mrk- ids we made; anything else cannot name a key directory.
+        if !is_key_id(&id) || !self.key_exists(&id) {
             return Err(not_found());
         }
         Ok(id)
@@ -419,7 +432,12 @@ impl Keystore {
         let rotate = stored.rotation.enabled
             && stored.info.state == KeyState::Enabled
             && stored.rotation.next_rotation.is_some_and(|t| t <= now);
-        expired || rotate
+        expired || rotate || Self::material_expired(stored, now)
+    }
+
+    /// Whether a key's imported material has reached its `valid_to` and is still there.
+    fn material_expired(stored: &StoredKey, now: SystemTime) -> bool {
+        stored.info.versions > 0 && stored.info.valid_to.is_some_and(|t| t <= now)
     }
 
     /// Applies due deletions and rotations; `Ok(None)` when the key was deleted.
@@ -431,6 +449,10 @@ impl Keystore {
         {
             self.purge(&stored, lock)?;
             return Ok(None);
+        }
+        if Self::material_expired(&stored, now) {
+            self.remove_material(&mut stored)?;
+            self.write_stored(&stored, lock)?;
         }
         while stored.rotation.enabled
             && stored.info.state == KeyState::Enabled
@@ -471,12 +493,23 @@ impl Keystore {
     /// key whose deletion date has passed is gone; a due rotation waits (the current version
     /// still decrypts and signs) until the keystore is writable.
     fn read_only_view(&self, stored: StoredKey, key: &KeyRef) -> Result<StoredKey> {
+        let now = self.now();
         let deleted = stored.info.state == KeyState::PendingDeletion
-            && stored.info.deletion_date.is_some_and(|d| d <= self.now());
+            && stored.info.deletion_date.is_some_and(|d| d <= now);
         if deleted {
             return Err(Error::NotFound {
                 key: key.to_string(),
             });
+        }
+        let mut stored = stored;
+        // Expired material stays on a read-only disk, but the key no longer uses it.
+        if Self::material_expired(&stored, now) {
+            stored.info.versions = 0;
+            stored.info.valid_to = None;
+            stored.file_macs.clear();
+            if stored.info.state != KeyState::PendingDeletion {
+                stored.info.state = KeyState::PendingImport;
+            }
         }
         Ok(stored)
     }

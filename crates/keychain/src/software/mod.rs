@@ -352,7 +352,7 @@ impl Backend for SoftwareBackend {
             automatic_rotation: true,
             on_demand_rotation: true,
             import: true,
-            multi_region: false,
+            multi_region: true,
             ed25519ph: true,
         }
     }
@@ -606,11 +606,8 @@ impl Backend for SoftwareBackend {
         material: &Secret,
         expires: Option<SystemTime>,
     ) -> Result<()> {
-        if expires.is_some() {
-            return Err(Error::unsupported("software", "key material that expires"));
-        }
         let (key, material) = (key.clone(), material.clone());
-        self.change(move |s| s.import_material(&key, &material))
+        self.change(move |s| s.import_material(&key, &material, expires))
             .await
     }
 

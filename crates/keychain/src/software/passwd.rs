@@ -52,11 +52,8 @@ fn key_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", keys.display()), e))?;
         let name = entry.file_name();
-        // Key directories are named by UUID; anything else (a staging leftover) is not a key.
-        if name
-            .to_str()
-            .is_some_and(|n| uuid::Uuid::parse_str(n).is_ok())
-        {
+        // Key directories are named by key id; anything else (a staging leftover) is not a key.
+        if name.to_str().is_some_and(super::keystore::is_key_id) {
             dirs.push(entry.path());
         }
     }

@@ -154,3 +154,84 @@ async fn annexes_are_replaced_whole_and_kept() {
         Err(keychain::Error::NotFound { .. })
     ));
 }
+
+/// Material imported with an expiry is used until then; once the time comes, the key's next
+/// use finds it deleted (PendingImport, the file gone) until the same material comes back,
+/// and what it encrypted before decrypts again. An expiry that is not in the future or is more
+/// than 365 days ahead is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imported_material_that_expires_is_deleted_when_due() {
+    use keychain::{EncryptionAlgorithm, Error};
+    use keychain_testkit::{FakeClock, days};
+
+    let clock = FakeClock::new();
+    let (_dir, config) = temp_keystore();
+    let key_dirs = config.path.join("keys");
+    let b = open(config.clock(clock.clock())).await;
+    let info = b
+        .create_key(&external(KeySpec::SymmetricDefault))
+        .await
+        .unwrap();
+    let key = keychain::KeyRef::key_id(&info.key_id).unwrap();
+    let material = Secret::new((0u8..32).collect());
+    for (what, at) in [
+        ("now", clock.now()),
+        ("a day ago", clock.now() - days(1)),
+        ("366 days ahead", clock.now() + days(366)),
+    ] {
+        assert!(
+            matches!(
+                b.import_key_material(&key, &material, Some(at)).await,
+                Err(Error::InvalidInput { .. })
+            ),
+            "an expiry {what} was accepted"
+        );
+    }
+    assert_eq!(
+        b.describe_key(&key).await.unwrap().state,
+        KeyState::PendingImport,
+        "a refused import changed the key"
+    );
+    let valid_to = clock.now() + days(10);
+    b.import_key_material(&key, &material, Some(valid_to))
+        .await
+        .unwrap();
+    let described = b.describe_key(&key).await.unwrap();
+    assert_eq!(
+        (described.state, described.valid_to),
+        (KeyState::Enabled, Some(valid_to))
+    );
+    let alg = EncryptionAlgorithm::SymmetricDefault;
+    let ctx = keychain::EncryptionContext::new();
+    let ct = b.encrypt(&key, b"before", alg, &ctx).await.unwrap();
+
+    clock.advance(days(9));
+    assert_eq!(
+        b.decrypt(None, &ct, alg, &ctx).await.unwrap().expose(),
+        b"before"
+    );
+
+    clock.advance(days(1));
+    assert!(matches!(
+        b.decrypt(None, &ct, alg, &ctx).await,
+        Err(Error::InvalidKeyState { .. })
+    ));
+    let described = b.describe_key(&key).await.unwrap();
+    assert_eq!(
+        (described.state, described.valid_to, described.versions),
+        (KeyState::PendingImport, None, 0)
+    );
+    assert!(
+        !key_dirs.join(&info.key_id).join("v1.pem").exists(),
+        "the expired material is still on disk"
+    );
+
+    // The same material again, this time for good.
+    b.import_key_material(&key, &material, None).await.unwrap();
+    clock.advance(days(400));
+    assert_eq!(
+        b.decrypt(None, &ct, alg, &ctx).await.unwrap().expose(),
+        b"before"
+    );
+    assert_eq!(b.describe_key(&key).await.unwrap().valid_to, None);
+}
