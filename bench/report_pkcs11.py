@@ -20,8 +20,9 @@ def pkcs11_item(rep, d):
         f"`pkcs11:` URI) against the raw `cryptoki` `C_Sign` in the same process on its own "
         f"session of the same token, the key's handle found once (`CKM_ECDSA` on the digest, "
         f"`CKM_RSA_PKCS` on DigestInfo ‖ digest): the call our backend makes, without what it "
-        f"adds around it (the key found by label and its attributes read and checked on every "
-        f"call, the hop to tokio's blocking pool, r ‖ s turned into DER). One caller: "
+        f"adds around it (the key's remembered lookup and the checks of its attributes, the "
+        f"key looked up again on the token when the lookup is a second old, `block_in_place` "
+        f"on the tokio worker, r ‖ s turned into DER). One caller: "
         f"operations per second over a {d['window_s']:g} s window per side; {d['tasks']} "
         f"callers: ours as {d['tasks']} tokio tasks on one `Keychain` (2 worker threads; the "
         f"backend's session pool), raw as {d['tasks']} threads each with its own session. "
@@ -33,11 +34,10 @@ def pkcs11_item(rep, d):
         f"{d['rounds']} rounds per measurement, rotating which side goes first. Overhead is "
         f"peer ÷ ours in throughput (time per call ours ÷ peer): 1.00× is none. A third "
         f"in-process side, **raw lookup + `C_Sign`**, asks the token before each `C_Sign` "
-        f"what our backend asks it (`C_FindObjects` by label among private and secret keys, "
-        f"then `C_GetAttributeValue` of the 12 attributes it checks), through `cryptoki` "
-        f"alone: how much of the gap the per-call lookup on the token explains. It is an "
-        f"approximation of our lookup, not a copy (below 1.00× on its second row means it "
-        f"asks the token more than ours does).\n"
+        f"what our backend asks it to find a key (`C_FindObjects` by label among private and "
+        f"secret keys, then `C_GetAttributeValue` of the 12 attributes it checks), through "
+        f"`cryptoki` alone: what the backend paid on every call before it remembered lookups "
+        f"(docs/PKCS11.md, \"Finding a key once\"), and now pays once per key and second.\n"
     )
     t = Table()
     summary = []
@@ -54,11 +54,11 @@ def pkcs11_item(rep, d):
               ops(median(raw)), times(over), f"≤ {OVERHEAD}×", ok)
         summary.append((f"{name} sign, one caller, overhead over raw C_Sign", ok))
         lookup = [r["raw_lookup"] for r in seq]
-        t.row(f"{name} sign, one caller: raw lookup + `C_Sign` (what our backend asks the "
-              f"token per call) ÷ raw `C_Sign`", ops(median(lookup)), ops(median(raw)),
+        t.row(f"{name} sign, one caller: raw lookup + `C_Sign` (a key lookup on the token "
+              f"before every call) ÷ raw `C_Sign`", ops(median(lookup)), ops(median(raw)),
               times(ratio_median(raw, lookup)), "reference")
-        t.row(f"{name} sign, one caller: ours ÷ raw lookup + `C_Sign` (our code, tokio's "
-              f"blocking pool, DER)", ops(median(ours)), ops(median(lookup)),
+        t.row(f"{name} sign, one caller: ours ÷ raw lookup + `C_Sign` (what remembering the "
+              f"lookup saves)", ops(median(ours)), ops(median(lookup)),
               times(ratio_median(lookup, ours)), "reference")
 
         con = k["concurrent"]

@@ -207,7 +207,10 @@ def cli_item(rep, d):
     lines.append(
         f"aws-lc's random generator in a fresh process (`keychain-bench rng`, median of "
         f"{d['runs']}): the first 32-byte draw takes {duration(rng['first'])} (seeding), the "
-        f"second {duration(rng['second'])}: a command pays the first figure once if it draws "
-        f"randomness (ECDSA signing does; a verify, a pubkey or a listing has no need to).\n"
+        f"second {duration(rng['second'])}. A command that draws randomness (ECDSA signing "
+        f"does; a verify, a pubkey or a listing has no need to) starts the seeding on a thread "
+        f"of its own before it opens the backend, so it runs beside the keystore's KDF: with the "
+        f"default KDF, `keychain sign` and `keychain key list` cost about the same above; with "
+        f"2048 iterations the KDF is too short to hide it.\n"
     )
     rep.add("\n".join(lines))

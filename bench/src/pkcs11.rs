@@ -4,10 +4,10 @@
 //! - In-process, one caller: `Keychain::sign` (a `Keychain` on the `pkcs11:` URI, a SHA-256
 //!   digest) against `C_Sign` through `cryptoki` on its own session of the same token with the
 //!   key's handle found once (`CKM_ECDSA` on the digest; `CKM_RSA_PKCS` on DigestInfo ‖
-//!   digest) — the call our backend makes, without what it adds around it (the key looked up
-//!   by label, its attributes read and checked, the blocking pool, r ‖ s to DER). A third
-//!   side does that lookup the raw way before each `C_Sign`, to tell the token's share of the
-//!   difference from ours.
+//!   digest) — the call our backend makes, without what it adds around it (the key's
+//!   remembered lookup and its checks, a fresh lookup once a second, `block_in_place`, r ‖ s
+//!   to DER). A third side looks the key up the raw way before each `C_Sign`: what the
+//!   backend paid per call before it remembered lookups.
 //! - 16 concurrent callers against one: ours as 16 tokio tasks on one `Keychain`, raw as 16
 //!   threads each with its own session.
 //! - A process per call: `keychain --backend pkcs11:… sign` against `pkcs11-tool --sign` on the

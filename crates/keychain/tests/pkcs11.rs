@@ -14,6 +14,7 @@
 mod pkcs11 {
     pub mod bad_input;
     pub mod conformance;
+    pub mod handles;
     pub mod interop;
     pub mod listing;
     pub mod oaep;

@@ -102,7 +102,8 @@ pub(super) async fn describe_key(cx: &Context, body: Value) -> Result<Value, Kms
 /// multi-Region key's configuration), with the current key material of a key that rotates.
 async fn metadata(cx: &Context, info: &KeyInfo) -> Result<Value, KmsError> {
     let regions = super::regions::regions_of(cx, info).await?;
-    let mut m = super::regions::metadata_in(&cx.caller, info, regions.as_ref());
+    let ed25519ph = cx.backend.capabilities().ed25519ph;
+    let mut m = super::regions::metadata_in(&cx.caller, info, regions.as_ref(), ed25519ph);
     super::rotation::add_current_material(cx, info, &mut m).await;
     Ok(m)
 }
@@ -219,7 +220,8 @@ pub(super) async fn get_public_key(cx: &Context, body: Value) -> Result<Value, K
         "KeyUsage": info.usage.as_str(),
     });
     // An asymmetric key's usage is never GENERATE_VERIFY_MAC, so a MAC list never shows.
-    let (member, list) = algorithms(info.spec, info.usage);
+    let ed25519ph = cx.backend.capabilities().ed25519ph;
+    let (member, list) = algorithms(info.spec, info.usage, ed25519ph);
     out[member] = list;
     Ok(out)
 }

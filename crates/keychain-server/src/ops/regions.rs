@@ -153,8 +153,13 @@ fn not_here(caller: &Caller, key_id: &str) -> KmsError {
 /// `KeyMetadata` of `info` as seen from `caller`'s region, with its `MultiRegionConfiguration`
 /// when it is a multi-Region key (and, for a primary waiting for its replicas' deletion, the
 /// state KMS gives it).
-pub(crate) fn metadata_in(caller: &Caller, info: &KeyInfo, regions: Option<&Regions>) -> Value {
-    let mut m = key_metadata(caller, info);
+pub(crate) fn metadata_in(
+    caller: &Caller,
+    info: &KeyInfo,
+    regions: Option<&Regions>,
+    ed25519ph: bool,
+) -> Value {
+    let mut m = key_metadata(caller, info, ed25519ph);
     let Some(r) = regions else { return m };
     let arn = |region: &str| {
         format!(
@@ -344,7 +349,12 @@ pub(super) async fn replicate_key(cx: &Context, body: Value) -> Result<Value, Km
         region,
     };
     Ok(json!({
-        "ReplicaKeyMetadata": metadata_in(&there, &info, regions.as_ref()),
+        "ReplicaKeyMetadata": metadata_in(
+            &there,
+            &info,
+            regions.as_ref(),
+            cx.backend.capabilities().ed25519ph
+        ),
         "ReplicaPolicy": replica_policy,
         "ReplicaTags": replica_tags,
     }))

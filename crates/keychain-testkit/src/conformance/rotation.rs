@@ -103,27 +103,17 @@ pub async fn rotation_automatic(kc: &Keychain, prefix: &str) {
 /// data keys made before still decrypt, new ones decrypt; a disabled key is refused.
 pub async fn rotation_on_demand(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
-    let caps = backend.capabilities();
-    let Some((name, info)) = named(
+    let Some((key, info)) = rotatable(
         kc,
         prefix,
         "rotated",
-        KeySpec::SymmetricDefault,
-        KeyUsage::EncryptDecrypt,
+        "RotateKeyOnDemand",
+        |key| async move { backend.rotate_key(&key).await },
     )
     .await
     else {
         return;
     };
-    let key = key_ref(&name);
-    if !caps.on_demand_rotation {
-        assert_err!(
-            "RotateKeyOnDemand without the capability",
-            backend.rotate_key(&key).await,
-            Error::Unsupported { .. }
-        );
-        return;
-    }
     let alg = EncryptionAlgorithm::SymmetricDefault;
     let ctx = context(&[("rotation", "yes")]);
     let mut made = Vec::new();
@@ -216,27 +206,17 @@ pub async fn rotation_asymmetric_unsupported(kc: &Keychain, prefix: &str) {
 /// Asymmetric keys have no list.
 pub async fn rotation_history(kc: &Keychain, prefix: &str) {
     let backend = kc.backend();
-    let caps = backend.capabilities();
-    let Some((name, _)) = named(
+    let Some((key, _)) = rotatable(
         kc,
         prefix,
         "history",
-        KeySpec::SymmetricDefault,
-        KeyUsage::EncryptDecrypt,
+        "ListKeyRotations",
+        |key| async move { backend.list_key_materials(&key).await.map(|_| ()) },
     )
     .await
     else {
         return;
     };
-    let key = key_ref(&name);
-    if !caps.on_demand_rotation {
-        assert_err!(
-            "ListKeyRotations without on-demand rotation",
-            backend.list_key_materials(&key).await,
-            Error::Unsupported { .. }
-        );
-        return;
-    }
     let first = backend
         .list_key_materials(&key)
         .await
@@ -324,4 +304,37 @@ pub async fn rotation_history(kc: &Keychain, prefix: &str) {
             Error::Unsupported { .. }
         );
     }
+}
+
+/// A new symmetric key named for `what`, when the backend rotates on demand; otherwise (or
+/// when it has no symmetric keys) `None`, after asserting that `operation`, run by `refused`
+/// on the key, is [`Error::Unsupported`].
+async fn rotatable<F>(
+    kc: &Keychain,
+    prefix: &str,
+    what: &str,
+    operation: &str,
+    refused: impl FnOnce(KeyRef) -> F,
+) -> Option<(KeyRef, KeyInfo)>
+where
+    F: std::future::Future<Output = keychain::Result<()>>,
+{
+    let (name, info) = named(
+        kc,
+        prefix,
+        what,
+        KeySpec::SymmetricDefault,
+        KeyUsage::EncryptDecrypt,
+    )
+    .await?;
+    let key = key_ref(&name);
+    if !kc.backend().capabilities().on_demand_rotation {
+        assert_err!(
+            format!("{operation} without on-demand rotation"),
+            refused(key).await,
+            Error::Unsupported { .. }
+        );
+        return None;
+    }
+    Some((key, info))
 }

@@ -214,7 +214,7 @@ impl KeyInfo {
             return Err(Error::key_usage(
                 self.display_name(),
                 format!(
-                    "{} keys cannot encapsulate; only ML-KEM keys can",
+                    "{} keys neither encapsulate nor decapsulate; only ML-KEM keys do",
                     self.spec
                 ),
             ));
@@ -223,7 +223,8 @@ impl KeyInfo {
             return Err(Error::key_usage(
                 self.display_name(),
                 format!(
-                    "usage is {}, encapsulation needs ENCAPSULATE_DECAPSULATE",
+                    "usage is {}; encapsulation and decapsulation need \
+                     ENCAPSULATE_DECAPSULATE",
                     self.usage
                 ),
             ));

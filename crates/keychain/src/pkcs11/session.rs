@@ -25,6 +25,7 @@ use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
 use super::errors::{ckr_name, login_lost, map, session_lost};
+use super::handles::Handles;
 use super::uri::Pkcs11Uri;
 use crate::{Error, Result};
 
@@ -62,6 +63,9 @@ struct Module {
     /// it is one step for every backend of the process on this module (PKCS#11 has no
     /// unique constraint on `CKA_LABEL`).
     creating: Mutex<()>,
+    /// The key lookups remembered per slot (see `handles`), shared by every backend of the
+    /// process on that token: a write through one drops them for all.
+    handles: Mutex<HashMap<u64, Arc<Handles>>>,
 }
 
 /// Locks a mutex; a poisoned one still holds consistent data here (no lock is held across
@@ -106,6 +110,7 @@ fn module(path: &Path) -> Result<Arc<Module>> {
         context,
         logins: Mutex::new(HashMap::new()),
         creating: Mutex::new(()),
+        handles: Mutex::new(HashMap::new()),
     });
     modules.insert(canonical, module.clone());
     Ok(module)
@@ -133,6 +138,7 @@ pub(crate) struct Token {
     label: String,
     pin: Zeroizing<String>,
     idle: Mutex<Vec<Session>>,
+    handles: Arc<Handles>,
 }
 
 impl std::fmt::Debug for Token {
@@ -215,12 +221,14 @@ impl Token {
                 "no initialised PKCS#11 token with {wanted} (the module has: {tokens})"
             )));
         };
+        let handles = lock(&module.handles).entry(slot.id()).or_default().clone();
         let token = Token {
             module,
             slot,
             label,
             pin,
             idle: Mutex::new(Vec::new()),
+            handles,
         };
         let session = token.open_session()?;
         token.give_back(session);
@@ -230,6 +238,11 @@ impl Token {
     /// The token's label.
     pub(crate) fn label(&self) -> &str {
         &self.label
+    }
+
+    /// The key lookups remembered for this token.
+    pub(crate) fn handles(&self) -> &Arc<Handles> {
+        &self.handles
     }
 
     /// Opens a read-write session and makes sure the token is logged in with our PIN.
