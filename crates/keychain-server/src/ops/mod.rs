@@ -137,6 +137,24 @@ pub(crate) async fn dispatch(
     }
 }
 
+/// KMSInvalidStateException for a key pending deletion, which keeps what it has: the
+/// management calls that change a key refuse it (as the keystore does for its own fields).
+pub(crate) fn refuse_pending_deletion(
+    cx: &Context,
+    info: &keychain::KeyInfo,
+) -> Result<(), KmsError> {
+    if matches!(
+        info.state,
+        keychain::KeyState::PendingDeletion | keychain::KeyState::PendingReplicaDeletion
+    ) {
+        return Err(KmsError::bad(
+            "KMSInvalidStateException",
+            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
+        ));
+    }
+    Ok(())
+}
+
 /// The key a `KeyId` member names, resolved to the backend's id, and its metadata: KMS answers
 /// name keys by id and ARN even when asked by alias.
 pub(crate) async fn resolve(

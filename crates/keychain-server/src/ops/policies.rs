@@ -6,7 +6,6 @@
 //! keystore has no accounts, so the default policy names the caller's. Policies are stored
 //! and returned, not enforced.
 
-use keychain::KeyState;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -154,15 +153,7 @@ pub(super) async fn put_key_policy(cx: &Context, body: Value) -> Result<Value, K
     check_policy(&policy)?;
     let (_, info) = resolve(cx, Some(key_id)).await?;
     check_policy_name(i.policy_name.as_deref())?;
-    if matches!(
-        info.state,
-        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
-    ) {
-        return Err(KmsError::bad(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
-        ));
-    }
+    super::refuse_pending_deletion(cx, &info)?;
     let text = policy.clone();
     let replica = super::regions::change_own_here(cx, &info, move |own| {
         own.policy = Some(text);

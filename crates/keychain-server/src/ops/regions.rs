@@ -259,15 +259,7 @@ async fn multi_region_key(
             cx.caller.key_arn(&info.key_id)
         ))
     })?;
-    if matches!(
-        info.state,
-        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
-    ) {
-        return Err(KmsError::bad(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
-        ));
-    }
+    super::refuse_pending_deletion(cx, &info)?;
     Ok((info, regions))
 }
 
@@ -395,15 +387,7 @@ pub(crate) async fn change_own_here(
         return Ok(false);
     }
     // As the keystore refuses for the primary: a key pending deletion keeps what it has.
-    if matches!(
-        info.state,
-        KeyState::PendingDeletion | KeyState::PendingReplicaDeletion
-    ) {
-        return Err(KmsError::bad(
-            "KMSInvalidStateException",
-            format!("{} is pending deletion", cx.caller.key_arn(&info.key_id)),
-        ));
-    }
+    super::refuse_pending_deletion(cx, info)?;
     let region = cx.caller.region.clone();
     let mut own = regions.own.get(&region).cloned().unwrap_or_default();
     change(&mut own)?;

@@ -131,13 +131,10 @@ pub(super) async fn list_key_rotations(cx: &Context, body: Value) -> Result<Valu
             if let Some(kind) = m.rotation_type {
                 entry["RotationType"] = json!(kind.as_str());
             }
+            // A key whose imported material was deleted (or expired) lists none, so every
+            // material listed is imported.
             if info.origin == keychain::KeyOrigin::External {
-                let imported = info.state != keychain::KeyState::PendingImport;
-                entry["ImportState"] = json!(if imported {
-                    "IMPORTED"
-                } else {
-                    "PENDING_IMPORT"
-                });
+                entry["ImportState"] = json!("IMPORTED");
                 crate::metadata::expiration(&mut entry, &info);
             }
             entry
