@@ -217,9 +217,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         _ => cli,
     };
-    // Commands that draw randomness seed the generator while the backend opens (a software
-    // keystore's key derivation takes as long), not after.
-    if draws_randomness(&cli.command) {
+    // On a software keystore, commands that draw randomness seed the generator while the
+    // keystore opens (its key derivation takes as long), not after. Other backends draw none
+    // locally for most commands (a token signs on the token), and have no such wait to hide
+    // the seeding behind: a thread would only cost them.
+    if draws_randomness(&cli.command) && keystore_dir(cli.backend.as_deref()).is_some() {
         keychain::warm_up_random();
     }
     let (keychain, backend) = open(cli.backend.as_deref(), &passwords, &aws, &cli.command).await?;
