@@ -878,3 +878,30 @@ fn sign_sends_the_external_mu_of_a_large_ml_dsa_file() {
         "Python cryptography verifies the file's signature"
     );
 }
+
+/// An AWS KMS endpoint that cannot be reached is one readable line (exit 16): what failed and
+/// why, without the SDK's Debug dump of its error structure.
+#[test]
+fn an_unreachable_endpoint_is_one_readable_line() {
+    let cli = Cli::new();
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let mut cmd = cli.command();
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    let uri = format!("awskms://127.0.0.1:{port}/?region=us-east-1");
+    let run = cli.run_with(cmd, ["--backend", &uri, "key", "list"]);
+    assert_one_error_line(&run, 16, "key list against a closed port");
+    assert!(
+        run.stderr.contains("could not reach AWS KMS: ")
+            && run.stderr.contains("onnection refused"),
+        "{}",
+        run.stderr
+    );
+    for dump in ["DispatchFailure {", "ConnectorError", "Os {"] {
+        assert!(!run.stderr.contains(dump), "{}", run.stderr);
+    }
+}

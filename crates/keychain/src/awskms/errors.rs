@@ -4,7 +4,7 @@
 //! request id (`(AWS request id …)` at the end of its message), for AWS Support and CloudTrail.
 
 use aws_sdk_kms::config::http::HttpResponse;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::operation::RequestId;
 
 use crate::Error;
@@ -62,7 +62,7 @@ fn map_sdk_error_only<E>(err: SdkError<E, HttpResponse>, operation: &str, key: &
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let chain = || clip(&DisplayErrorContext(&err).to_string());
+    let chain = || clip(&causes(&err));
     match &err {
         SdkError::TimeoutError(_) => Error::Timeout {
             operation: format!("{operation} on {key}"),
@@ -81,7 +81,11 @@ where
                 backend: BACKEND.into(),
                 operation: operation.into(),
                 code: "DispatchFailure".into(),
-                message: format!("could not reach AWS KMS for {key}: {text}"),
+                message: if key == "-" {
+                    format!("could not reach AWS KMS: {text}")
+                } else {
+                    format!("could not reach AWS KMS for {key}: {text}")
+                },
                 retryable: true,
             }
         }
@@ -124,6 +128,22 @@ where
             retryable: false,
         },
     }
+}
+
+/// An error and its causes, joined by ": ", each said once (the SDK's wrappers often repeat
+/// their cause's words), without the SDK's Debug dump of the whole structure, which says the
+/// same again in Rust syntax.
+fn causes(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.last().is_some_and(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
 }
 
 fn mentions_credentials(text: &str) -> bool {
