@@ -121,8 +121,21 @@ impl BackendUri {
     /// `pkcs11:` URI without a `pin-value` (refused: a PIN is a secret). A
     /// keystore path that no URI can carry — not UTF-8, holding a control character, or
     /// starting or ending with whitespace (which parsing trims) — is
-    /// [`Error::InvalidInput`].
+    /// [`Error::InvalidInput`], as is a URI longer once written (percent-encoding makes it
+    /// grow) than the 4096 bytes a backend URI may hold.
     pub fn to_uri(&self) -> Result<String> {
+        let written = self.write_uri()?;
+        if written.len() > MAX_URI_LEN {
+            return Err(bad(format!(
+                "written out, the backend URI would be {} bytes, over the {MAX_URI_LEN} it may \
+                 hold",
+                written.len()
+            )));
+        }
+        Ok(written)
+    }
+
+    fn write_uri(&self) -> Result<String> {
         match self {
             BackendUri::Software { path: None } => Ok("software:".to_string()),
             BackendUri::Software { path: Some(path) } => {
@@ -708,6 +721,19 @@ mod tests {
                 path: Some(path.into()),
             };
             assert!(uri.to_uri().is_err(), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn a_uri_that_grows_past_the_limit_when_written_is_refused_not_written() {
+        // Under the limit as given, over it once its characters are percent-encoded.
+        let serial = "\u{f003}".repeat(1300);
+        let given = format!("pkcs11:serial={serial}");
+        assert!(given.len() <= MAX_URI_LEN);
+        let parsed = BackendUri::parse(&given).unwrap_or_else(|e| panic!("{e}"));
+        match parsed.to_uri() {
+            Err(Error::InvalidInput { message }) => assert!(message.contains("4096"), "{message}"),
+            other => panic!("{other:?}"),
         }
     }
 
