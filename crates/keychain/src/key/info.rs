@@ -349,7 +349,8 @@ pub struct PageRequest {
     pub marker: Option<String>,
 }
 
-mod unix_seconds {
+/// Seconds since the Unix epoch as serde reads and writes them (negative before 1970).
+pub(crate) mod unix_seconds {
     use serde::{Deserialize, Deserializer, Serializer};
     use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -360,19 +361,22 @@ mod unix_seconds {
         }
     }
 
+    /// A time out of the platform's range (a hand-edited file) is the epoch, never a panic.
     pub(super) fn from_secs(s: i64) -> SystemTime {
-        if s >= 0 {
-            UNIX_EPOCH + Duration::from_secs(s.unsigned_abs())
+        let d = Duration::from_secs(s.unsigned_abs());
+        let t = if s >= 0 {
+            UNIX_EPOCH.checked_add(d)
         } else {
-            UNIX_EPOCH - Duration::from_secs(s.unsigned_abs())
-        }
+            UNIX_EPOCH.checked_sub(d)
+        };
+        t.unwrap_or(UNIX_EPOCH)
     }
 
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_i64(to_secs(t))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         Ok(from_secs(i64::deserialize(d)?))
     }
 }
@@ -395,5 +399,22 @@ pub(in crate::key) mod unix_seconds_opt {
         d: D,
     ) -> Result<Option<SystemTime>, D::Error> {
         Ok(Option::<i64>::deserialize(d)?.map(super::unix_seconds::from_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unix_seconds;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn any_stored_time_reads_without_a_panic() {
+        for s in [i64::MIN, i64::MAX] {
+            let _ = unix_seconds::to_secs(&unix_seconds::from_secs(s));
+        }
+        for s in [-1, 0, 1_700_000_000] {
+            assert_eq!(unix_seconds::to_secs(&unix_seconds::from_secs(s)), s);
+        }
+        assert_eq!(unix_seconds::from_secs(0), UNIX_EPOCH);
     }
 }

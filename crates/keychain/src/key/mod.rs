@@ -4,6 +4,7 @@
 //! on tags and periods).
 
 mod info;
+pub(crate) use self::info::unix_seconds;
 mod material;
 mod params;
 mod spec;

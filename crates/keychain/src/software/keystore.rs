@@ -82,25 +82,9 @@ pub(super) struct StoredKey {
 #[derive(serde::Serialize, serde::Deserialize, Clone, Copy)]
 pub(super) struct RotationRecord {
     /// When it completed (for an automatic rotation applied late, when it was due).
-    #[serde(with = "unix_seconds")]
+    #[serde(with = "crate::key::unix_seconds")]
     pub(super) at: SystemTime,
     pub(super) kind: RotationType,
-}
-
-/// Seconds since the Unix epoch in `meta.json`.
-mod unix_seconds {
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        s.serialize_u64(secs)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        Ok(UNIX_EPOCH + Duration::from_secs(u64::deserialize(d)?))
-    }
 }
 
 /// Whether `id` names a key directory: a UUID, or for a multi-Region key `mrk-` and 32
